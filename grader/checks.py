@@ -1,0 +1,281 @@
+"""The check library: what an exercise's ``checks.py`` is written against.
+
+A check is a function ``(ctx: CheckContext) -> None`` decorated with ``@check("id")``. It passes when it
+returns. A failed expectation raises :class:`CheckFailed`; an error in student code raises
+:class:`grader.errors.StudentError`. The runner (grader.grading) turns both into a ``CheckResult``.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import torch
+
+from grader.compare import Mismatch, allclose_tree, compare_tree
+from grader.mistakes import MistakeBook
+from grader.tolerances import Tolerance, tolerance
+from grader.trusted import TrustedFunction, trusted  # noqa: F401  (re-exported for checks)
+
+CheckFn = Callable[["CheckContext"], None]
+DEFAULT_DTYPES: tuple[torch.dtype, ...] = (torch.float64, torch.float32)
+
+
+def check(id: str) -> Callable[[CheckFn], CheckFn]:
+    """Mark a function as the check ``id`` of the exercise's spec."""
+
+    def mark(fn: CheckFn) -> CheckFn:
+        fn.__check_id__ = id  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def collect_checks(module: ModuleType) -> dict[str, CheckFn]:
+    """The ``@check`` functions of a checks module, by id."""
+    found: dict[str, CheckFn] = {}
+    for value in vars(module).values():
+        cid = getattr(value, "__check_id__", None)
+        if cid is not None and callable(value):
+            if cid in found:
+                raise ValueError(f"{module.__name__}: two checks with id {cid!r}")
+            found[cid] = value
+    return found
+
+
+@dataclass
+class CheckFailed(Exception):
+    """A failed expectation: what failed (one line), the numbers, the likely mistake."""
+
+    message: str
+    details: str = ""
+    diagnosis: str = ""
+    mistake: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Modification:
+    """An input the student's function changed in place."""
+
+    function: str
+    argument: str
+
+
+class StudentAPI:
+    """Calls into the student's module. The grading runner provides the transport (the sandbox)."""
+
+    def __init__(self, call: Callable[[str, tuple, dict], tuple[Any, list[Modification]]]) -> None:
+        self._call = call
+        self.modifications: list[Modification] = []
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            value, modified = self._call(name, args, kwargs)
+            self.modifications.extend(modified)
+            return value
+
+        call.__name__ = name
+        return call
+
+
+class CheckContext:
+    """Everything a check needs: the student, the reference, the mistakes, seeded randomness."""
+
+    def __init__(
+        self,
+        *,
+        check_id: str,
+        student: StudentAPI,
+        reference: ModuleType,
+        mistakes: MistakeBook | None = None,
+        seed: int = 0,
+        dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.check_id = check_id
+        self.student = student
+        self.reference = reference
+        self.mistakes = mistakes
+        self.seed = seed
+        self.dtypes = dtypes
+        self.device = torch.device(device)
+        self.notes: list[str] = []
+        # Seeded per check so adding a check does not change the data of the others.
+        self.generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(check_id.encode()))
+
+    # -- seeded data (generated on the CPU, so a seed gives the same numbers on every device) ----
+    def randn(self, *shape: int, dtype: torch.dtype = torch.float64, scale: float = 1.0) -> torch.Tensor:
+        x = torch.randn(*shape, generator=self.generator, dtype=torch.float64) * scale
+        return x.to(device=self.device, dtype=dtype)
+
+    def rand(self, *shape: int, low: float = 0.0, high: float = 1.0,
+             dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        x = low + (high - low) * torch.rand(*shape, generator=self.generator, dtype=torch.float64)
+        return x.to(device=self.device, dtype=dtype)
+
+    def randint(self, low: int, high: int, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randint(low, high, shape, generator=self.generator).to(self.device)
+
+    def tolerance(self, dtype: torch.dtype, scale: float = 1.0) -> Tolerance:
+        return tolerance(dtype, self.device, scale)
+
+    # -- expectations --------------------------------------------------------------------------
+    def fail(self, message: str, *, details: str = "", diagnosis: str = "", mistake: str | None = None,
+             data: dict[str, Any] | None = None) -> None:
+        raise CheckFailed(message, details, diagnosis, mistake, data or {})
+
+    def expect(self, condition: bool, message: str, **kw: Any) -> None:
+        if not condition:
+            self.fail(message, **kw)
+
+    def note(self, text: str) -> None:
+        """A line shown with the check's result even when it passes (verbose mode)."""
+        self.notes.append(text)
+
+    def expect_close(
+        self,
+        fn: str | Callable[..., Any],
+        *args: Any,
+        label: str | None = None,
+        scale: float = 1.0,
+        factors: Mapping[str, float] | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run ``fn`` on the student and on the reference with the same inputs and compare.
+
+        ``fn`` is an API function name or a pipeline ``(api, *args, **kwargs) -> value``. The
+        reference runs in float64 on the same inputs; the student's result must have the inputs'
+        dtype and device, the right shapes, values within the dtype's tolerance (times ``scale``), and
+        must leave its inputs untouched. ``factors`` names constants for the diagnosis
+        (``{"T": 7}`` turns "off by 7" into "off by a factor of T").
+        """
+        name = label or (f"{fn}(…)" if isinstance(fn, str) else getattr(fn, "__name__", "result"))
+        run = _as_pipeline(fn)
+        self.student.modifications.clear()
+        actual = run(self.student, *args, **kwargs)
+        if self.student.modifications:
+            m = self.student.modifications[0]
+            self.fail(
+                f"{m.function} modified its input {m.argument} in place",
+                details="The caller's tensor changed after the call. Inputs belong to the caller.",
+                diagnosis="Work on a copy (x = x - m, not x -= m; or x.clone()) instead of changing the "
+                          "argument in place.",
+                mistake="input_modified",
+            )
+        dtype = working_dtype(args, kwargs)
+        args64, kwargs64 = to_float64((args, kwargs))
+        expected = run(self.reference, *args64, **kwargs64)
+        tol = self.tolerance(dtype or torch.float64, scale)
+        mismatch = compare_tree(name, actual, expected, tol=tol, dtype=dtype, device=self.device)
+        if mismatch is None:
+            return actual
+        diagnosis, mistake = self.diagnose(run, args64, kwargs64, actual, expected, mismatch, tol, factors)
+        raise CheckFailed(mismatch.message, mismatch.details, diagnosis, mistake,
+                          {"inputs": describe_inputs(args, kwargs)})
+
+    # -- diagnosis -------------------------------------------------------------------------------
+    def diagnose(self, run: Callable[..., Any], args64: tuple, kwargs64: dict, actual: Any, expected: Any,
+                 mismatch: Mismatch, tol: Tolerance,
+                 factors: Mapping[str, float] | None = None) -> tuple[str, str | None]:
+        """Name the likely mistake: first the exercise's known mistakes, then generic patterns."""
+        known = self.match_mistake(run, args64, kwargs64, actual, expected, tol)
+        if known is not None:
+            return known
+        return pattern_diagnosis(mismatch, factors, tol)
+
+    def match_mistake(self, run: Callable[..., Any], args64: tuple, kwargs64: dict, actual: Any,
+                      expected: Any, tol: Tolerance) -> tuple[str, str] | None:
+        if self.mistakes is None:
+            return None
+        actual64 = to_float64(actual)
+        for m in self.mistakes:
+            try:
+                with torch.no_grad():
+                    guess = run(self.mistakes.variant(m.id), *clone_tree(args64), **clone_tree(kwargs64))
+            except Exception:  # a variant that cannot run on these inputs says nothing
+                continue
+            if allclose_tree(guess, expected, tol):
+                continue  # indistinguishable from the right answer on these inputs
+            if allclose_tree(actual64, to_float64(guess), tol.scaled(10.0)):
+                return f"Likely mistake: {m.name}. {m.hint}", m.id
+        return None
+
+
+def pattern_diagnosis(mismatch: Mismatch, factors: Mapping[str, float] | None,
+                      tol: Tolerance) -> tuple[str, str | None]:
+    """Generic patterns (grader.patterns) for one mismatching tensor."""
+    if not isinstance(mismatch.actual, torch.Tensor) or not isinstance(mismatch.expected, torch.Tensor):
+        return "", None
+    try:
+        from grader.patterns import name_pattern
+    except ImportError:  # pragma: no cover - patterns arrive with the gradient engine
+        return "", None
+    found = name_pattern(mismatch.actual, mismatch.expected, name=mismatch.label, tol=tol, factors=factors)
+    if found is None:
+        return "", None
+    return found.hint, found.id
+
+
+# -- helpers ----------------------------------------------------------------------------------------
+def _as_pipeline(fn: str | Callable[..., Any]) -> Callable[..., Any]:
+    if isinstance(fn, str):
+        return lambda api, *a, **k: getattr(api, fn)(*a, **k)
+    return fn
+
+
+def working_dtype(*trees: Any) -> torch.dtype | None:
+    """The floating dtype of the first floating tensor among the inputs: results must have it."""
+    for leaf in iter_leaves(trees):
+        if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
+            return leaf.dtype
+    return None
+
+
+def iter_leaves(tree: Any):
+    if isinstance(tree, Mapping):
+        for v in tree.values():
+            yield from iter_leaves(v)
+    elif isinstance(tree, tuple | list):
+        for v in tree:
+            yield from iter_leaves(v)
+    else:
+        yield tree
+
+
+def map_tree(fn: Callable[[Any], Any], tree: Any) -> Any:
+    if isinstance(tree, TrustedFunction):
+        return TrustedFunction(tree.module, tree.name, map_tree(fn, tree.kwargs))
+    if isinstance(tree, Mapping):
+        return {k: map_tree(fn, v) for k, v in tree.items()}
+    if isinstance(tree, tuple):
+        return tuple(map_tree(fn, v) for v in tree)
+    if isinstance(tree, list):
+        return [map_tree(fn, v) for v in tree]
+    return fn(tree)
+
+
+def to_float64(tree: Any) -> Any:
+    return map_tree(lambda x: x.to(torch.float64) if isinstance(x, torch.Tensor) and x.is_floating_point()
+                    else x, tree)
+
+
+def clone_tree(tree: Any) -> Any:
+    return map_tree(lambda x: x.clone() if isinstance(x, torch.Tensor) else x, tree)
+
+
+def describe_inputs(args: tuple, kwargs: dict) -> list[str]:
+    from grader.compare import describe
+
+    out = [describe(a) for a in args]
+    out += [f"{k}={describe(v)}" for k, v in kwargs.items()]
+    return out

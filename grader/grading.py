@@ -1,0 +1,235 @@
+"""Grade one submission: spec → static scan → sandboxed session → one CheckResult per check."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import platform
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from grader import __version__
+from grader.checks import DEFAULT_DTYPES, CheckContext, CheckFailed, Modification, StudentAPI, iter_leaves
+from grader.errors import BadReturn, ForbiddenAPI, GraderError, LoadError, StudentError, StudentTimeout
+from grader.exercises import Exercise, get_exercise
+from grader.forbidden import Finding, scan
+from grader.results import CheckResult, ExerciseResult
+from grader.sandbox.client import Limits, Sandbox, Session
+from grader.sandbox.codec import Refused
+from grader.spec import CheckSpec
+
+DTYPE_NAMES = {"float64": torch.float64, "float32": torch.float32}
+
+
+@dataclass
+class GradeOptions:
+    seed: int = 0
+    device: str = "cpu"  # "cpu", "cuda" or "auto"
+    dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES
+    timeout: float | None = None  # overrides every check's timeout
+    memory_mb: int | None = None
+    extra_limits: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GraderError("--device cuda was asked for, but this machine has no usable CUDA device "
+                          "(torch.cuda.is_available() is False). Use --device cpu or auto.")
+    if device not in ("cpu", "cuda"):
+        raise GraderError(f"unknown device {device!r}: use cpu, cuda or auto")
+    return device
+
+
+def environment(options: GradeOptions, device: str) -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "grader": __version__,
+        "platform": platform.platform(terse=True),
+        "device": device,
+        "dtype": "+".join(str(d).removeprefix("torch.") for d in options.dtypes),
+        "seed": options.seed,
+    }
+
+
+@contextmanager
+def open_sandbox(sandbox: Sandbox | None, limits: Limits, device: str) -> Iterator[Sandbox]:
+    if sandbox is not None:
+        yield sandbox
+        return
+    with Sandbox(limits, device) as sb:
+        yield sb
+
+
+def grade(exercise: str | Exercise, submission: str | Path, options: GradeOptions | None = None, *,
+          sandbox: Sandbox | None = None) -> ExerciseResult:
+    """Grade ``submission`` (a path to the student's file) against ``exercise``.
+
+    Pass a running :class:`Sandbox` to grade many submissions with one warm process. Raises
+    :class:`GraderError` for usage problems (unknown exercise, missing file, bad spec); everything that
+    goes wrong in the student's code becomes part of the result.
+    """
+    options = options or GradeOptions()
+    ex = get_exercise(exercise) if isinstance(exercise, str) else exercise
+    spec = ex.spec
+    checks = ex.checks  # validates the spec against checks.py
+    path = Path(submission)
+    if not path.is_file():
+        raise GraderError(f"submission file not found: {path}"
+                          + (f" (run `grade init {ex.name}` to create it)" if path.name == spec.student_file else ""))
+    device = resolve_device(options.device)
+    started = time.perf_counter()
+    limits = Limits(timeout=options.timeout or spec.timeout, memory_mb=options.memory_mb or spec.memory_mb,
+                    **options.extra_limits)
+    result = ExerciseResult(ex.name, spec.title, str(path), [], environment(options, device))
+    source = path.read_text(encoding="utf-8", errors="replace")
+    syntax = syntax_problem(source, path.name)
+    findings: list[Finding] = []
+    if syntax is None:
+        findings = scan(source, [f.name for f in spec.forbidden])
+        result.problems += [f.describe(path.name) for f in findings]
+    with open_sandbox(sandbox, limits, device) as sb:
+        session = sb.open(path, forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
+        try:
+            for cs in spec.checks:
+                timeout = options.timeout or spec.timeout_for(cs)
+                if syntax is not None:
+                    result.checks.append(_errored(cs, syntax, 0.0))
+                    continue
+                assert session is not None
+                result.checks.append(run_check(ex, cs, checks[cs.id], session, findings, options, device,
+                                               timeout, path.name))
+        finally:
+            if session is not None:
+                if session.load_error is None and session.import_output:
+                    result.problems.append(f"your file printed at import: {session.import_output[:200]!r}")
+                session.close()
+    if syntax is None and session is not None and isinstance(session.load_error, LoadError):
+        result.problems.insert(0, session.load_error.message)
+    result.duration = time.perf_counter() - started
+    return result
+
+
+def syntax_problem(source: str, filename: str) -> LoadError | None:
+    if not source.strip():
+        return LoadError("your file is empty", hint="Run `grade init` to get a template with every function.")
+    try:
+        ast.parse(source, filename=filename)
+    except SyntaxError as e:
+        caret = ""
+        if e.text:
+            text = e.text.rstrip("\n")
+            caret = f"    {text.strip()}\n    {' ' * max(0, (e.offset or 1) - 1 - (len(text) - len(text.lstrip())))}^"
+        return LoadError(f"your file has a syntax error at line {e.lineno}: {e.msg}",
+                         traceback=f'  File "{filename}", line {e.lineno}\n{caret}\nSyntaxError: {e.msg}')
+    except ValueError as e:  # e.g. null bytes
+        return LoadError(f"your file cannot be parsed: {e}")
+    return None
+
+
+def _errored(cs: CheckSpec, err: StudentError, duration: float) -> CheckResult:
+    status = "timeout" if isinstance(err, StudentTimeout) else "error"
+    return CheckResult(cs.id, cs.title, status, 0.0, cs.points, message=err.message, diagnosis=err.hint,
+                       traceback=err.traceback, output=err.output, duration=duration, visibility=cs.visibility)
+
+
+def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
+              findings: list[Finding], options: GradeOptions, device: str, timeout: float,
+              filename: str) -> CheckResult:
+    deadline = time.monotonic() + timeout
+    outputs: list[str] = []
+    transport = _transport(ex, session, findings, deadline, timeout, outputs, filename)
+    ctx = CheckContext(check_id=cs.id, student=StudentAPI(transport), reference=ex.reference,
+                       mistakes=ex.mistakes, seed=options.seed, dtypes=options.dtypes, device=device)
+    t0 = time.perf_counter()
+    try:
+        fn(ctx)
+    except CheckFailed as f:
+        return CheckResult(cs.id, cs.title, "failed", 0.0, cs.points, message=f.message, details=f.details,
+                           diagnosis=f.diagnosis, mistake=f.mistake, output="".join(outputs),
+                           duration=time.perf_counter() - t0, visibility=cs.visibility,
+                           data={**f.data, "notes": ctx.notes} if ctx.notes else f.data)
+    except StudentError as e:
+        r = _errored(cs, e, time.perf_counter() - t0)
+        r.output = ("".join(outputs) + e.output)[-20_000:]
+        return r
+    except Exception as e:  # noqa: BLE001 - a bug in a check must not sink the run
+        return CheckResult(cs.id, cs.title, "error", 0.0, cs.points,
+                           message=f"internal grader error in check {cs.id}: {type(e).__name__}: {e}",
+                           details=traceback.format_exc(limit=-4), duration=time.perf_counter() - t0,
+                           visibility=cs.visibility)
+    return CheckResult(cs.id, cs.title, "passed", cs.points, cs.points, output="".join(outputs),
+                       duration=time.perf_counter() - t0, visibility=cs.visibility,
+                       data={"notes": ctx.notes} if ctx.notes else {})
+
+
+def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline: float, timeout: float,
+               outputs: list[str], filename: str):
+    tainted = {f.function: f for f in findings if f.function}
+
+    def call(fn: str, args: tuple, kwargs: dict) -> tuple[Any, list[Modification]]:
+        if fn in tainted:
+            f = tainted[fn]
+            raise ForbiddenAPI(f"{fn} uses {f.used} ({filename}, line {f.line}), which this exercise forbids",
+                               hint=_forbidden_hint(ex, f))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise StudentTimeout(f"the check ran out of time ({timeout:g} s) before calling {fn}")
+        reply = session.call(fn, args, kwargs, timeout=remaining)
+        if reply.get("output"):
+            outputs.append(str(reply["output"]))
+        value = reply.get("value")
+        refused = next((x for x in iter_leaves(value) if isinstance(x, Refused)), None)
+        if refused is not None:
+            raise BadReturn(f"{fn} returned {refused.reason}; return a plain torch.Tensor")
+        return value, _modifications(ex, fn, args, kwargs, reply)
+
+    return call
+
+
+def _forbidden_hint(ex: Exercise, f: Finding) -> str:
+    for entry in ex.spec.forbidden:
+        if entry.name == f.name and entry.reason:
+            return entry.reason[0].upper() + entry.reason[1:] + "."
+    return "This exercise asks you to write it by hand."
+
+
+def _modifications(ex: Exercise, fn: str, args: tuple, kwargs: dict, reply: dict) -> list[Modification]:
+    names = _param_names(ex, fn, len(args))
+    out = []
+    after = reply.get("args_after") or []
+    for i, (before, now) in enumerate(zip(args, after, strict=False)):
+        if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and _changed(before, now):
+            out.append(Modification(fn, names[i]))
+    for k, now in (reply.get("kwargs_after") or {}).items():
+        before = kwargs.get(k)
+        if isinstance(before, torch.Tensor) and isinstance(now, torch.Tensor) and _changed(before, now):
+            out.append(Modification(fn, k))
+    return out
+
+
+def _changed(before: torch.Tensor, now: torch.Tensor) -> bool:
+    if before.shape != now.shape or before.dtype != now.dtype:
+        return True
+    b, n = before.detach().cpu(), now.detach().cpu()
+    same = (b == n) | (b.isnan() & n.isnan()) if b.is_floating_point() else b == n
+    return not bool(same.all())
+
+
+def _param_names(ex: Exercise, fn: str, n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(getattr(ex.reference, fn)).parameters)
+    except (AttributeError, TypeError, ValueError):
+        params = []
+    return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(n)]
+
+
