@@ -34,12 +34,15 @@ def describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"tensor of shape {fmt_shape(value.shape)} and dtype {dtype_name(value.dtype)}"
     if isinstance(value, Mapping):
-        return f"dict with keys {sorted(map(str, value))}"
+        return f"a dict with keys {sorted(map(str, value))}"
     if isinstance(value, tuple | list):
-        return f"{type(value).__name__} of length {len(value)}"
+        return f"a {type(value).__name__} of length {len(value)}"
     if value is None:
         return "None"
-    return f"{type(value).__name__}"
+    type_name = getattr(value, "type_name", None)  # an Opaque handle from the sandbox
+    if type_name is not None:
+        return f"an object of type {type_name}"
+    return f"a {type(value).__name__}"
 
 
 def fmt_shape(shape: Sequence[int]) -> str:

@@ -39,7 +39,8 @@ def scan(source: str, forbidden: list[str]) -> list[Finding]:
     findings: list[Finding] = []
     for func_name, node in _walk_with_function(tree):
         used = None
-        if isinstance(node, ast.Attribute | ast.Name):
+        if isinstance(node, ast.Attribute | ast.Name) or (
+                isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "getattr"):
             used = _resolve(node, aliases)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             for name in _imported(node):

@@ -100,6 +100,8 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
     with open_sandbox(sandbox, limits, device) as sb:
         session = sb.open(path, forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
         try:
+            if session is not None:
+                session.ensure_started()  # the import is not charged to the first check's time
             for cs in spec.checks:
                 timeout = options.timeout or spec.timeout_for(cs)
                 if syntax is not None:

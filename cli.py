@@ -1,0 +1,128 @@
+"""The `grade` command. Thin on purpose: it parses arguments and calls the library (grader.*)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+
+
+class ExerciseGroup(click.Group):
+    """`grade NAME [FILE]` grades; `grade list|show|init|gradcheck ...` are subcommands."""
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+        if args and args[0] not in self.commands and not args[0].startswith("-"):
+            return "run", self.commands["run"], args
+        return super().resolve_command(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("grade", "EXERCISE [FILE] [OPTIONS]  |  grade COMMAND [ARGS]")
+
+
+def _console(stderr: bool = False) -> Console:
+    return Console(stderr=stderr, highlight=False)
+
+
+def _fail(message: str) -> None:
+    _console(stderr=True).print(f"[bold red]error:[/bold red] {message}")
+    sys.exit(EXIT_USAGE)
+
+
+@click.group(cls=ExerciseGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dl-grader")
+def main() -> None:
+    """Grade deep-learning exercises: `grade list`, `grade show NAME`, `grade init NAME`, `grade NAME [FILE]`."""
+
+
+@main.command("list")
+def list_cmd() -> None:
+    """List the exercises with their titles and points."""
+    from grader.errors import GraderError
+    from grader.exercises import all_exercises
+    from grader.report.catalog import render_list
+
+    try:
+        render_list(all_exercises(), _console())
+    except GraderError as e:
+        _fail(str(e))
+
+
+@main.command("show")
+@click.argument("exercise")
+def show_cmd(exercise: str) -> None:
+    """Show an exercise's statement."""
+    from grader.errors import GraderError
+    from grader.exercises import get_exercise
+    from grader.report.catalog import render_statement
+
+    try:
+        render_statement(get_exercise(exercise), _console())
+    except GraderError as e:
+        _fail(str(e))
+
+
+@main.command("init")
+@click.argument("exercise")
+@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Where to write the starter file.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init_cmd(exercise: str, directory: Path, force: bool) -> None:
+    """Write the starter file of an exercise into the current directory."""
+    from grader.errors import GraderError
+    from grader.exercises import get_exercise
+    from grader.templates import write_template
+
+    try:
+        path = write_template(get_exercise(exercise), directory, force=force)
+    except GraderError as e:
+        _fail(str(e))
+    _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold].")
+
+
+@main.command("run", hidden=True)
+@click.argument("exercise")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test data.")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds allowed per check (default: the exercise's, 10 s unless it says otherwise).")
+@click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
+@click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
+@click.option("--verbose", "-v", is_flag=True, help="Show check ids, notes and what your code printed.")
+@click.option("--show-hidden", is_flag=True, help="Instructors: show the details of hidden checks.")
+def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
+            dtype: str, verbose: bool, show_hidden: bool) -> None:
+    """Grade FILE (default: ./<exercise>.py) against EXERCISE."""
+    from grader.errors import GraderError
+    from grader.exercises import get_exercise
+    from grader.grading import DTYPE_NAMES, GradeOptions, grade, resolve_device
+    from grader.report import render_result, to_json
+    from grader.sandbox.client import Sandbox  # starts torch's import in the sandbox first
+
+    try:
+        ex = get_exercise(exercise)
+        spec = ex.spec
+        path = file or Path(spec.student_file)
+        dev = resolve_device(device)
+        dtypes = tuple(DTYPE_NAMES.values()) if dtype == "both" else (DTYPE_NAMES[dtype],)
+        options = GradeOptions(seed=seed, device=dev, dtypes=dtypes, timeout=timeout)
+        if not path.is_file():
+            raise GraderError(f"submission file not found: {path}"
+                              + (f" (run `grade init {ex.name}` to create it)" if file is None else ""))
+        with Sandbox(device=dev) as sandbox:
+            result = grade(ex, path, options, sandbox=sandbox)
+    except GraderError as e:
+        _fail(str(e))
+    if fmt == "json":
+        click.echo(to_json(result, show_hidden=show_hidden))
+    else:
+        render_result(result, _console(), verbose=verbose, show_hidden=show_hidden)
+    sys.exit(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Shared fixtures: one warm sandbox per test session (torch imported once), and helpers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from grader.sandbox.client import Sandbox  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def sandbox():
+    with Sandbox() as sb:
+        yield sb
+
+
+@pytest.fixture
+def write_submission(tmp_path):
+    """write_submission(source, name="least_squares.py") -> Path"""
+
+    def write(source: str, name: str = "submission.py") -> Path:
+        p = tmp_path / name
+        p.write_text(source, encoding="utf-8")
+        return p
+
+    return write
+
+
+def mutant_file(exercise: str, mistake_id: str, directory: Path) -> Path:
+    from grader.mistakes import mutant_source
+
+    p = directory / f"{exercise}__{mistake_id}.py"
+    p.write_text(mutant_source(exercise, mistake_id), encoding="utf-8")
+    return p
+
+
+@pytest.fixture(scope="session")
+def mutant_dir():
+    d = Path(tempfile.mkdtemp(prefix="mutants-"))
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+os.environ.setdefault("NO_COLOR", "1")

@@ -1,0 +1,198 @@
+"""Broken and hostile submissions: each gets a clear message and a zero for the checks it affects; the
+grader never crashes, never hangs, never loses a result, and leaves no process behind."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import psutil
+import pytest
+
+from grader.grading import GradeOptions, grade
+
+EX = "least_squares"
+OK = "from reference.least_squares import *  # a correct base; each test breaks one function\n"
+
+
+def run(write_submission, sandbox, source, **options):
+    path = write_submission(source, "least_squares.py")
+    t0 = time.monotonic()
+    result = grade(EX, path, GradeOptions(timeout=options.pop("timeout", 5), **options), sandbox=sandbox)
+    return result, time.monotonic() - t0
+
+
+def by_function(result, fn):
+    """Checks whose failure mentions ``fn``."""
+    return [c for c in result.checks if fn in c.message]
+
+
+def test_reference_gets_full_marks(write_submission, sandbox):
+    result, _ = run(write_submission, sandbox, OK)
+    assert result.full_marks, [(c.id, c.message) for c in result.checks if not c.passed]
+
+
+def test_infinite_loop_times_out_and_other_checks_still_run(write_submission, sandbox):
+    result, elapsed = run(write_submission, sandbox, OK + "def ls_loss(W, theta, y):\n    while True:\n        pass\n",
+                          timeout=2)
+    timeouts = [c for c in result.checks if c.status == "timeout"]
+    assert timeouts and all(c.score == 0 for c in timeouts)
+    assert "ls_loss did not finish within" in timeouts[0].message
+    assert "infinite loop" in timeouts[0].diagnosis
+    assert any(c.passed for c in result.checks)  # the rest were graded
+    assert elapsed < 2 * len(timeouts) + 30
+
+
+def test_loop_ignoring_sigterm_is_still_stopped(write_submission, sandbox):
+    src = OK + ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+                "def ls_grad(W, theta, y):\n    while True:\n        pass\n")
+    result, _ = run(write_submission, sandbox, src, timeout=1.5)
+    assert any(c.status == "timeout" for c in result.checks)
+    assert any(c.passed for c in result.checks)
+
+
+def test_memory_bomb_is_stopped_with_a_clear_message(write_submission, sandbox):
+    src = OK + ("import torch\ndef ls_solve(W, y):\n    keep = []\n    while True:\n"
+                "        keep.append(torch.ones(50_000_000))\n")
+    result, _ = run(write_submission, sandbox, src, timeout=20, memory_mb=512)
+    hit = by_function(result, "ls_solve")
+    assert hit and all(c.score == 0 for c in hit)
+    assert any("memory" in c.message for c in hit)
+    assert any(c.passed for c in result.checks)
+
+
+def test_sys_exit_at_import_zeroes_everything_with_an_explanation(write_submission, sandbox):
+    result, _ = run(write_submission, sandbox, "import sys\nsys.exit(0)\n")
+    assert result.score == 0
+    assert all(c.status == "error" for c in result.checks)
+    assert "called sys.exit(0) while being imported" in result.checks[0].message
+    assert '__name__ == "__main__"' in result.checks[0].diagnosis
+
+
+def test_os_exit_in_a_call_affects_only_that_function(write_submission, sandbox):
+    src = OK + "import os\ndef ls_loss(W, theta, y):\n    os._exit(3)\n"
+    result, _ = run(write_submission, sandbox, src)
+    hit = [c for c in result.checks if "ended during ls_loss" in c.message]
+    assert hit and "exited with status 3" in hit[0].message
+    assert "os._exit" in hit[0].diagnosis
+    assert any(c.passed for c in result.checks)
+
+
+def test_300_mb_of_printing_is_cut_off(write_submission, sandbox):
+    src = OK + ("def ls_loss(W, theta, y):\n    line = 'x' * 1_000_000\n"
+                "    for _ in range(300):\n        print(line)\n")
+    result, elapsed = run(write_submission, sandbox, src)
+    hit = by_function(result, "ls_loss")
+    assert hit and "printed too much" in hit[0].message
+    assert elapsed < 60
+
+
+def test_printing_straight_to_the_file_descriptor_is_cut_off(write_submission, sandbox):
+    src = OK + ("import os\ndef ls_loss(W, theta, y):\n    block = b'y' * 1_000_000\n"
+                "    for _ in range(300):\n        os.write(1, block)\n")
+    result, elapsed = run(write_submission, sandbox, src, timeout=20)
+    hit = by_function(result, "ls_loss")
+    assert hit and all(c.score == 0 for c in hit)
+    assert any("output limit exceeded" in c.message or "printed" in c.message for c in hit)
+
+
+def test_monkeypatching_torch_allclose_changes_nothing(write_submission, sandbox):
+    src = OK + ("import torch\ntorch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
+                "def ls_grad(W, theta, y):\n    return torch.zeros_like(theta)\n")
+    result, _ = run(write_submission, sandbox, src)
+    hit = [c for c in result.checks if not c.passed]
+    assert hit and "ls_grad" in hit[0].message
+
+
+def test_return_value_that_would_run_code_when_unpickled(write_submission, sandbox, tmp_path):
+    marker = tmp_path / f"pwned-{uuid.uuid4().hex}"
+    src = OK + (f"import os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
+                "def ls_grad(W, theta, y):\n    return Evil()\n")
+    result, _ = run(write_submission, sandbox, src)
+    hit = [c for c in result.checks if "ls_grad" in c.message and not c.passed]
+    assert hit and "should be a tensor" in hit[0].message and "Evil" in hit[0].message
+    assert not marker.exists()
+
+
+def test_tensor_subclass_with_torch_function_is_refused(write_submission, sandbox):
+    src = OK + ("import torch\nfrom reference.least_squares import ls_grad as _g\n"
+                "class Sneaky(torch.Tensor):\n    @classmethod\n"
+                "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
+                "        return super().__torch_function__(func, types, args, kwargs or {})\n"
+                "def ls_grad(W, theta, y):\n    return _g(W, theta, y).as_subclass(Sneaky)\n")
+    result, _ = run(write_submission, sandbox, src)
+    hit = [c for c in result.checks if not c.passed]
+    assert hit and "torch.Tensor subclass (Sneaky)" in hit[0].message
+    assert "return a plain torch.Tensor" in hit[0].message
+
+
+def test_syntax_error_points_at_the_line(write_submission, sandbox):
+    result, _ = run(write_submission, sandbox, "def ls_loss(W, theta, y)\n    return 1\n")
+    assert result.score == 0
+    first = result.checks[0]
+    assert first.message == "your file has a syntax error at line 1: expected ':'"
+    assert "^" in first.traceback
+
+
+def test_empty_file(write_submission, sandbox):
+    result, _ = run(write_submission, sandbox, "")
+    assert result.score == 0 and result.checks[0].message == "your file is empty"
+
+
+def test_missing_function_only_affects_its_checks(write_submission, sandbox):
+    src = OK + "del ls_solve\n"
+    result, _ = run(write_submission, sandbox, src)
+    hit = [c for c in result.checks if c.message == "your file does not define ls_solve"]
+    assert hit and any(c.passed for c in result.checks)
+
+
+def test_input_call_gets_a_clear_message(write_submission, sandbox):
+    src = OK + "def ls_loss(W, theta, y):\n    n = input('n? ')\n    return n\n"
+    result, _ = run(write_submission, sandbox, src)
+    hit = by_function(result, "ls_loss")
+    assert hit and "input() is not available while grading" in hit[0].message
+    assert "Remove the input() call" in hit[0].diagnosis
+
+
+def test_child_processes_left_running_are_killed(write_submission, sandbox):
+    tag = f"dl-grader-orphan-{uuid.uuid4().hex}"
+    src = OK + (
+        "import subprocess, sys, os\n"
+        f"_code = 'import time; time.sleep(300)  # {tag}'\n"
+        "subprocess.Popen([sys.executable, '-c', _code])\n"
+        "subprocess.Popen([sys.executable, '-c', _code], start_new_session=True)\n"
+        "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        os.execv(sys.executable, [sys.executable, '-c', _code])\n    os._exit(0)\n"
+    )
+    run(write_submission, sandbox, src)
+    time.sleep(0.5)
+    alive = [p for p in psutil.process_iter(["cmdline"]) if tag in " ".join(p.info["cmdline"] or [])]
+    assert alive == []
+
+
+def test_a_fresh_sandbox_leaves_no_process_behind(write_submission):
+    from grader.sandbox.client import Sandbox
+
+    path = write_submission(OK, "least_squares.py")
+    with Sandbox() as sb:
+        grade(EX, path, GradeOptions(), sandbox=sb)
+        pid = sb.proc.pid
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    mine = [p for p in psutil.Process(os.getpid()).children(recursive=True)
+            if "grader.sandbox.zygote" in " ".join(p.cmdline())]
+    assert len(mine) <= 1  # only the session-wide fixture's zygote, if any
+
+
+@pytest.mark.parametrize("bad", ["nan", "shape", "dtype"])
+def test_nan_wrong_shape_and_wrong_dtype_are_named(write_submission, sandbox, bad):
+    body = {
+        "nan": "return torch.full_like(theta, float('nan'))",
+        "shape": "return _g(W, theta, y).reshape(-1, 1)",
+        "dtype": "return _g(W, theta, y).to(torch.float16)",
+    }[bad]
+    src = OK + f"import torch\nfrom reference.least_squares import ls_grad as _g\ndef ls_grad(W, theta, y):\n    {body}\n"
+    result, _ = run(write_submission, sandbox, src)
+    msg = next(c.message for c in result.checks if not c.passed)
+    expected = {"nan": "contains NaN", "shape": "has shape", "dtype": "has dtype float16"}[bad]
+    assert expected in msg
