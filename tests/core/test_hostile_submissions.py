@@ -98,7 +98,8 @@ def test_printing_straight_to_the_file_descriptor_is_cut_off(write_submission, s
 
 
 def test_monkeypatching_torch_allclose_changes_nothing(write_submission, sandbox):
-    src = OK + ("import torch\ntorch.allclose = lambda *a, **k: True\ntorch.testing.assert_close = lambda *a, **k: None\n"
+    src = OK + ("import torch\ntorch.allclose = lambda *a, **k: True\n"
+                "torch.testing.assert_close = lambda *a, **k: None\n"
                 "def ls_grad(W, theta, y):\n    return torch.zeros_like(theta)\n")
     result, _ = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if not c.passed]
@@ -191,7 +192,8 @@ def test_nan_wrong_shape_and_wrong_dtype_are_named(write_submission, sandbox, ba
         "shape": "return _g(W, theta, y).reshape(-1, 1)",
         "dtype": "return _g(W, theta, y).to(torch.float16)",
     }[bad]
-    src = OK + f"import torch\nfrom reference.least_squares import ls_grad as _g\ndef ls_grad(W, theta, y):\n    {body}\n"
+    src = OK + ("import torch\nfrom reference.least_squares import ls_grad as _g\n"
+                f"def ls_grad(W, theta, y):\n    {body}\n")
     result, _ = run(write_submission, sandbox, src)
     msg = next(c.message for c in result.checks if not c.passed)
     expected = {"nan": "contains NaN", "shape": "has shape", "dtype": "has dtype float16"}[bad]
