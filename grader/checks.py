@@ -164,14 +164,7 @@ class CheckContext:
         self.student.modifications.clear()
         actual = run(self.student, *args, **kwargs)
         if self.student.modifications:
-            m = self.student.modifications[0]
-            self.fail(
-                f"{m.function} modified its input {m.argument} in place",
-                details="The caller's tensor changed after the call. Inputs belong to the caller.",
-                diagnosis="Work on a copy (x = x - m, not x -= m; or x.clone()) instead of changing the "
-                          "argument in place.",
-                mistake="input_modified",
-            )
+            self.fail_modified(run, args, kwargs, self.student.modifications[0])
         dtype = working_dtype(args, kwargs)
         args64, kwargs64 = to_float64((args, kwargs))
         expected = run(self.reference, *args64, **kwargs64)
@@ -179,35 +172,67 @@ class CheckContext:
         mismatch = compare_tree(name, actual, expected, tol=tol, dtype=dtype, device=self.device)
         if mismatch is None:
             return actual
-        diagnosis, mistake = self.diagnose(run, args64, kwargs64, actual, expected, mismatch, tol, factors)
+        diagnosis, mistake = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors)
         raise CheckFailed(mismatch.message, mismatch.details, diagnosis, mistake,
                           {"inputs": describe_inputs(args, kwargs)})
 
+    def fail_modified(self, run: Callable[..., Any], args: tuple, kwargs: dict, m: Modification) -> None:
+        """The student changed an input in place: name the known mistake that does the same, if any."""
+        diagnosis = ("Work on a copy (x = x - m, not x -= m; or x.clone()) instead of changing the argument "
+                     "in place.")
+        mistake = "input_modified"
+        for variant in self._mistakes_modifying(run, args, kwargs):
+            diagnosis, mistake = f"Likely mistake: {variant.name}. {variant.hint}", variant.id
+            break
+        self.fail(f"{m.function} modified its input {m.argument} in place",
+                  details="The caller's tensor changed after the call. Inputs belong to the caller.",
+                  diagnosis=diagnosis, mistake=mistake)
+
+    def _mistakes_modifying(self, run: Callable[..., Any], args: tuple, kwargs: dict):
+        for m in self.mistakes or ():
+            a, k = clone_tree(args), clone_tree(kwargs)
+            try:
+                with torch.no_grad():
+                    run(self.mistakes.variant(m.id), *a, **k)  # type: ignore[union-attr]
+            except Exception:  # noqa: BLE001 - a variant that cannot run says nothing
+                continue
+            if not allclose_tree((a, k), (args, kwargs), tolerance(torch.float64).scaled(0.0)):
+                yield m
+
     # -- diagnosis -------------------------------------------------------------------------------
-    def diagnose(self, run: Callable[..., Any], args64: tuple, kwargs64: dict, actual: Any, expected: Any,
+    def diagnose(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any, expected: Any,
                  mismatch: Mismatch, tol: Tolerance,
                  factors: Mapping[str, float] | None = None) -> tuple[str, str | None]:
         """Name the likely mistake: first the exercise's known mistakes, then generic patterns."""
-        known = self.match_mistake(run, args64, kwargs64, actual, expected, tol)
+        known = self.match_mistake(run, args, kwargs, actual, expected, tol)
         if known is not None:
             return known
         return pattern_diagnosis(mismatch, factors, tol)
 
-    def match_mistake(self, run: Callable[..., Any], args64: tuple, kwargs64: dict, actual: Any,
+    def match_mistake(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any,
                       expected: Any, tol: Tolerance) -> tuple[str, str] | None:
+        """The first mistake whose variant reproduces the student's value on these inputs.
+
+        Each variant runs in float64 and, if the inputs are not float64, in their own dtype too: some
+        mistakes (overflow, lost precision) only show in float32.
+        """
         if self.mistakes is None:
             return None
         actual64 = to_float64(actual)
+        inputs = [to_float64((args, kwargs))]
+        if working_dtype(args, kwargs) not in (None, torch.float64):
+            inputs.append((args, kwargs))
         for m in self.mistakes:
-            try:
-                with torch.no_grad():
-                    guess = run(self.mistakes.variant(m.id), *clone_tree(args64), **clone_tree(kwargs64))
-            except Exception:  # a variant that cannot run on these inputs says nothing
-                continue
-            if allclose_tree(guess, expected, tol):
-                continue  # indistinguishable from the right answer on these inputs
-            if allclose_tree(actual64, to_float64(guess), tol.scaled(10.0)):
-                return f"Likely mistake: {m.name}. {m.hint}", m.id
+            for a, k in inputs:
+                try:
+                    with torch.no_grad():
+                        guess = run(self.mistakes.variant(m.id), *clone_tree(a), **clone_tree(k))
+                except Exception:  # noqa: BLE001 - a variant that cannot run on these inputs says nothing
+                    continue
+                if allclose_tree(guess, expected, tol):
+                    continue  # indistinguishable from the right answer on these inputs
+                if allclose_tree(actual64, to_float64(guess), tol.scaled(10.0)):
+                    return f"Likely mistake: {m.name}. {m.hint}", m.id
         return None
 
 

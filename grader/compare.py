@@ -182,16 +182,17 @@ def _compare_tensor_values(label: str, actual: torch.Tensor, expected: torch.Ten
                         details=f"First at index {fmt_index(idx)}, where {_num(float(e[idx]))} is expected.",
                         actual=actual, expected=expected, index=idx)
     diff = (a - e).abs()
-    diff = torch.where(e_bad & (a == e), torch.zeros_like(diff), diff)  # same infinities agree
-    diff = torch.nan_to_num(diff, nan=float("inf"))
-    allowed = tol.atol + tol.rtol * e.abs()
-    bad = diff > allowed
+    same_special = (a == e) | (torch.isnan(a) & torch.isnan(e))  # the same infinity, or NaN where NaN is due
+    diff = torch.where(e_bad & same_special, torch.zeros_like(diff), diff)
+    diff = torch.nan_to_num(diff, nan=float("inf"), posinf=float("inf"))
+    allowed = tol.atol + tol.rtol * torch.nan_to_num(e.abs(), nan=0.0, posinf=0.0)
+    bad = (diff > allowed) | (e_bad & ~same_special)
     if not bad.any():
         return None
     n = int(bad.sum())
     abs_i = _unravel(int(diff.flatten().argmax()), e.shape)
     rel = diff / e.abs().clamp_min(torch.finfo(torch.float64).tiny)
-    rel = torch.where(diff == 0, torch.zeros_like(rel), rel)
+    rel = torch.nan_to_num(torch.where(diff == 0, torch.zeros_like(rel), rel), nan=float("inf"))
     rel_i = _unravel(int(rel.flatten().argmax()), e.shape)
     lines = [
         f"Mismatched elements: {n} / {total} ({100.0 * n / total:.1f}%)",

@@ -66,13 +66,12 @@ def _finding(match: str, used: str, node: ast.AST, func: str | None, lines: list
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[int, str]] = set()
-    out = []
-    for f in sorted(findings, key=lambda f: (f.line, f.column, -len(f.used))):
-        if (f.line, f.name) not in seen:
-            seen.add((f.line, f.name))
-            out.append(f)
-    return out
+    """One finding per line: the most specific one (``torch.autograd.grad`` over ``torch.autograd``)."""
+    best: dict[int, Finding] = {}
+    for f in findings:
+        if f.line not in best or len(f.used) > len(best[f.line].used):
+            best[f.line] = f
+    return [best[line] for line in sorted(best)]
 
 
 def _match(used: str, forbidden: list[str]) -> str | None:

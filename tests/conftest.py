@@ -36,18 +36,19 @@ def write_submission(tmp_path):
     return write
 
 
-def mutant_file(exercise: str, mistake_id: str, directory: Path) -> Path:
+@pytest.fixture(scope="session")
+def mutant():
+    """mutant(exercise, mistake_id) -> Path of a submission that is the reference with that mistake."""
     from grader.mistakes import mutant_source
 
-    p = directory / f"{exercise}__{mistake_id}.py"
-    p.write_text(mutant_source(exercise, mistake_id), encoding="utf-8")
-    return p
-
-
-@pytest.fixture(scope="session")
-def mutant_dir():
     d = Path(tempfile.mkdtemp(prefix="mutants-"))
-    yield d
+
+    def write(exercise: str, mistake_id: str) -> Path:
+        p = d / f"{exercise}__{mistake_id}.py"
+        p.write_text(mutant_source(exercise, mistake_id), encoding="utf-8")
+        return p
+
+    yield write
     shutil.rmtree(d, ignore_errors=True)
 
 

@@ -1,0 +1,229 @@
+"""The `softmax_ce` checks, graded through the sandbox: the reference gets full marks for every seed in
+float32 and float64, another correct solution too, every mistake loses marks and is named, and the key
+messages say what they should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.api import GradeOptions, grade
+from grader.mistakes import load_book, mutant_source
+
+EXERCISE = "softmax_ce"
+ROOT = Path(__file__).resolve().parents[2]
+REFERENCE = ROOT / "reference" / f"{EXERCISE}.py"
+BOOK = load_book(EXERCISE)
+MAX_SCORE = 20
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+def write(tmp_path: Path, source: str) -> Path:
+    p = tmp_path / f"{EXERCISE}.py"
+    p.write_text(source, encoding="utf-8")
+    return p
+
+
+def failures(result) -> dict:
+    return {c.id: c for c in result.checks if not c.passed}
+
+
+def explain(result) -> str:
+    return "\n".join(f"{c.id}: {c.status} {c.message} | {c.details} | {c.diagnosis} {c.traceback}"
+                     for c in result.checks if not c.passed)
+
+
+def grade_source(sandbox, tmp_path, source, seed=0, **options):
+    return grade(EXERCISE, write(tmp_path, source), GradeOptions(seed=seed, **options), sandbox=sandbox)
+
+
+def grade_mistake(sandbox, tmp_path, mistake_id, seed=0):
+    return grade_source(sandbox, tmp_path, mutant_source(EXERCISE, mistake_id), seed)
+
+
+# -- the reference ----------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(50))
+def test_reference_gets_full_marks(sandbox, seed):
+    for dtypes in ((torch.float64,), (torch.float32,)):
+        result = grade(EXERCISE, REFERENCE, GradeOptions(seed=seed, dtypes=dtypes), sandbox=sandbox)
+        assert result.full_marks, explain(result)
+        assert result.max_score == MAX_SCORE
+
+
+def test_reference_gets_full_marks_in_both_dtypes(sandbox):
+    result = grade(EXERCISE, REFERENCE, GradeOptions(seed=123), sandbox=sandbox)
+    assert result.full_marks, explain(result)
+    assert result.problems == []
+
+
+@cuda
+def test_reference_gets_full_marks_on_cuda():
+    for seed in range(3):
+        result = grade(EXERCISE, REFERENCE, GradeOptions(seed=seed, device="cuda"))
+        assert result.full_marks, explain(result)
+
+
+# Another correct solution: max().values, gather, xlogy, softplus, an in-place update of its own tensor.
+ALTERNATIVE = '''
+import torch
+import torch.nn.functional as F
+
+def softmax(z):
+    e = (z - z.max(dim=-1, keepdim=True).values).exp()
+    return e / e.sum(dim=-1, keepdim=True)
+
+def log_softmax(z):
+    s = z - z.max(dim=-1, keepdim=True).values
+    return s - s.exp().sum(dim=-1, keepdim=True).log()
+
+def cross_entropy(z, labels):
+    return -log_softmax(z).gather(1, labels[:, None]).mean()
+
+def cross_entropy_grad(z, labels):
+    g = softmax(z)
+    g[torch.arange(z.shape[0]), labels] -= 1  # g is a new tensor: changing it is fine
+    return g / z.shape[0]
+
+def softmax_jacobian(z1):
+    s = softmax(z1)
+    return torch.diag_embed(s) - s[:, None] * s[None, :]
+
+def bce(p, y):
+    y = y.to(p.dtype)
+    return -(torch.xlogy(y, p) + torch.xlogy(1 - y, 1 - p)).mean()
+
+def bce_with_logits(z, y):
+    y = y.to(z.dtype)
+    return (F.softplus(-z) + (1 - y) * z).mean()
+
+def bce_with_logits_grad(z, y):
+    return (torch.sigmoid(z) - y) / len(z)
+'''
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_another_correct_solution_gets_full_marks(sandbox, tmp_path, seed):
+    for dtypes in ((torch.float64,), (torch.float32,)):
+        result = grade_source(sandbox, tmp_path, ALTERNATIVE, seed, dtypes=dtypes)
+        assert result.full_marks, explain(result)
+        assert result.problems == []
+
+
+# -- the mistakes -----------------------------------------------------------------------------------
+def test_the_book_has_the_expected_mistakes():
+    ids = {m.id for m in BOOK}
+    assert len(ids) >= 8
+    assert {"no_max_subtraction", "wrong_axis", "log_of_softmax", "missing_1_over_T", "one_hot_sign",
+            "naive_bce_with_logits", "softmax_in_place"} <= ids
+    assert "overflow for logits above 88: subtract the max" in BOOK["no_max_subtraction"].hint.lower()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("mistake_id", [m.id for m in BOOK])
+def test_every_mistake_loses_marks_and_is_named(sandbox, tmp_path, mistake_id, seed):
+    m = BOOK[mistake_id]
+    result = grade_mistake(sandbox, tmp_path, m.id, seed)
+    assert result.score < result.max_score
+    named = [c for c in result.checks if c.mistake == m.id]
+    assert named, f"{m.id} is never named:\n{explain(result)}"
+    assert all(m.name in c.diagnosis and m.hint in c.diagnosis for c in named)
+
+
+def test_every_mistake_is_named_in_float32_alone(sandbox, tmp_path):
+    for m in BOOK:
+        result = grade(EXERCISE, write(tmp_path, mutant_source(EXERCISE, m.id)),
+                       GradeOptions(seed=4, dtypes=(torch.float32,)), sandbox=sandbox)
+        assert any(c.mistake == m.id for c in result.checks), f"{m.id}:\n{explain(result)}"
+
+
+# -- key messages -----------------------------------------------------------------------------------
+def test_overflow_message(sandbox, tmp_path):
+    failed = failures(grade_mistake(sandbox, tmp_path, "no_max_subtraction"))
+    assert {"softmax_values", "log_softmax_values", "cross_entropy_values"}.isdisjoint(failed)
+    c = failed["softmax_large_logits"]
+    assert "contains NaN" in c.message and "where a finite value is expected" in c.message
+    assert "Overflow for logits above 88: subtract the max" in c.diagnosis
+    assert "contains inf" in failed["log_softmax_large_logits"].message
+
+
+def test_log_of_softmax_message(sandbox, tmp_path):
+    failed = failures(grade_mistake(sandbox, tmp_path, "log_of_softmax"))
+    assert set(failed) == {"log_softmax_large_logits", "cross_entropy_large_logits"}
+    c = failed["cross_entropy_large_logits"]
+    assert "gaps up to 1e4" in c.message and "inf" in c.message
+    assert "log(softmax(z))" in c.diagnosis
+
+
+def test_naive_bce_with_logits_message(sandbox, tmp_path):
+    failed = failures(grade_mistake(sandbox, tmp_path, "naive_bce_with_logits"))
+    assert set(failed) == {"bce_with_logits_values"}
+    c = failed["bce_with_logits_values"]
+    assert "against the labels" in c.message and "contains inf" in c.message
+    assert "softplus" in c.diagnosis
+
+
+def test_in_place_message_names_the_argument(sandbox, tmp_path):
+    failed = failures(grade_mistake(sandbox, tmp_path, "softmax_in_place"))
+    c = failed["inputs_unchanged"]
+    assert c.message == "softmax modified its input z in place"
+    assert c.mistake == "softmax_in_place" and "z = z - z.amax" in c.diagnosis
+    assert failed["softmax_values"].mistake == "softmax_in_place"  # expect_close names it too
+
+
+BCE_IN_PLACE = ALTERNATIVE.replace('''def bce(p, y):
+    y = y.to(p.dtype)''', '''def bce(p, y):
+    y = y.to(p.dtype)
+    p.clamp_(1e-12, 1 - 1e-12)''')
+
+
+def test_in_place_outside_softmax_gets_the_generic_hint(sandbox, tmp_path):
+    c = failures(grade_source(sandbox, tmp_path, BCE_IN_PLACE))["inputs_unchanged"]
+    assert c.message == "bce modified its input p in place"
+    assert c.mistake == "input_modified" and "x = x - m" in c.diagnosis
+
+
+def test_missing_1_over_T_shows_only_for_a_batch(sandbox, tmp_path):
+    failed = failures(grade_mistake(sandbox, tmp_path, "missing_1_over_T"))
+    assert set(failed) == {"cross_entropy_grad_values", "bce_with_logits_grad_values"}
+    assert "T = 7" in failed["cross_entropy_grad_values"].message
+
+
+def test_wrong_axis_and_label_indexing_messages(sandbox, tmp_path):
+    c = failures(grade_mistake(sandbox, tmp_path, "wrong_axis"))["softmax_values"]
+    assert "dim=-1" in c.diagnosis
+    c = failures(grade_mistake(sandbox, tmp_path, "labels_all_rows"))["cross_entropy_values"]
+    assert "T = 7" in c.message and "torch.arange(T), labels" in c.diagnosis
+    c = failures(grade_mistake(sandbox, tmp_path, "labels_from_one"))["cross_entropy_values"]
+    assert "0 to C − 1" in c.diagnosis
+
+
+LIBRARY = ALTERNATIVE.replace('''def log_softmax(z):
+    s = z - z.max(dim=-1, keepdim=True).values
+    return s - s.exp().sum(dim=-1, keepdim=True).log()''', '''def log_softmax(z):
+    return z - torch.logsumexp(z, dim=-1, keepdim=True)''')
+
+
+def test_library_shortcuts_are_forbidden(sandbox, tmp_path):
+    result = grade_source(sandbox, tmp_path, LIBRARY)
+    assert any("torch.logsumexp" in p or ".logsumexp()" in p for p in result.problems), result.problems
+    failed = failures(result)
+    assert {"log_softmax_values", "cross_entropy_values"} <= set(failed)
+    assert "softmax_values" not in failed
+
+
+def test_template_scores_zero(sandbox):
+    result = grade(EXERCISE, ROOT / "exercises" / EXERCISE / "template.py", GradeOptions(), sandbox=sandbox)
+    assert result.score == 0
+    assert all(c.status == "error" and "NotImplementedError" in c.message for c in result.checks)
+
+
+def test_statement_gives_the_conventions_and_the_slide_errors():
+    text = (ROOT / "exercises" / EXERCISE / "statement.md").read_text(encoding="utf-8")
+    assert "σ(−a)" in text  # deck 001's softmax label
+    assert "−(1/n) Σ [y log ŷ + (1 − y) log(1 − ŷ)]" in text  # deck 004's brackets
+    assert "outputs[range(batch_size), labels]" in text  # deck 001's myCrossEntropyLoss
+    assert "max(z, 0) − y·z + log(1 + e^(−|z|))" in text
+    assert "0 to C − 1" in text or "from `0` to `C − 1`" in text
