@@ -93,7 +93,7 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show check ids, notes and what your code printed.")
-@click.option("--show-hidden", is_flag=True, help="Instructors: show the details of hidden checks.")
+@click.option("--show-hidden", is_flag=True, help="Instructor view: details of hidden checks and expected answers.")
 def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
             dtype: str, verbose: bool, show_hidden: bool) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""

@@ -1,8 +1,8 @@
 """Static scan of a submission for forbidden APIs, with file and line.
 
 Imports are followed (``import torch.autograd as ag``, ``from torch import func``), so ``ag.grad(...)``
-is reported as ``torch.autograd.grad``. Names of the form ``torch.Tensor.<method>`` match any
-``.<method>(`` call, since the receiver's type is unknown statically. The runtime guard in the sandbox
+is reported as ``torch.autograd.grad``. Methods of a class (``torch.Tensor.backward``,
+``sympy.Expr.diff``) match any ``.<method>`` use, since the receiver's type is unknown statically. The runtime guard in the sandbox
 backs this up for what a static scan cannot see (``getattr`` tricks).
 """
 
@@ -33,8 +33,8 @@ def scan(source: str, forbidden: list[str]) -> list[Finding]:
         return []
     tree = ast.parse(source)
     lines = source.splitlines()
-    methods = {f.split(".")[-1] for f in forbidden if f.startswith("torch.Tensor.")}
-    modules = [f for f in forbidden if not f.startswith("torch.Tensor.")]
+    methods = {f.split(".")[-1]: f for f in forbidden if _is_method(f)}
+    modules = [f for f in forbidden if not _is_method(f)]
     aliases = _aliases(tree)
     findings: list[Finding] = []
     for func_name, node in _walk_with_function(tree):
@@ -55,8 +55,14 @@ def scan(source: str, forbidden: list[str]) -> list[Finding]:
             if match:
                 findings.append(_finding(match, used, node, func_name, lines))
         if isinstance(node, ast.Attribute) and node.attr in methods:
-            findings.append(_finding(f"torch.Tensor.{node.attr}", f".{node.attr}()", node, func_name, lines))
+            findings.append(_finding(methods[node.attr], f".{node.attr}()", node, func_name, lines))
     return _dedupe(findings)
+
+
+def _is_method(name: str) -> bool:
+    """``torch.Tensor.backward``, ``sympy.Expr.diff``: a method of a class (capitalised component)."""
+    parts = name.split(".")
+    return len(parts) >= 3 and parts[-2][:1].isupper()
 
 
 def _finding(match: str, used: str, node: ast.AST, func: str | None, lines: list[str]) -> Finding:

@@ -192,7 +192,8 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
         value = reply.get("value")
         refused = next((x for x in iter_leaves(value) if isinstance(x, Refused)), None)
         if refused is not None:
-            raise BadReturn(f"{fn} returned {refused.reason}; return a plain torch.Tensor")
+            advice = "; return a plain torch.Tensor" if "tensor" in refused.reason.lower() else ""
+            raise BadReturn(f"{fn} returned {refused.reason}{advice}")
         return value, _modifications(ex, fn, args, kwargs, reply)
 
     return call

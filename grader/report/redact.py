@@ -1,4 +1,4 @@
-"""What a student may see of a hidden check: its title, status and points, nothing of its data."""
+"""What a student may see: of a hidden check, its title, status and points; of any check, never the\nexpected answer of a symbolic check."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from grader.results import CheckResult, ExerciseResult
 HIDDEN_NOTE = "hidden check: its details are shown to instructors only"
 
 
+INSTRUCTOR_ONLY_DATA = ("expected_expr",)  # the expected answer of a symbolic check
+
+
 def redact_check(c: CheckResult) -> CheckResult:
+    if any(k in c.data for k in INSTRUCTOR_ONLY_DATA):
+        c = replace(c, data={k: v for k, v in c.data.items() if k not in INSTRUCTOR_ONLY_DATA})
     if c.visibility != "hidden" or c.passed:
         return c
     return replace(c, message=HIDDEN_NOTE, details="", diagnosis="", mistake=None, traceback="", output="",

@@ -66,6 +66,10 @@ def failure_panel(c: CheckResult, verbose: bool) -> Panel:
         parts.append(Text("→ " + c.diagnosis, style="yellow"))
     if c.traceback:
         parts.append(Text(c.traceback.rstrip(), style="dim"))
+    if c.data.get("student_expr"):
+        parts.append(Text("Your answer:\n" + str(c.data["student_expr"])))
+    if c.data.get("expected_expr"):
+        parts.append(Text("Expected (instructors only):\n" + str(c.data["expected_expr"]), style="cyan"))
     extra = _gradcheck_map(c)
     if extra is not None:
         parts.append(extra)

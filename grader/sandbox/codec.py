@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,7 +128,7 @@ def _encode_special(value: Any, enc: Encoder) -> Any:
 
     if isinstance(value, TrustedFunction):
         return {"$": "fn", "module": value.module, "name": value.name, "kwargs": enc.encode(value.kwargs)}
-    if type(value).__module__.startswith("sympy"):
+    if "sympy" in sys.modules and isinstance(value, sys.modules["sympy"].Basic):
         from grader.symbolic.tree import to_tree
 
         try:
@@ -192,9 +193,13 @@ class Decoder:
         if kind == "refused":
             return Refused(str(node.get("reason", "unknown"))[:300])
         if kind == "sympy":
+            from grader.symbolic import SymbolicError
             from grader.symbolic.tree import from_tree
 
-            return from_tree(node.get("tree"), self.sympy_symbols)
+            try:
+                return from_tree(node.get("tree"), self.sympy_symbols)
+            except (SymbolicError, RecursionError) as e:
+                return Refused(f"an expression the grader refuses to read ({e})")
         if kind == "fn" and self.allow_functions:
             return self._function(node)
         raise WireError(f"unknown node kind {kind!r}")

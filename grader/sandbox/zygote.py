@@ -109,7 +109,23 @@ class Zygote:
                 sig_target()
             except (ProcessLookupError, PermissionError):
                 pass
+        self.wait_for_exit(pid)  # only once it is gone have its children been handed to us
         self.kill_orphans()
+
+    def wait_for_exit(self, pid: int, timeout: float = 5.0) -> None:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while pid in self.workers and time.monotonic() < deadline:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done == pid:
+                self.workers.discard(pid)
+                self.statuses[pid] = status
+                return
+            time.sleep(0.002)
 
     def kill_orphans(self) -> None:
         """Children that are not live workers were left behind by a submission: kill them (and their
@@ -146,6 +162,8 @@ class Zygote:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        for pid in list(self.workers):
+            self.wait_for_exit(pid, timeout=2.0)
         self.workers.clear()
         self.kill_orphans()
 

@@ -1,0 +1,109 @@
+"""Checks for `derivatives`: each student function is called with sympy symbols and its answer is
+graded by the symbolic engine (grader.symbolic): equivalent forms get full marks, a wrong answer is
+shown back to the student with the likely mistake. The expected expression goes to ``data`` only
+(``expected_expr``), for instructors.
+
+Shapes: w, x (D, 1); W (T, D), theta (D, 1), y (T, 1), with symbolic sizes D and T, so an answer
+that only works for square matrices is refused; the hidden check uses other names and concrete sizes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sympy as sp
+
+from grader.checks import CheckContext, check
+from grader.symbolic import Candidate, grade_answer, matrix, read_answer, scalar, sigma
+
+Symbols = tuple[Any, ...]
+
+# The arguments each function receives.
+SYMBOLS: dict[str, Callable[[], Symbols]] = {
+    "d_sigmoid": lambda: (scalar("x"),),
+    "d_tanh": lambda: (scalar("x"),),
+    "d_relu": lambda: (scalar("x"),),
+    "d_softplus": lambda: (scalar("x"),),
+    "grad_affine": lambda: (matrix("w", "D", 1), matrix("x", "D", 1), scalar("b")),
+    "grad_sq_norm": lambda: (matrix("x", "D", 1),),
+    "grad_least_squares": lambda: (matrix("W", "T", "D"), matrix("theta", "D", 1), matrix("y", "T", 1)),
+    "d_bce_logit": lambda: (scalar("z"), scalar("y")),
+}
+# The same functions with other names and concrete sizes (a string answer that hard-codes "x" fails).
+RENAMED: dict[str, Callable[[], Symbols]] = {
+    "d_sigmoid": lambda: (scalar("u"),),
+    "d_tanh": lambda: (scalar("u"),),
+    "d_relu": lambda: (scalar("u"),),
+    "d_softplus": lambda: (scalar("u"),),
+    "grad_affine": lambda: (matrix("a", 4, 1), matrix("v", 4, 1), scalar("c")),
+    "grad_sq_norm": lambda: (matrix("v", 3, 1),),
+    "grad_least_squares": lambda: (matrix("A", 5, 2), matrix("p", 2, 1), matrix("r", 5, 1)),
+    "d_bce_logit": lambda: (scalar("s"), scalar("t")),
+}
+
+
+# The function being differentiated, for the diagnosis ("σ instead of σ'", a missing chain factor).
+def _bce(z: Any, y: Any) -> Any:
+    return -(y * sp.log(sigma(z)) + (1 - y) * sp.log(1 - sigma(z)))
+
+
+PRIMITIVES: dict[str, Callable[..., Any]] = {
+    "d_sigmoid": lambda x: 1 / (1 + sp.exp(-x)),
+    "d_tanh": sp.tanh,
+    "d_relu": lambda x: sp.Max(0, x),
+    "d_softplus": lambda x: sp.log(1 + sp.exp(x)),
+    "d_bce_logit": _bce,
+}
+# Labels y are probabilities: sample them in [0, 1].
+DOMAINS = {"d_bce_logit": lambda args: {args[1].name: (0.0, 1.0)}}
+
+
+def known_mistakes(ctx: CheckContext, fn: str, args: Symbols) -> list[Candidate]:
+    """The exercise's mistakes for ``fn``, evaluated on these symbols (trusted code, in the grader)."""
+    if ctx.mistakes is None:
+        return []
+    out = []
+    for m in ctx.mistakes:
+        if fn in m.overrides:
+            out.append(Candidate(m.id, m.name, m.hint, read_answer(m.overrides[fn](*args), args)))
+    return out
+
+
+def expect_derivative(ctx: CheckContext, fn: str, args: Symbols) -> None:
+    """Call the student's ``fn`` on ``args`` and grade the answer against the reference's."""
+    answer = getattr(ctx.student, fn)(*args)
+    expected = getattr(ctx.reference, fn)(*args)
+    primitive = PRIMITIVES[fn](*args) if fn in PRIMITIVES else None
+    domains = DOMAINS[fn](args) if fn in DOMAINS else None
+    verdict = grade_answer(answer, expected, args, primitive=primitive, variable=args[0],
+                           candidates=known_mistakes(ctx, fn, args), seed=ctx.seed, domains=domains)
+    for note in verdict.notes:
+        ctx.note(f"{fn}: {note}")
+    if not verdict.correct:
+        ctx.fail(f"{fn}: {verdict.message}", details=verdict.details, diagnosis=verdict.diagnosis,
+                 mistake=verdict.mistake, data=verdict.data())
+
+
+def _one(fn: str) -> Callable[[CheckContext], None]:
+    def run(ctx: CheckContext) -> None:
+        expect_derivative(ctx, fn, SYMBOLS[fn]())
+
+    run.__name__ = fn
+    return check(fn)(run)
+
+
+d_sigmoid = _one("d_sigmoid")
+d_tanh = _one("d_tanh")
+d_relu = _one("d_relu")
+d_softplus = _one("d_softplus")
+grad_affine = _one("grad_affine")
+grad_sq_norm = _one("grad_sq_norm")
+grad_least_squares = _one("grad_least_squares")
+d_bce_logit = _one("d_bce_logit")
+
+
+@check("other_names_and_sizes")
+def other_names_and_sizes(ctx: CheckContext) -> None:
+    for fn, make in RENAMED.items():
+        expect_derivative(ctx, fn, make())
