@@ -124,5 +124,32 @@ def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: floa
     sys.exit(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
 
 
+@main.command("gradcheck")
+@click.argument("target", metavar="FILE.py:NAME")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Seconds for the whole check.")
+@click.option("--verbose", "-v", is_flag=True)
+def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: bool) -> None:
+    """Check a hand-written gradient: FILE.py defines NAME(params) -> loss, NAME_grad(params) -> dict of
+    gradients (or NAME_vjp(params, v)), and NAME_params() or make_params() -> dict of tensors."""
+    from grader.errors import GraderError
+    from grader.gradcheck.report import as_exercise_result
+    from grader.gradcheck.sandboxed import check_file_in_sandbox
+    from grader.report import render_result, to_json
+
+    try:
+        gc = check_file_in_sandbox(target, seed=seed, timeout=timeout)
+    except GraderError as e:
+        _fail(str(e))
+    result = as_exercise_result(gc, target)
+    if fmt == "json":
+        click.echo(to_json(result, show_hidden=True))
+    else:
+        render_result(result, _console(), verbose=verbose, show_hidden=True)
+    sys.exit(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,517 @@
+"""The gradient check: which tensor is wrong, which entries, what kind of mistake.
+
+Cost model. Each tensor is probed along one seeded random direction (2 evaluations of ``f`` when the
+claim is right, 4 to confirm a failure), so a correct gradient costs about ``2·(number of tensors)+1``
+forward passes, like ``torch.autograd.gradcheck``'s fast mode, whatever the sizes. Only a failing
+tensor costs more: one more measured direction to test hypotheses (factor, transpose, reshape...),
+then, if none explains it, bisection over blocks of entries (``O(log n)`` probes for a few wrong
+entries).
+
+Directions are ``±U(1, 2)`` per entry: no entry is nearly invisible (a single wrong entry always
+shows) and the magnitudes are continuous, so several errors cannot cancel except by a coincidence
+of probability zero.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import torch
+
+from grader.gradcheck import diagnose as dg
+from grader.gradcheck.fd import Evaluator, FDSettings, FunctionError, Probe, default_step
+from grader.gradcheck.locate import Found, Target, locate
+from grader.gradcheck.result import (
+    DirectionCheck,
+    EntryError,
+    GradcheckResult,
+    Localisation,
+    TensorVerdict,
+)
+from grader.tolerances import Tolerance, tolerance
+
+__all__ = ["check_gradients", "check_vjp"]
+
+ScalarFunction = Callable[[dict[str, torch.Tensor]], torch.Tensor]
+VJPFunction = Callable[[dict[str, torch.Tensor], torch.Tensor], Mapping[str, torch.Tensor]]
+LocateMode = Literal["auto", "fd", "off"]
+
+
+def check_gradients(
+    f: ScalarFunction,
+    params: Mapping[str, torch.Tensor],
+    claimed: Mapping[str, torch.Tensor],
+    *,
+    true_grads: Mapping[str, torch.Tensor] | None = None,
+    mistakes: Mapping[str, dg.KnownMistake] | None = None,
+    factors: Mapping[str, float] | None = None,
+    seed: int = 0,
+    tol: Tolerance | None = None,
+    directions: int = 2,
+    locate_mode: LocateMode = "auto",
+    label: Callable[[str], str] | None = None,
+    fd: FDSettings | None = None,
+    per_entry_limit: int = 16,
+    max_blocks: int = 64,
+    sample_entries: int = 24,
+    error_map_limit: int = 1024,
+) -> GradcheckResult:
+    """Check ``claimed[name] == ∂f/∂params[name]`` for every tensor of ``params``.
+
+    ``f`` maps a dict of float64 tensors (the params, cast) to a scalar; it is only ever called on
+    copies. ``claimed`` holds the gradients to check, in any floating dtype: each is held to the
+    tolerance of its own dtype (``grader.tolerances``) unless ``tol`` is given. ``true_grads``
+    (trusted, optional) makes localisation exact and free and names the pattern precisely; the verdict
+    still comes from finite differences. ``mistakes`` maps a mistake id to ``(name, hint, gradients)``
+    of an exercise's known wrong answers; a claim equal to one is reported as that mistake.
+    ``factors`` names sizes a wrong constant may come from (``{"T": 32}``). ``locate_mode="fd"``
+    localises by finite differences even when ``true_grads`` is given; ``"off"`` skips localisation.
+    ``label(name)`` is how hints name a gradient (default ``"d" + name``: ``dW3``).
+    """
+    start = time.perf_counter()
+    settings = fd or FDSettings()
+    opts = _Options(
+        true_grads or {},
+        mistakes or {},
+        dict(factors or {}),
+        seed,
+        tol,
+        max(1, directions),
+        locate_mode,
+        label or (lambda n: f"d{n}"),
+        settings,
+        per_entry_limit,
+        max_blocks,
+        sample_entries,
+        error_map_limit,
+    )
+    x64 = {k: _as_float64(v) for k, v in params.items()}
+    try:
+        ev = Evaluator(f, x64)
+    except FunctionError as e:
+        return _error_result(str(e), seed, start, settings)
+    if not math.isfinite(ev.f0):
+        return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
+    verdicts = []
+    for name in x64:
+        try:
+            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts))
+        except FunctionError as e:
+            return _error_result(str(e), seed, start, settings, ev.count)
+    notes = [f"{k!r} is not a parameter of f: ignored" for k in claimed if k not in x64]
+    return _finish(verdicts, ev, opts, notes, start)
+
+
+def check_vjp(
+    f: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+    params: Mapping[str, torch.Tensor],
+    claimed: Mapping[str, torch.Tensor] | None = None,
+    *,
+    cotangent: torch.Tensor | None = None,
+    vjp: VJPFunction | None = None,
+    cotangents: int = 1,
+    seed: int = 0,
+    **kwargs: object,
+) -> GradcheckResult:
+    """Check vector-Jacobian products of a tensor-valued ``f``: ``claimed = vᵀ ∂f/∂params``.
+
+    Pass the claimed VJP for ``cotangent``, or a function ``vjp(params, v)`` computing it for any
+    ``v``: then ``cotangents`` seeded random ones are tried (``cotangent``, if given, first). The
+    VJP for ``v`` is the gradient of the scalar ``<v, f(params)>``, which is what is checked.
+    The first failing cotangent is reported; evaluations add up.
+    """
+    if claimed is None and vjp is None:
+        raise TypeError("check_vjp needs the claimed VJP or a vjp function")
+    x64 = {k: _as_float64(v) for k, v in params.items()}
+    with torch.no_grad():
+        out_shape = torch.as_tensor(f({k: v.clone() for k, v in x64.items()})).shape
+    vs = _cotangents(out_shape, cotangent, cotangents if vjp is not None else 1, seed)
+    total, t0, result = 0, time.perf_counter(), None
+    for i, v in enumerate(vs):
+        claim = claimed if claimed is not None and i == 0 else _call_vjp(vjp, params, v)
+        result = check_gradients(_dot(f, v), params, claim, seed=seed + i, **kwargs)  # type: ignore[arg-type]
+        total += result.evaluations + (1 if i == 0 else 0)
+        if not result.passed:
+            break
+    assert result is not None
+    result.evaluations = total
+    result.duration = time.perf_counter() - t0
+    result.notes.append(f"vector-Jacobian products checked for {i + 1} cotangent(s)")
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# one tensor
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Options:
+    """The settings of one ``check_gradients`` call, passed down to every tensor."""
+
+    true_grads: Mapping[str, torch.Tensor]
+    mistakes: Mapping[str, dg.KnownMistake]
+    factors: dict[str, float]
+    seed: int
+    tol: Tolerance | None
+    directions: int
+    locate_mode: LocateMode
+    label: Callable[[str], str]
+    settings: FDSettings
+    per_entry_limit: int
+    max_blocks: int
+    sample_entries: int
+    error_map_limit: int
+
+
+def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options) -> TensorVerdict:
+    count0 = ev.count
+    x = ev.x[name]
+    shape = list(x.shape)
+    if raw is None:
+        return TensorVerdict(name, shape, "", "missing", notes=[f"no gradient was given for {name}"])
+    claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
+    ctol = o.tol or _claim_tolerance(claim_t)
+    g = _as_float64(claim_t)
+    verdict = TensorVerdict(name, shape, str(claim_t.dtype).replace("torch.", ""), "passed")
+    if g.shape != x.shape:
+        _wrong_shape(verdict, ev, g, ctol, o)
+    elif x.numel() > 0:
+        _check_values(verdict, ev, g, ctol, o)
+    verdict.evaluations = ev.count - count0
+    return verdict
+
+
+def _check_values(verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
+    name = verdict.name
+    if not bool(torch.isfinite(g).all()):
+        _non_finite(verdict, g, ctol, o)
+        return
+    target = _target(name, ev, g, ctol, o, 0)
+    probes = [target.probe(target.v)]
+    for j in range(1, o.directions):
+        if probes[-1].status != "pass":
+            break
+        tj = _target(name, ev, g, ctol, o, j)
+        probes.append(tj.probe(tj.v))
+    verdict.checks = [_direction(p) for p in probes]
+    verdict.rel_error = max(_rel(p) for p in probes)
+    top = probes[-1]
+    if top.status == "pass":
+        _known_truth(verdict, g, ctol, o)
+        return
+    target = _target(name, ev, g, ctol, o, len(probes) - 1)
+    if top.status == "kink":
+        _kinked(verdict, target, top, ctol, o)
+    else:
+        verdict.status = "failed"
+        _explain(verdict, target, top, ctol, o)
+
+
+def _kinked(verdict: TensorVerdict, t: Target, top: Probe, ctol: Tolerance, o: _Options) -> None:
+    """Every step straddles a kink: find the entries on kinks, exclude them, check the rest."""
+    if o.locate_mode == "off":
+        verdict.status = "inconclusive"
+        verdict.notes.append("the point is on a kink of f along the test direction; not localised")
+        return
+    found = _fd_locate(t, top, o)
+    loc = found.localisation
+    verdict.localisation = loc
+    if loc.kinks:
+        verdict.notes.append(
+            f"{len(loc.kinks)} {'entry is' if len(loc.kinks) == 1 else 'entries are'} at a non-differentiable "
+            "point (a kink of ReLU, abs or max): the claim lies between the one-sided derivatives there, "
+            "so they were excluded"
+        )
+    if loc.mismatched:
+        verdict.status = "failed"
+        _diagnose_located(verdict, t, found, ctol, o)
+    elif not loc.complete:
+        verdict.status = "inconclusive"
+        verdict.notes.append("too many kinks to check every entry")
+    else:
+        _known_truth(verdict, t.g, ctol, o)
+
+
+def _explain(verdict: TensorVerdict, t: Target, top: Probe, ctol: Tolerance, o: _Options) -> None:
+    """A failing tensor: name the mistake and locate the wrong entries."""
+    label = o.label(t.name)
+    mistake = dg.match_mistake(t.name, t.g, o.mistakes, ctol)
+    truth = o.true_grads.get(t.name)
+    if truth is not None and tuple(truth.shape) == tuple(t.g.shape):
+        tr = _as_float64(truth)
+        verdict.diagnosis = mistake or dg.pattern_for(label, t.g, tr, ctol, o.factors)
+        _with_truth(verdict, t, tr, ctol, "reference", o)
+        if o.locate_mode == "fd":
+            verdict.localisation = _fd_locate(t, top, o).localisation
+        return
+    zero = dg.zero_claim(label, t.g, ctol)
+    if zero is not None:
+        verdict.diagnosis = mistake or zero
+        verdict.localisation = _all_entries(t)
+        return
+    if o.locate_mode != "off":
+        implied = _hypotheses(t, top, t.g, ctol, o)
+        named = dg.pattern_for(label, t.g, implied, ctol, o.factors) if implied is not None else None
+        if named is not None:  # a hypothesis that names no pattern (a factor ≈ 1) explains nothing
+            verdict.diagnosis = mistake or named
+            _with_truth(verdict, t, implied, ctol, "hypothesis", o)  # type: ignore[arg-type]
+            return
+    verdict.diagnosis = mistake
+    if o.locate_mode == "off":
+        return
+    found = _fd_locate(t, top, o)
+    verdict.localisation = found.localisation
+    loc = found.localisation
+    if loc.complete and loc.mismatched == 0:
+        # every entry checked out on its own: the whole-tensor mismatch came from kinks
+        verdict.status = "passed" if loc.kinks else "inconclusive"
+        verdict.notes.append(
+            f"no single entry is wrong; {len(loc.kinks)} entries on kinks explain the whole-tensor difference"
+            if loc.kinks
+            else "the whole-tensor difference could not be traced to any entry"
+        )
+        return
+    _diagnose_located(verdict, t, found, ctol, o)
+
+
+def _diagnose_located(verdict: TensorVerdict, t: Target, found: Found, ctol: Tolerance, o: _Options) -> None:
+    if not found.complete:
+        return
+    implied = t.g.clone().reshape(-1)
+    for i, v in found.true_values.items():
+        implied[i] = v
+    implied = implied.reshape(t.g.shape)
+    if verdict.diagnosis is None:
+        verdict.diagnosis = dg.pattern_for(o.label(t.name), t.g, implied, ctol, o.factors)
+    verdict.rel_error_full = _rel_full(t.g, implied)
+    verdict.error_map = _error_map(t.g, implied, ctol, o.error_map_limit)
+
+
+def _hypotheses(t: Target, top: Probe, claim: torch.Tensor, ctol: Tolerance, o: _Options) -> torch.Tensor | None:
+    """Measure one more direction and test factor / transpose / reshape / batch hypotheses."""
+    ms = []
+    if top.reliable:
+        ms.append(dg.Measurement(t.v, top.estimate, top.bound))
+    while len(ms) < 2:
+        tj = _target(t.name, t.ev, t.g, ctol, o, 100 + len(ms))
+        p = tj.probe(tj.v, min_steps=2)
+        if not p.reliable:
+            return None
+        ms.append(dg.Measurement(tj.v, p.estimate, p.bound))
+    return dg.implied_truth(claim, t.x.shape, ms, ctol, o.factors)
+
+
+def _wrong_shape(verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
+    verdict.status = "wrong_shape"
+    verdict.claimed_shape = list(g.shape)
+    label, name = o.label(verdict.name), verdict.name
+    shape = ev.x[name].shape
+    truth = o.true_grads.get(name)
+    implied = None
+    if truth is not None:
+        implied = _as_float64(truth)
+    elif o.locate_mode != "off" and bool(torch.isfinite(g).all()):
+        t = _target(name, ev, torch.zeros_like(ev.x[name]), ctol, o, 0)
+        top = t.probe(t.v, min_steps=2)
+        verdict.checks = [_direction(top)]
+        implied = _hypotheses(t, top, g, ctol, o)
+    mistake = dg.match_mistake(name, g, o.mistakes, ctol)
+    diag = dg.pattern_for(label, g, implied, ctol, o.factors) if implied is not None else None
+    verdict.diagnosis = mistake or diag or dg.shape_diagnosis(label, g.shape, shape)
+
+
+def _non_finite(verdict: TensorVerdict, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
+    verdict.status = "failed"
+    bad = ~torch.isfinite(g)
+    flat = bad.reshape(-1).nonzero().flatten().tolist()
+    entries = [
+        EntryError(_unravel(i, g.shape), float(g.reshape(-1)[i]), math.nan, "finite_differences", math.inf, math.inf)
+        for i in flat[:10]
+    ]
+    verdict.localisation = Localisation("per_entry", True, len(flat), g.numel(), entries)
+    verdict.diagnosis = dg.pattern_for(o.label(verdict.name), g, torch.zeros_like(g), ctol, o.factors)
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------------
+def _target(name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, o: _Options, j: int) -> Target:
+    x = ev.x[name]
+    return Target(
+        name,
+        x,
+        g,
+        _direction_vector(x, o.seed, name, j),
+        ctol.rtol,
+        ctol.atol,
+        default_step(x, o.settings),
+        ev,
+        o.settings,
+        o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
+    )
+
+
+def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int) -> torch.Tensor:
+    """Seeded ``±U(1, 2)``: reproducible per (seed, tensor name, index)."""
+    s = (seed * 1_000_003 + zlib.crc32(name.encode()) * 7919 + j * 104_729) % (2**62)
+    gen = torch.Generator().manual_seed(s)
+    u = torch.rand(x.shape, generator=gen, dtype=torch.float64) * 2 - 1  # sign and |u| independent
+    return torch.sign(u) * (1.0 + u.abs())
+
+
+def _fd_locate(t: Target, top: Probe, o: _Options) -> Found:
+    return locate(
+        t, top, per_entry_limit=o.per_entry_limit, max_blocks=o.max_blocks, sample_entries=o.sample_entries, seed=o.seed
+    )
+
+
+def _with_truth(
+    verdict: TensorVerdict, t: Target, truth: torch.Tensor, ctol: Tolerance, source: str, o: _Options
+) -> None:
+    """Exact localisation from a known (or implied) true gradient: no evaluation needed."""
+    wrong = ~torch.isclose(t.g, truth, rtol=ctol.rtol, atol=ctol.atol)
+    flat = wrong.reshape(-1).nonzero().flatten()
+    err = (t.g - truth).abs().reshape(-1)
+    order = flat[torch.argsort(err[flat], descending=True)][:10].tolist()
+    entries = [
+        EntryError(
+            _unravel(i, t.g.shape),
+            float(t.g.reshape(-1)[i]),
+            float(truth.reshape(-1)[i]),
+            source,
+            float(err[i]),
+            float(err[i]) / max(abs(float(truth.reshape(-1)[i])), 1e-300),
+        )
+        for i in order
+    ]
+    verdict.localisation = Localisation(source, True, int(flat.numel()), t.g.numel(), entries)
+    verdict.rel_error_full = _rel_full(t.g, truth)
+    verdict.error_map = _error_map(t.g, truth, ctol, o.error_map_limit)
+
+
+def _known_truth(verdict: TensorVerdict, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
+    truth = o.true_grads.get(verdict.name)
+    if truth is not None and tuple(truth.shape) == tuple(g.shape):
+        tr = _as_float64(truth)
+        verdict.rel_error_full = _rel_full(g, tr)
+        verdict.error_map = _error_map(g, tr, ctol, o.error_map_limit)
+
+
+def _all_entries(t: Target) -> Localisation:
+    n = t.g.numel()
+    return Localisation("hypothesis", True, n, n, note="every entry is zero")
+
+
+def _error_map(g: torch.Tensor, truth: torch.Tensor, ctol: Tolerance, limit: int) -> list[list[float]] | None:
+    if g.numel() > limit or g.dim() > 2 or g.shape != truth.shape:
+        return None
+    ratio = (g - truth).abs() / (ctol.atol + ctol.rtol * truth.abs())
+    ratio = torch.where(ratio <= 1.0, torch.zeros_like(ratio), ratio)
+    return ratio.reshape(1, -1).tolist() if g.dim() < 2 else ratio.tolist()
+
+
+def _rel(p: Probe) -> float:
+    denom = max(abs(p.estimate), abs(p.claim), 1e-300)
+    return abs(p.claim - p.estimate) / denom
+
+
+def _rel_full(g: torch.Tensor, truth: torch.Tensor) -> float:
+    return float((g - truth).norm() / max(float(truth.norm()), 1e-300))
+
+
+def _direction(p: Probe) -> DirectionCheck:
+    return DirectionCheck(p.claim, p.estimate, p.bound, p.tolerance, p.step, p.status, p.evaluations)
+
+
+def _claim_tolerance(claim: torch.Tensor) -> Tolerance:
+    dtype = claim.dtype if claim.is_floating_point() else torch.float64
+    try:
+        return tolerance(dtype, claim.device)
+    except KeyError:
+        return tolerance(torch.float64)
+
+
+def _as_float64(t: object) -> torch.Tensor:
+    tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
+    if tt.is_complex():
+        raise TypeError("complex tensors are not supported")
+    return tt.detach().to("cpu", torch.float64).clone()
+
+
+def _unravel(flat: int, shape: torch.Size) -> list[int]:
+    idx = []
+    for size in reversed(shape):
+        idx.append(flat % size)
+        flat //= size
+    return list(reversed(idx))
+
+
+def _dot(f: Callable[[dict[str, torch.Tensor]], torch.Tensor], v: torch.Tensor) -> ScalarFunction:
+    def scalar(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (torch.as_tensor(f(p)).to(torch.float64) * v).sum()
+
+    return scalar
+
+
+def _cotangents(shape: torch.Size, given: torch.Tensor | None, n: int, seed: int) -> list[torch.Tensor]:
+    vs = [] if given is None else [_as_float64(given)]
+    gen = torch.Generator().manual_seed(seed + 12_345)
+    while len(vs) < max(n, 1):
+        vs.append(torch.randn(shape, generator=gen, dtype=torch.float64))
+    return vs
+
+
+def _call_vjp(
+    vjp: VJPFunction | None, params: Mapping[str, torch.Tensor], v: torch.Tensor
+) -> Mapping[str, torch.Tensor]:
+    assert vjp is not None
+    dtype = next((p.dtype for p in params.values() if p.is_floating_point()), torch.float64)
+    return vjp(dict(params), v.to(dtype))
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole result
+# --------------------------------------------------------------------------------------------------
+def _finish(
+    verdicts: list[TensorVerdict], ev: Evaluator, o: _Options, notes: list[str], start: float
+) -> GradcheckResult:
+    failed = [v for v in verdicts if v.status in ("failed", "missing", "wrong_shape")]
+    unsure = [v for v in verdicts if v.status == "inconclusive"]
+    status = "failed" if failed else ("inconclusive" if unsure else "passed")
+    mistake = _whole_mistake(failed)
+    if failed:
+        names = ", ".join(o.label(v.name) for v in failed)
+        message = f"wrong gradient{'s' if len(failed) > 1 else ''}: {names}"
+        if mistake is not None:
+            message += f" ({mistake.name or mistake.id})"
+    elif unsure:
+        message = "could not decide for " + ", ".join(o.label(v.name) for v in unsure) + " (kinks)"
+    else:
+        message = f"all {len(verdicts)} gradients agree with finite differences"
+    return GradcheckResult(
+        status=status,  # type: ignore[arg-type]
+        message=message,
+        tensors=verdicts,
+        evaluations=ev.count,
+        duration=time.perf_counter() - start,
+        seed=o.seed,
+        mistake=mistake,
+        notes=notes,
+        settings=asdict(o.settings) | {"directions": o.directions},
+    )
+
+
+def _whole_mistake(failed: list[TensorVerdict]) -> dg.Diagnosis | None:
+    """A known mistake that explains every wrong tensor."""
+    ids = {v.diagnosis.id for v in failed if v.diagnosis is not None and v.diagnosis.source == "mistake"}
+    if len(ids) == 1 and all(v.diagnosis is not None and v.diagnosis.source == "mistake" for v in failed):
+        return failed[0].diagnosis
+    return None
+
+
+def _error_result(message: str, seed: int, start: float, settings: FDSettings, evals: int = 0) -> GradcheckResult:
+    return GradcheckResult("error", message, [], evals, time.perf_counter() - start, seed, settings=asdict(settings))

@@ -1,0 +1,52 @@
+"""For every shipped exercise: the reference gets full marks for 50 seeds in float32 and float64, and every
+mistake in its mistakes.py loses marks and is named in the diagnosis."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.exercises import all_exercises
+from grader.grading import GradeOptions, grade
+
+EXERCISES = [ex.name for ex in all_exercises()]
+SEEDS = range(50)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+def test_reference_full_marks_for_50_seeds(exercise, dtype, sandbox):
+    path = f"reference/{exercise}.py"
+    failures = []
+    for seed in SEEDS:
+        r = grade(exercise, path, GradeOptions(seed=seed, dtypes=(dtype,)), sandbox=sandbox)
+        failures += [(seed, c.id, c.status, c.message, c.details) for c in r.checks if not c.passed]
+    assert failures == []
+
+
+def mistakes_of(exercise):
+    from grader.mistakes import load_book
+
+    book = load_book(exercise)
+    return [] if book is None else list(book)
+
+
+CASES = [(ex, m.id) for ex in EXERCISES for m in mistakes_of(ex)]
+
+
+def test_every_exercise_has_enough_mistakes():
+    for ex in EXERCISES:
+        assert len(mistakes_of(ex)) >= 6, ex
+
+
+@pytest.mark.parametrize("exercise, mistake_id", CASES, ids=[f"{e}:{m}" for e, m in CASES])
+def test_each_mistake_loses_marks_and_is_named(exercise, mistake_id, sandbox, mutant):
+    from grader.mistakes import load_book
+
+    mistake = load_book(exercise)[mistake_id]
+    path = mutant(exercise, mistake_id)
+    r = grade(exercise, path, GradeOptions(seed=0), sandbox=sandbox)
+    assert r.score < r.max_score, f"{mistake_id} got full marks"
+    failed = [c for c in r.checks if not c.passed]
+    named = [c for c in failed if c.mistake == mistake_id or mistake.name in c.diagnosis]
+    assert named, f"{mistake_id} not named; diagnoses: {[(c.id, c.mistake, c.diagnosis) for c in failed]}"

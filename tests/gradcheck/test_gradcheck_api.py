@@ -1,0 +1,188 @@
+"""VJPs, the file convention, serialisation, rendering, and errors in f."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from gradcheck_models import gen, mlp, replace
+from rich.console import Console
+
+from grader.errors import GraderError
+from grader.gradcheck import GradcheckResult, check_file_function, check_gradients, check_vjp, load_target
+from grader.gradcheck.render import error_map, render_error_maps, summary_table
+
+# -- vector-Jacobian products -------------------------------------------------------------------------
+W = torch.randn(4, 3, generator=gen(0), dtype=torch.float64)
+X = torch.randn(5, 3, generator=gen(1), dtype=torch.float64)
+
+
+def layer(p: dict[str, torch.Tensor]) -> torch.Tensor:
+    return torch.tanh(p["X"] @ p["W"].T)
+
+
+def layer_vjp(p: dict[str, torch.Tensor], v: torch.Tensor) -> dict[str, torch.Tensor]:
+    a = p["X"] @ p["W"].T
+    da = v * (1 - torch.tanh(a) ** 2)
+    return {"W": da.T @ p["X"], "X": da @ p["W"]}
+
+
+def test_vjp_function_checked_for_several_cotangents() -> None:
+    r = check_vjp(layer, {"W": W, "X": X}, vjp=layer_vjp, cotangents=3)
+    assert r.passed, r.details()
+    assert "3 cotangent(s)" in r.notes[-1]
+
+
+def test_wrong_vjp_is_located() -> None:
+    def wrong(p: dict[str, torch.Tensor], v: torch.Tensor) -> dict[str, torch.Tensor]:
+        out = layer_vjp(p, v)
+        return {"W": out["W"], "X": out["X"].T.reshape(5, 3)}
+
+    r = check_vjp(layer, {"W": W, "X": X}, vjp=wrong)
+    assert r.status == "failed" and [t.name for t in r.failed_tensors] == ["X"]
+    d = r.tensor("X").diagnosis
+    assert d is not None and d.id == "reshaped_not_transposed"
+
+
+def test_vjp_for_a_given_cotangent() -> None:
+    v = torch.randn(5, 4, generator=gen(2), dtype=torch.float64)
+    p = {"W": W, "X": X}
+    assert check_vjp(layer, p, layer_vjp(p, v), cotangent=v).passed
+    bad = layer_vjp(p, v)
+    bad["W"] = bad["W"] * 2
+    assert check_vjp(layer, p, bad, cotangent=v).tensor("W").diagnosis.factor == 2.0  # type: ignore[union-attr]
+
+
+# -- files ---------------------------------------------------------------------------------------------
+GOOD = """
+import torch
+
+def loss(params):
+    return (torch.sin(params["w"]) * params["a"]).sum()
+
+def loss_grad(params):
+    return {"w": torch.cos(params["w"]) * params["a"], "a": torch.sin(params["w"])}
+
+def make_params(seed):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.randn(50, generator=g, dtype=torch.float64)
+    return {"w": w, "a": torch.randn(50, generator=g, dtype=torch.float64)}
+"""
+
+
+def _write(tmp_path: Path, source: str) -> Path:
+    path = tmp_path / "student.py"
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def test_file_function_passes(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD)
+    r = check_file_function(f"{path}:loss", seed=3)
+    assert r.passed, r.details()
+    assert check_file_function(f"{path}:loss", dtype=torch.float32).passed
+
+
+def test_file_function_with_a_bug(tmp_path: Path) -> None:
+    path = _write(tmp_path, GOOD.replace('"a": torch.sin(params["w"])', '"a": -torch.sin(params["w"])'))
+    r = check_file_function(f"{path}:loss")
+    assert r.status == "failed" and r.tensor("a").diagnosis.id == "sign_flipped"  # type: ignore[union-attr]
+
+
+def test_file_vjp_convention(tmp_path: Path) -> None:
+    src = """
+    import torch
+    def act(params):
+        return torch.tanh(params["z"])
+    def act_vjp(params, v):
+        return {"z": v * (1 - torch.tanh(params["z"]) ** 2)}
+    def act_params():
+        return {"z": torch.linspace(-2, 2, 9, dtype=torch.float64)}
+    """
+    assert check_file_function(f"{_write(tmp_path, src)}:act").passed
+
+
+def test_file_errors(tmp_path: Path) -> None:
+    with pytest.raises(GraderError, match="expected FILE.py:FUNCTION"):
+        load_target("nofunction")
+    with pytest.raises(GraderError, match="no such file"):
+        load_target(str(tmp_path / "x.py") + ":f")
+    path = _write(tmp_path, "def loss(p):\n    return p['w'].sum()\n")
+    with pytest.raises(GraderError, match="loss_grad"):
+        load_target(f"{path}:loss")
+    broken = GOOD.replace('return {"w": torch.cos', "raise ValueError('boom')\n    return {\"w\": torch.cos")
+    path = _write(tmp_path, broken)
+    r = check_file_function(f"{path}:loss")
+    assert r.status == "error" and "loss_grad raised ValueError: boom" in r.message
+
+
+# -- results -------------------------------------------------------------------------------------------
+def test_result_roundtrip_is_json() -> None:
+    f, p, g = mlp(0)
+    b = g["b1"].clone()
+    b[3] = float("nan")
+    r = check_gradients(f, p, replace(g, W2=-g["W2"], b1=b))
+    d = json.loads(json.dumps(r.to_dict(), allow_nan=False))
+    back = GradcheckResult.from_dict(d)
+    assert back.status == r.status and back.tensor("W2").diagnosis == r.tensor("W2").diagnosis
+    assert back.tensor("W2").localisation == r.tensor("W2").localisation
+
+
+def test_to_check_result() -> None:
+    f, p, g = mlp(1)
+    cr = check_gradients(f, p, replace(g, W1=2 * g["W1"])).to_check_result("grad_check", "Gradients", 3.0)
+    assert cr.status == "failed" and cr.score == 0.0 and cr.max_score == 3.0
+    assert cr.mistake == "scaled" and cr.diagnosis.startswith("dW1 is off by a factor of 2")
+    assert "gradcheck" in cr.data and "W1: failed" in cr.details
+    ok = check_gradients(f, p, g).to_check_result("grad_check", "Gradients")
+    assert ok.passed and ok.score == 1.0
+
+
+def test_render_error_map_and_table() -> None:
+    f, p, g = mlp(2)
+    b = g["b2"].clone()
+    b[1] += 1.0
+    r = check_gradients(f, p, replace(g, b2=b))
+    console = Console(width=100, record=True, color_system=None)
+    m = error_map(r.tensor("b2"))
+    assert m is not None
+    console.print(m)
+    console.print(summary_table(r))
+    out = console.export_text()
+    assert "·1·····" in out.replace(" ", "") or "·" in out
+    assert "b2 (7,): 1 wrong" in out
+    assert error_map(r.tensor("W1")) is None  # passed without a known truth: no map
+    maps = render_error_maps(r.to_dict())  # what the reporter embeds, from the serialised result
+    assert maps is not None
+    console.print(maps)
+    assert console.export_text().count("b2 (7,): 1 wrong") == 1
+    assert render_error_maps(check_gradients(f, p, g).to_dict()) is None
+
+
+# -- errors in f ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "f,message",
+    [
+        (lambda p: p["w"], "f must return a scalar"),
+        (lambda p: 1 / 0, "f raised ZeroDivisionError"),
+        (lambda p: p["w"].sum() * float("nan"), "f is not finite"),
+        (lambda p: "x", "f must return a scalar tensor, got str"),
+    ],
+)
+def test_bad_function(f, message: str) -> None:  # noqa: ANN001
+    r = check_gradients(f, {"w": torch.ones(3)}, {"w": torch.ones(3)})
+    assert r.status == "error" and message in r.message
+
+
+def test_inputs_modified_in_place_do_not_corrupt_the_check() -> None:
+    w = torch.randn(6, generator=gen(4), dtype=torch.float64)
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        out = (p["w"] ** 2).sum()
+        p["w"].mul_(10)
+        return out
+
+    assert check_gradients(f, {"w": w}, {"w": 2 * w}).passed
