@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from grader.compare import Mismatch, allclose_tree, compare_tree
+from grader.compare import Mismatch, allclose_tree, compare_tree, describe
 from grader.mistakes import MistakeBook
 from grader.tolerances import Tolerance, tolerance
 from grader.trusted import TrustedFunction, trusted  # noqa: F401  (re-exported for checks)
@@ -199,6 +199,49 @@ class CheckContext:
             if not allclose_tree((a, k), (args, kwargs), tolerance(torch.float64).scaled(0.0)):
                 yield m
 
+    def expect_gradients(
+        self,
+        loss: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+        params: Mapping[str, torch.Tensor],
+        claimed: Any,
+        *,
+        gradients_of: Callable[[Any], Mapping[str, torch.Tensor]] | None = None,
+        factors: Mapping[str, float] | None = None,
+        label: str = "gradients",
+    ) -> None:
+        """Check claimed gradients against finite differences of ``loss`` (grader.gradcheck), and say
+        which tensor, which entries and which mistake.
+
+        ``loss`` is trusted (it runs here, in float64). ``gradients_of(api)`` computes the gradients with
+        an API namespace: run on the reference it gives the true gradients (exact localisation), on each
+        mistake's variant the known wrong answers the engine can name.
+        """
+        from grader.gradcheck import check_gradients
+
+        if not isinstance(claimed, Mapping):
+            self.fail(f"{label} should be a dict of tensors, got {describe(claimed)}")
+        for name, p in params.items():
+            g = claimed.get(name)
+            if not isinstance(g, torch.Tensor) or g.shape != p.shape:
+                self.fail(f"{label}[{name!r}] should be a tensor of shape {tuple(p.shape)}, got {describe(g)}")
+        true_grads, known = None, {}
+        if gradients_of is not None:
+            true_grads = gradients_of(self.reference)
+            for m in self.mistakes or ():
+                try:
+                    with torch.no_grad():
+                        known[m.id] = (m.name, m.hint, gradients_of(self.mistakes.variant(m.id)))  # type: ignore
+                except Exception:  # noqa: BLE001 - a variant that cannot run here names nothing
+                    continue
+        result = check_gradients(loss, dict(params), {k: claimed[k] for k in params}, true_grads=true_grads,
+                                 mistakes=known or None, factors=factors, seed=self.seed)
+        if not result.passed:
+            cr = result.to_check_result(self.check_id, label)
+            diagnosis = cr.diagnosis
+            if cr.mistake in known:
+                diagnosis = f"Likely mistake: {known[cr.mistake][0]}. {known[cr.mistake][1]}"
+            raise CheckFailed(f"{label}: {result.message}", cr.details, diagnosis, cr.mistake, cr.data)
+
     # -- diagnosis -------------------------------------------------------------------------------
     def diagnose(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any, expected: Any,
                  mismatch: Mismatch, tol: Tolerance,
@@ -299,8 +342,6 @@ def clone_tree(tree: Any) -> Any:
 
 
 def describe_inputs(args: tuple, kwargs: dict) -> list[str]:
-    from grader.compare import describe
-
     out = [describe(a) for a in args]
     out += [f"{k}={describe(v)}" for k, v in kwargs.items()]
     return out

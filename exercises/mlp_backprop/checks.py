@@ -101,3 +101,25 @@ def backward_square_layers(ctx: CheckContext) -> None:
 @check("backward_batch_sizes")
 def backward_batch_sizes(ctx: CheckContext) -> None:
     _expect_gradients(ctx, (3, 8, 2, 6, 1), None, batches=(1, 2, 17))
+
+
+@check("backward_gradcheck")
+def backward_gradcheck(ctx: CheckContext) -> None:
+    """Every gradient against finite differences of the loss, with the wrong entries located."""
+    for dtype in ctx.dtypes:
+        params = make_params(ctx, MIXED, dtype)
+        X, Y = make_data(ctx, MIXED, 6, dtype)
+        claimed = _backward_of(ctx.student, params, X, Y)
+        point = {**{k: v.double() for k, v in params.items()}, "X": X.double()}
+        Y64 = Y.double()
+
+        def loss(p, api=ctx.reference):
+            weights = {k: v for k, v in p.items() if k != "X"}
+            return api.loss(api.forward(weights, p["X"])[0], Y64)
+
+        def gradients_of(api):
+            weights = {k: v for k, v in point.items() if k != "X"}
+            return api.backward(weights, api.forward(weights, point["X"])[1], Y64)
+
+        ctx.expect_gradients(loss, point, claimed, gradients_of=gradients_of, factors={"T": 6},
+                             label=f"backward ({_name(dtype)})")

@@ -16,7 +16,7 @@ EXERCISE = "mlp_backprop"
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = ROOT / "reference" / f"{EXERCISE}.py"
 BOOK = load_book(EXERCISE)
-MAX_SCORE = 13
+MAX_SCORE = 15
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
@@ -134,7 +134,7 @@ def test_every_mistake_is_named_in_float32_alone(sandbox, tmp_path):
 def test_missing_transpose_is_caught_on_a_square_layer_only(sandbox, tmp_path):
     failed = failures(grade_mistake(sandbox, tmp_path, "W_instead_of_W_transposed"))
     # W4 and b4 do not depend on the transpose; the square W3 (4 → 4) spoils everything below it
-    assert set(failed) == {"backward_hidden_layers", "backward_input", "backward_square_layers"}
+    assert set(failed) == {"backward_hidden_layers", "backward_input", "backward_square_layers", "backward_gradcheck"}
     c = failed["backward_hidden_layers"]
     assert "['W2']" in c.message and "not close" in c.message
     assert "W instead of Wᵀ" in c.diagnosis and "square" in c.diagnosis
@@ -148,7 +148,7 @@ def test_bias_not_summed_message_gives_the_shapes(sandbox, tmp_path):
 
 def test_missing_input_gradient_message(sandbox, tmp_path):
     failed = failures(grade_mistake(sandbox, tmp_path, "grad_X_missing"))
-    assert set(failed) == {"backward_input", "backward_square_layers", "backward_batch_sizes"}
+    assert set(failed) == {"backward_input", "backward_square_layers", "backward_batch_sizes", "backward_gradcheck"}
     assert "is missing key(s) 'X'" in failed["backward_square_layers"].message
     assert "\"X\"" in failed["backward_input"].diagnosis
 
@@ -195,3 +195,31 @@ def test_statement_gives_the_conventions_and_the_slide_errors():
     assert "G_x⁴ = 2 (x⁴ − Y) / T" in text
     assert "σ'(s⁽ˡ⁺¹⁾)" in text  # deck 002's vanishing-gradient recursion, corrected
     assert '"X"' in text and "(Nᵢ, Nᵢ₋₁)" in text
+
+
+# -- the gradient-check engine inside the exercise ---------------------------------------------------
+ONE_WRONG_BIAS_ENTRY = '''from reference.mlp_backprop import *
+from reference.mlp_backprop import backward as _backward
+
+
+def backward(params, cache, Y):
+    g = dict(_backward(params, cache, Y))
+    g["b2"] = g["b2"].clone()
+    g["b2"][1] += 0.5
+    return g
+'''
+
+
+def test_gradcheck_locates_a_single_wrong_bias_entry(sandbox, tmp_path):
+    c = failures(grade_source(sandbox, tmp_path, ONE_WRONG_BIAS_ENTRY))["backward_gradcheck"]
+    assert c.message == "backward (float64): wrong gradient: db2"
+    assert "b2: failed" in c.details and "1 of 4 entries wrong" in c.details and "b2[1]" in c.details
+    assert "db2 is right except for 1 of 4 entries: at [1]" in c.diagnosis
+    tensors = {t["name"]: t for t in c.data["gradcheck"]["tensors"]}
+    assert tensors["b2"]["status"] == "failed" and tensors["W2"]["status"] == "passed"
+
+
+def test_gradcheck_names_the_known_mistake(sandbox, tmp_path):
+    c = failures(grade_mistake(sandbox, tmp_path, "factor_two_missing"))["backward_gradcheck"]
+    assert c.mistake == "factor_two_missing"
+    assert c.diagnosis.startswith("Likely mistake: factor 2 missing.")
