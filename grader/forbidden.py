@@ -2,8 +2,8 @@
 
 Imports are followed (``import torch.autograd as ag``, ``from torch import func``), so ``ag.grad(...)``
 is reported as ``torch.autograd.grad``. Methods of a class (``torch.Tensor.backward``,
-``sympy.Expr.diff``) match any ``.<method>`` use, since the receiver's type is unknown statically. The runtime guard in the sandbox
-backs this up for what a static scan cannot see (``getattr`` tricks).
+``sympy.Expr.diff``) match any ``.<method>`` use, since the receiver's type is unknown statically.
+The runtime guard in the sandbox backs this up for what a static scan cannot see (``getattr`` tricks).
 """
 
 from __future__ import annotations

@@ -111,15 +111,26 @@ def backward_gradcheck(ctx: CheckContext) -> None:
         X, Y = make_data(ctx, MIXED, 6, dtype)
         claimed = _backward_of(ctx.student, params, X, Y)
         point = {**{k: v.double() for k, v in params.items()}, "X": X.double()}
-        Y64 = Y.double()
-
-        def loss(p, api=ctx.reference):
-            weights = {k: v for k, v in p.items() if k != "X"}
-            return api.loss(api.forward(weights, p["X"])[0], Y64)
-
-        def gradients_of(api):
-            weights = {k: v for k, v in point.items() if k != "X"}
-            return api.backward(weights, api.forward(weights, point["X"])[1], Y64)
-
-        ctx.expect_gradients(loss, point, claimed, gradients_of=gradients_of, factors={"T": 6},
+        ctx.expect_gradients(_loss_at(ctx.reference, Y.double()), point, claimed,
+                             gradients_of=_gradients_at(point, Y.double()), factors={"T": 6},
                              label=f"backward ({_name(dtype)})")
+
+
+def _loss_at(api, Y):
+    """The loss as a function of every tensor, the input X included (trusted: the reference)."""
+
+    def loss(p):
+        weights = {k: v for k, v in p.items() if k != "X"}
+        return api.loss(api.forward(weights, p["X"])[0], Y)
+
+    return loss
+
+
+def _gradients_at(point, Y):
+    """The gradients that an API (the reference, or a mistake's variant) computes at ``point``."""
+
+    def gradients_of(api):
+        weights = {k: v for k, v in point.items() if k != "X"}
+        return api.backward(weights, api.forward(weights, point["X"])[1], Y)
+
+    return gradients_of

@@ -1,4 +1,5 @@
-"""What a student may see: of a hidden check, its title, status and points; of any check, never the\nexpected answer of a symbolic check."""
+"""What a student may see: of a hidden check, its title, status and points; of any check, never the
+expected answer of a symbolic check."""
 
 from __future__ import annotations
 
