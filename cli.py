@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -97,31 +98,46 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
             dtype: str, verbose: bool, show_hidden: bool) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""
-    from grader.errors import GraderError
-    from grader.exercises import get_exercise
-    from grader.grading import DTYPE_NAMES, GradeOptions, grade, resolve_device
-    from grader.report import render_result, to_json
-    from grader.sandbox.client import Sandbox  # starts torch's import in the sandbox first
+    from grader.sandbox.client import Sandbox
 
-    try:
-        ex = get_exercise(exercise)
-        spec = ex.spec
-        path = file or Path(spec.student_file)
-        dev = resolve_device(device)
-        dtypes = tuple(DTYPE_NAMES.values()) if dtype == "both" else (DTYPE_NAMES[dtype],)
-        options = GradeOptions(seed=seed, device=dev, dtypes=dtypes, timeout=timeout)
-        if not path.is_file():
-            raise GraderError(f"submission file not found: {path}"
-                              + (f" (run `grade init {ex.name}` to create it)" if file is None else ""))
-        with Sandbox(device=dev) as sandbox:
-            result = grade(ex, path, options, sandbox=sandbox)
-    except GraderError as e:
-        _fail(str(e))
+    # Start the sandbox first: it imports torch in its own process while this one does the same.
+    with Sandbox() as sandbox:
+        result = _grade(sandbox, exercise, file, seed, timeout, device, dtype)
+    from grader.report import render_result, to_json
+
     if fmt == "json":
         click.echo(to_json(result, show_hidden=show_hidden))
     else:
         render_result(result, _console(), verbose=verbose, show_hidden=show_hidden)
-    sys.exit(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
+    _exit_now(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
+
+
+def _grade(sandbox, exercise: str, file: Path | None, seed: int, timeout: float | None, device: str, dtype: str):
+    from grader.errors import GraderError
+    from grader.exercises import get_exercise
+    from grader.grading import DTYPE_NAMES, GradeOptions, grade, resolve_device
+
+    try:
+        ex = get_exercise(exercise)
+        path = file or Path(ex.spec.student_file)
+        sandbox.device = resolve_device(device)
+        dtypes = tuple(DTYPE_NAMES.values()) if dtype == "both" else (DTYPE_NAMES[dtype],)
+        options = GradeOptions(seed=seed, device=sandbox.device, dtypes=dtypes, timeout=timeout)
+        if not path.is_file():
+            raise GraderError(f"submission file not found: {path}"
+                              + (f" (run `grade init {ex.name}` to create it)" if file is None else ""))
+        return grade(ex, path, options, sandbox=sandbox)
+    except GraderError as e:
+        sandbox.close()
+        _fail(str(e))
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the interpreter's teardown (a third of a second once torch is loaded): every
+    result is printed and flushed, and the sandbox is closed by then."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 @main.command("gradcheck")

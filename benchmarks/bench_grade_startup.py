@@ -38,6 +38,9 @@ def main() -> None:
                                                                       f"reference/{args.exercise}.py"]
     torch_cmd = [sys.executable, "-c", "import torch"]
     timed(torch_cmd)  # warm the page cache once
+    check = subprocess.run(grade_cmd + ["--format", "json"], cwd=ROOT, capture_output=True, text=True, check=False)
+    if check.returncode != 0:
+        sys.exit(f"grade did not give full marks (exit {check.returncode}): {check.stderr[-500:]}")
     t_torch, t_grade = [], []
     for _ in range(args.runs):
         t_torch.append(timed(torch_cmd))
@@ -50,7 +53,7 @@ def main() -> None:
     print(f"| `python -c \"import torch\"` | {mt:.2f} | {min(t_torch):.2f} | {max(t_torch):.2f} |")
     print(f"| `{' '.join(Path(c).name if i == 0 else c for i, c in enumerate(grade_cmd))}` | {mg:.2f} | "
           f"{min(t_grade):.2f} | {max(t_grade):.2f} |")
-    print(f"grading adds {mg - mt:.2f} s to the torch import (target: < 1 s)")
+    print(f"grading adds {mg - mt:.2f} s to the torch import (target: < 1 s); grade exited 0 (full marks)")
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from grader.errors import (
     StudentException,
     StudentTimeout,
 )
-from grader.sandbox.codec import MAX_MESSAGE_BYTES, WireError, decode, encode, pack
+from grader.sandbox.frames import MAX_MESSAGE_BYTES, WireError, pack
 
 TOKEN_VAR = "DL_GRADER_SANDBOX"
 
@@ -283,6 +283,8 @@ class Session:
 
     def _roundtrip(self, request: dict, timeout: float, *, during: str) -> dict:
         assert self.sock is not None and self.pid is not None
+        from grader.sandbox.codec import decode, encode  # imports torch: not before the zygote starts
+
         try:
             self.sock.sendall(pack(encode(request)))
             frame = self._receive(timeout, during)

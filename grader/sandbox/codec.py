@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from grader.sandbox.frames import MAX_MESSAGE_BYTES, WireError, pack  # noqa: F401  (re-exported)
+
 MAX_DEPTH = 64
-MAX_MESSAGE_BYTES = 1 << 30  # refuse anything bigger before reading it
 
 _DTYPES: dict[str, torch.dtype] = {
     name: getattr(torch, name)
@@ -29,10 +30,6 @@ _DTYPES: dict[str, torch.dtype] = {
 }
 _NP_DTYPES = {"float64", "float32", "float16", "complex64", "complex128", "int64", "int32", "int16", "int8",
               "uint8", "bool"}
-
-
-class WireError(ValueError):
-    """A message that does not follow the format: treated as a broken student process."""
 
 
 @dataclass(frozen=True)
@@ -285,8 +282,3 @@ def decode(frame: bytes, **kw: Any) -> Any:
         raise WireError(f"bad JSON: {e}") from None
     return Decoder(buffers, **kw).decode(tree)
 
-
-# ---------------------------------------------------------------------------------------------
-# framing over a stream socket: an 8-byte length, then the frame
-def pack(frame: bytes) -> bytes:
-    return struct.pack("!Q", len(frame)) + frame

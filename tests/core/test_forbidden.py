@@ -38,3 +38,36 @@ def test_description_names_file_line_and_function():
     f = scan("import torch\ndef backward(x):\n    return torch.autograd.grad(x, x)\n", FORBIDDEN)[0]
     assert f.describe("mlp.py") == ("mlp.py:3 in backward: torch.autograd.grad is forbidden in this exercise "
                                     "(torch.autograd)")
+
+
+AUTOGRAD_BACKWARD = '''from reference.mlp_backprop import forward, loss
+import torch
+
+
+def backward(params, cache, Y):
+    {how}
+'''
+
+
+def _grade_mlp(write_submission, sandbox, body):
+    from grader.grading import GradeOptions, grade
+
+    path = write_submission(AUTOGRAD_BACKWARD.format(how=body), "mlp_backprop.py")
+    return grade("mlp_backprop", path, GradeOptions(), sandbox=sandbox)
+
+
+def test_static_finding_zeroes_the_checks_of_that_function(write_submission, sandbox):
+    r = _grade_mlp(write_submission, sandbox, "return torch.autograd.grad(cache, list(params.values()))")
+    assert any("mlp_backprop.py:6 in backward: torch.autograd.grad is forbidden" in p for p in r.problems)
+    hit = [c for c in r.checks if "backward" in c.message and "forbids" in c.message]
+    assert hit and all(c.score == 0 for c in hit)
+    assert hit[0].message == "backward uses torch.autograd.grad (mlp_backprop.py, line 6), which this exercise forbids"
+    assert "by hand" in hit[0].diagnosis
+    assert any(c.passed for c in r.checks)  # forward and loss are still graded
+
+
+def test_runtime_guard_catches_what_the_scan_cannot_see(write_submission, sandbox):
+    body = "ag = getattr(torch, 'auto' + 'grad')\n    return ag.grad(cache, list(params.values()))"
+    r = _grade_mlp(write_submission, sandbox, body)
+    hit = [c for c in r.checks if "forbidden API" in c.message]
+    assert hit and "torch.autograd.grad is forbidden in this exercise (called at line 7)" in hit[0].message
