@@ -6,11 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.exercises import all_exercises
+from grader.exercises import all_exercises, get_exercise
 from grader.grading import GradeOptions, grade
 
 EXERCISES = [ex.name for ex in all_exercises()]
 SEEDS = range(50)
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -22,6 +23,22 @@ def test_reference_full_marks_for_50_seeds(exercise, dtype, sandbox):
         r = grade(exercise, path, GradeOptions(seed=seed, dtypes=(dtype,)), sandbox=sandbox)
         failures += [(seed, c.id, c.status, c.message, c.details) for c in r.checks if not c.passed]
     assert failures == []
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_the_template_scores_zero_with_not_implemented(exercise, sandbox):
+    ex = get_exercise(exercise)
+    r = grade(exercise, ex.folder / "template.py", GradeOptions(), sandbox=sandbox)
+    assert r.score == 0
+    assert all(c.status == "error" and "NotImplementedError" in c.message for c in r.checks)
+
+
+@cuda
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_reference_full_marks_on_cuda(exercise):
+    for seed in range(3):
+        r = grade(exercise, f"reference/{exercise}.py", GradeOptions(seed=seed, device="cuda"))
+        assert r.full_marks, [(c.id, c.message) for c in r.checks if not c.passed]
 
 
 def mistakes_of(exercise):
