@@ -56,14 +56,15 @@ def test_every_exercise_has_enough_mistakes():
         assert len(mistakes_of(ex)) >= 6, ex
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("exercise, mistake_id", CASES, ids=[f"{e}:{m}" for e, m in CASES])
-def test_each_mistake_loses_marks_and_is_named(exercise, mistake_id, sandbox, mutant):
+def test_each_mistake_loses_marks_and_is_named(exercise, mistake_id, seed, sandbox, mutant):
     from grader.mistakes import load_book
 
     mistake = load_book(exercise)[mistake_id]
-    path = mutant(exercise, mistake_id)
-    r = grade(exercise, path, GradeOptions(seed=0), sandbox=sandbox)
+    r = grade(exercise, mutant(exercise, mistake_id), GradeOptions(seed=seed), sandbox=sandbox)
     assert r.score < r.max_score, f"{mistake_id} got full marks"
     failed = [c for c in r.checks if not c.passed]
-    named = [c for c in failed if c.mistake == mistake_id or mistake.name in c.diagnosis]
+    named = [c for c in failed if c.mistake == mistake_id]
     assert named, f"{mistake_id} not named; diagnoses: {[(c.id, c.mistake, c.diagnosis) for c in failed]}"
+    assert all(mistake.name in c.diagnosis and mistake.hint in c.diagnosis for c in named)
