@@ -17,6 +17,7 @@ import torch
 
 from grader import __version__
 from grader.checks import DEFAULT_DTYPES, CheckContext, CheckFailed, Modification, StudentAPI, iter_leaves
+from grader.compare import dtype_name
 from grader.errors import BadReturn, ForbiddenAPI, GraderError, LoadError, StudentError, StudentTimeout
 from grader.exercises import Exercise, get_exercise
 from grader.forbidden import Finding, scan
@@ -56,7 +57,7 @@ def environment(options: GradeOptions, device: str) -> dict[str, Any]:
         "grader": __version__,
         "platform": platform.platform(terse=True),
         "device": device,
-        "dtype": "+".join(str(d).removeprefix("torch.") for d in options.dtypes),
+        "dtype": "+".join(dtype_name(d) for d in options.dtypes),
         "seed": options.seed,
     }
 

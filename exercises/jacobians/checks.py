@@ -13,16 +13,13 @@ from __future__ import annotations
 import torch
 
 from grader.checks import CheckContext, CheckFailed, check, trusted
-from grader.compare import compare_tree
+from grader.compare import compare_tree, dtype_name
 from grader.errors import StudentException
 
 # (N, D): outputs × inputs, never square here
 SHAPES = ((3, 5), (4, 2))
 SQUARE = 4
 
-
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 def _perceptron(ctx: CheckContext, N: int, D: int, dtype: torch.dtype):
@@ -57,8 +54,8 @@ def jac_a_x_b(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for N, D in SHAPES:
             W, b, x = _perceptron(ctx, N, D, dtype)
-            ctx.expect_close("jac_a_x", W, b, x, label=f"jac_a_x (N = {N}, D = {D}, {_name(dtype)})")
-            ctx.expect_close("jac_a_b", W, b, x, label=f"jac_a_b (N = {N}, D = {D}, {_name(dtype)})")
+            ctx.expect_close("jac_a_x", W, b, x, label=f"jac_a_x (N = {N}, D = {D}, {dtype_name(dtype)})")
+            ctx.expect_close("jac_a_b", W, b, x, label=f"jac_a_b (N = {N}, D = {D}, {dtype_name(dtype)})")
 
 
 @check("jac_a_wd")
@@ -68,7 +65,7 @@ def jac_a_wd(ctx: CheckContext) -> None:
             W, b, x = _perceptron(ctx, N, D, dtype)
             for d in range(D):
                 ctx.expect_close("jac_a_wd", W, b, x, d,
-                                 label=f"jac_a_wd with d = {d} (N = {N}, D = {D}, {_name(dtype)})")
+                                 label=f"jac_a_wd with d = {d} (N = {N}, D = {D}, {dtype_name(dtype)})")
 
 
 # -- y = σ(a) -------------------------------------------------------------------------------------
@@ -77,7 +74,7 @@ def jac_y_a(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for N, D in SHAPES:
             W, b, x = _perceptron(ctx, N, D, dtype)
-            ctx.expect_close("jac_y_a", W, b, x, label=f"jac_y_a (N = {N}, D = {D}, {_name(dtype)})")
+            ctx.expect_close("jac_y_a", W, b, x, label=f"jac_y_a (N = {N}, D = {D}, {dtype_name(dtype)})")
 
 
 @check("jac_y_x_layout")
@@ -85,7 +82,7 @@ def jac_y_x_layout(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for N, D in SHAPES:
             W, b, x = _perceptron(ctx, N, D, dtype)
-            label = f"jac_y_x (N = {N} outputs, D = {D} inputs, {_name(dtype)})"
+            label = f"jac_y_x (N = {N} outputs, D = {D} inputs, {dtype_name(dtype)})"
             try:
                 ctx.expect_close("jac_y_x", W, b, x, label=label)
             except CheckFailed as failed:
@@ -118,7 +115,7 @@ def jac_y_x_square(ctx: CheckContext) -> None:
     # N = D: a transpose, or diag σ'(a) multiplied on the right, no longer changes the shape.
     for dtype in ctx.dtypes:
         W, b, x = _perceptron(ctx, SQUARE, SQUARE, dtype)
-        ctx.expect_close("jac_y_x", W, b, x, label=f"jac_y_x (N = D = {SQUARE}, {_name(dtype)})")
+        ctx.expect_close("jac_y_x", W, b, x, label=f"jac_y_x (N = D = {SQUARE}, {dtype_name(dtype)})")
 
 
 @check("jac_y_b_wd")
@@ -126,10 +123,10 @@ def jac_y_b_wd(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for N, D in SHAPES:
             W, b, x = _perceptron(ctx, N, D, dtype)
-            ctx.expect_close("jac_y_b", W, b, x, label=f"jac_y_b (N = {N}, D = {D}, {_name(dtype)})")
+            ctx.expect_close("jac_y_b", W, b, x, label=f"jac_y_b (N = {N}, D = {D}, {dtype_name(dtype)})")
             for d in range(D):
                 ctx.expect_close("jac_y_wd", W, b, x, d,
-                                 label=f"jac_y_wd with d = {d} (N = {N}, D = {D}, {_name(dtype)})")
+                                 label=f"jac_y_wd with d = {d} (N = {N}, D = {D}, {dtype_name(dtype)})")
 
 
 @check("jacobians_fixed")
@@ -140,9 +137,9 @@ def jacobians_fixed(ctx: CheckContext) -> None:
                    for v in ([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0]], [0.0, -0.5], [1.0, 0.0, 0.0]))
         for fn in ("jac_y_a", "jac_y_x", "jac_y_b"):
             ctx.expect_close(fn, W, b, x, label=f"{fn} at W = [[1, 2, 0], [0.5, −1, 3]], b = (0, −0.5), "
-                             f"x = (1, 0, 0), so a = (1, 0) ({_name(dtype)})")
+                             f"x = (1, 0, 0), so a = (1, 0) ({dtype_name(dtype)})")
         ctx.expect_close("jac_y_wd", W, b, x, 0, label=f"jac_y_wd with d = 0 on the same perceptron "
-                         f"({_name(dtype)})")
+                         f"({dtype_name(dtype)})")
 
 
 # -- numerical_jacobian -----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import math
 import torch
 
 from grader.checks import CheckContext, CheckFailed, check
+from grader.compare import dtype_name
 
 # (T, D) pairs: loss and gradient are defined for any shape, so T < D is tested too.
 ANY_SHAPES = ((7, 3), (4, 6))
@@ -25,9 +26,6 @@ NORMAL_EQUATION_MISTAKES = ("ls_solve_inverse", "ls_solve_normal_equations")
 # solved with LU or Cholesky ≤ 2e-8, with an explicit inverse 6e-6 to 1e-2.
 NEAR_FIT, INVERSE_RESIDUAL = 0.05, 3e-7
 
-
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 def _problem(ctx: CheckContext, T: int, D: int, dtype: torch.dtype):
@@ -48,7 +46,7 @@ def ls_loss_random(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for T, D in ANY_SHAPES:
             W, theta, y = _problem(ctx, T, D, dtype)
-            ctx.expect_close("ls_loss", W, theta, y, label=f"ls_loss (W {T}×{D}, {_name(dtype)})",
+            ctx.expect_close("ls_loss", W, theta, y, label=f"ls_loss (W {T}×{D}, {dtype_name(dtype)})",
                              factors={"T": T})
 
 
@@ -56,7 +54,7 @@ def ls_loss_random(ctx: CheckContext) -> None:
 def ls_loss_fixed(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         ctx.expect_close("ls_loss", *_fixed_problem(ctx, dtype),
-                         label=f"ls_loss on the worked example ({_name(dtype)}; the answer is 14)",
+                         label=f"ls_loss on the worked example ({dtype_name(dtype)}; the answer is 14)",
                          factors={"T": 3})
 
 
@@ -66,7 +64,7 @@ def ls_grad_random(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for T, D in ANY_SHAPES:
             W, theta, y = _problem(ctx, T, D, dtype)
-            ctx.expect_close("ls_grad", W, theta, y, label=f"ls_grad (W {T}×{D}, {_name(dtype)})",
+            ctx.expect_close("ls_grad", W, theta, y, label=f"ls_grad (W {T}×{D}, {dtype_name(dtype)})",
                              factors={"T": T})
 
 
@@ -74,7 +72,7 @@ def ls_grad_random(ctx: CheckContext) -> None:
 def ls_grad_fixed(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         ctx.expect_close("ls_grad", *_fixed_problem(ctx, dtype),
-                         label=f"ls_grad on the worked example ({_name(dtype)}; the answer is (−44, −56))",
+                         label=f"ls_grad on the worked example ({dtype_name(dtype)}; the answer is (−44, −56))",
                          factors={"T": 3})
 
 
@@ -85,7 +83,7 @@ def ls_solve_random(ctx: CheckContext) -> None:
         for T, D in TALL_SHAPES:
             W, theta, _ = _problem(ctx, T, D, dtype)
             y = W @ theta + 0.1 * ctx.randn(T, dtype=dtype)  # a small residual: a real fit
-            ctx.expect_close("ls_solve", W, y, label=f"ls_solve (W {T}×{D}, {_name(dtype)})")
+            ctx.expect_close("ls_solve", W, y, label=f"ls_solve (W {T}×{D}, {dtype_name(dtype)})")
 
 
 def _ill_conditioned(ctx: CheckContext, T: int, D: int, cond: float) -> torch.Tensor:
@@ -160,7 +158,7 @@ def fit_affine_random(ctx: CheckContext) -> None:
         for T in (6, 11):
             x = ctx.randn(T, dtype=dtype)
             y = 1.5 * x - 0.7 + 0.3 * ctx.randn(T, dtype=dtype)
-            ctx.expect_close("fit_affine", x, y, label=f"fit_affine (T = {T}, {_name(dtype)})")
+            ctx.expect_close("fit_affine", x, y, label=f"fit_affine (T = {T}, {dtype_name(dtype)})")
 
 
 @check("fit_affine_exact_line")
@@ -168,7 +166,7 @@ def fit_affine_exact_line(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         x = torch.tensor([-2.0, 0.0, 1.0, 3.0, 4.0], dtype=dtype, device=ctx.device)
         ctx.expect_close("fit_affine", x, 3 * x - 2,
-                         label=f"fit_affine on points of the line y = 3x − 2 ({_name(dtype)}; (a, b) = (3, −2))")
+                         label=f"fit_affine on points of the line y = 3x − 2 ({dtype_name(dtype)}; (a, b) = (3, −2))")
 
 
 # -- affine_grad ------------------------------------------------------------------------------------
@@ -177,7 +175,7 @@ def affine_grad_random(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for T in (5, 9):
             x, y, theta = ctx.randn(T, dtype=dtype), ctx.randn(T, dtype=dtype), ctx.randn(2, dtype=dtype)
-            ctx.expect_close("affine_grad", x, y, theta, label=f"affine_grad (T = {T}, {_name(dtype)})",
+            ctx.expect_close("affine_grad", x, y, theta, label=f"affine_grad (T = {T}, {dtype_name(dtype)})",
                              factors={"T": T})
 
 
@@ -189,7 +187,7 @@ def affine_grad_mean_factor(ctx: CheckContext) -> None:
         y = torch.zeros(4, dtype=dtype, device=ctx.device)
         theta = torch.tensor([1.0, 0.0], dtype=dtype, device=ctx.device)
         ctx.expect_close("affine_grad", x, y, theta, factors={"T": 4},
-                         label=f"affine_grad on x = (0, 1, 2, 3), y = 0, θ = (1, 0) ({_name(dtype)}; "
+                         label=f"affine_grad on x = (0, 1, 2, 3), y = 0, θ = (1, 0) ({dtype_name(dtype)}; "
                                "the gradient of the mean is (7, 3))")
 
 
@@ -201,4 +199,4 @@ def ridge_solve_random(ctx: CheckContext) -> None:
         for T, D, lam in ((12, 4, 0.5), (4, 6, 2.0), (9, 3, 5.0)):
             W, _, y = _problem(ctx, T, D, dtype)
             ctx.expect_close("ridge_solve", W, y, lam, label=f"ridge_solve (W {T}×{D}, λ = {lam}, "
-                             f"{_name(dtype)})")
+                             f"{dtype_name(dtype)})")

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from grader.checks import CheckContext, check
+from grader.compare import dtype_name
 
 # (N_0, N_1, N_2, N_3, N_4): every layer non-square except W3 (4 → 4), so that a missing transpose
 # is caught without a shape error.
@@ -52,12 +53,9 @@ def _expect_gradients(ctx: CheckContext, sizes: Sequence[int], keys: Sequence[st
         for T in batches:
             params = make_params(ctx, sizes, dtype)
             X, Y = make_data(ctx, sizes, T, dtype)
-            ctx.expect_close(pipeline, params, X, Y, label=f"backward (T = {T}, {_name(dtype)})",
+            ctx.expect_close(pipeline, params, X, Y, label=f"backward (T = {T}, {dtype_name(dtype)})",
                              factors={"T": T})
 
-
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 @check("forward_output")
@@ -67,7 +65,7 @@ def forward_output(ctx: CheckContext) -> None:
             params = make_params(ctx, MIXED, dtype)
             X, _ = make_data(ctx, MIXED, T, dtype)
             ctx.expect_close(lambda api, p, X: api.forward(p, X)[0], params, X,
-                             label=f"forward(params, X)[0] (T = {T}, {_name(dtype)})")
+                             label=f"forward(params, X)[0] (T = {T}, {dtype_name(dtype)})")
 
 
 @check("loss_value")
@@ -75,7 +73,7 @@ def loss_value(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for T in BATCHES:
             out, Y = ctx.rand(T, 3, dtype=dtype), ctx.rand(T, 3, dtype=dtype)
-            ctx.expect_close("loss", out, Y, label=f"loss(out, Y) (T = {T}, {_name(dtype)})", factors={"T": T})
+            ctx.expect_close("loss", out, Y, label=f"loss(out, Y) (T = {T}, {dtype_name(dtype)})", factors={"T": T})
 
 
 @check("backward_output_layer")
@@ -113,7 +111,7 @@ def backward_gradcheck(ctx: CheckContext) -> None:
         point = {**{k: v.double() for k, v in params.items()}, "X": X.double()}
         ctx.expect_gradients(_loss_at(ctx.reference, Y.double()), point, claimed,
                              gradients_of=_gradients_at(point, Y.double()), factors={"T": 6},
-                             label=f"backward ({_name(dtype)})")
+                             label=f"backward ({dtype_name(dtype)})")
 
 
 def _loss_at(api, Y):

@@ -12,13 +12,11 @@ from __future__ import annotations
 import torch
 
 from grader.checks import CheckContext, check
+from grader.compare import dtype_name
 
 C = 5
 BATCHES = (1, 7)
 
-
-def _name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 def make_labels(ctx: CheckContext, T: int, C: int) -> torch.Tensor:
@@ -45,13 +43,13 @@ def softmax_values(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for shape in ((1, C), (7, C), (2, 3, C)):
             z = ctx.randn(*shape, dtype=dtype, scale=3.0)
-            ctx.expect_close("softmax", z, label=f"softmax(z) for z of shape {tuple(shape)}, {_name(dtype)}")
+            ctx.expect_close("softmax", z, label=f"softmax(z) for z of shape {tuple(shape)}, {dtype_name(dtype)}")
 
 
 @check("softmax_large_logits")
 def softmax_large_logits(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
-        ctx.expect_close("softmax", huge_logits(ctx, dtype), label=f"softmax(z) for |z| up to 1e4, {_name(dtype)}")
+        ctx.expect_close("softmax", huge_logits(ctx, dtype), label=f"softmax(z) for |z| up to 1e4, {dtype_name(dtype)}")
 
 
 @check("log_softmax_values")
@@ -60,14 +58,14 @@ def log_softmax_values(ctx: CheckContext) -> None:
         for shape in ((1, C), (7, C), (2, 3, C)):
             z = ctx.randn(*shape, dtype=dtype, scale=3.0)
             ctx.expect_close("log_softmax", z,
-                             label=f"log_softmax(z) for z of shape {tuple(shape)}, {_name(dtype)}")
+                             label=f"log_softmax(z) for z of shape {tuple(shape)}, {dtype_name(dtype)}")
 
 
 @check("log_softmax_large_logits")
 def log_softmax_large_logits(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         ctx.expect_close("log_softmax", huge_logits(ctx, dtype),
-                         label=f"log_softmax(z) for |z| up to 1e4, {_name(dtype)}")
+                         label=f"log_softmax(z) for |z| up to 1e4, {dtype_name(dtype)}")
 
 
 @check("cross_entropy_values")
@@ -75,8 +73,8 @@ def cross_entropy_values(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for T in BATCHES:
             z, labels = ctx.randn(T, C, dtype=dtype, scale=3.0), make_labels(ctx, T, C)
-            ctx.expect_close("cross_entropy", z, labels, label=f"cross_entropy(z, labels), T = {T}, {_name(dtype)}",
-                             factors={"T": T})
+            ctx.expect_close("cross_entropy", z, labels,
+                             label=f"cross_entropy(z, labels), T = {T}, {dtype_name(dtype)}", factors={"T": T})
 
 
 @check("cross_entropy_large_logits")
@@ -86,12 +84,12 @@ def cross_entropy_large_logits(ctx: CheckContext) -> None:
         # rows above the float64 overflow (exp(z) is inf without the max subtracted), labels 0 … C − 1
         big, big_labels = z[[0, 3, 4, 5]], torch.tensor([C - 1, 2, 0, 0], device=ctx.device)
         ctx.expect_close("cross_entropy", big, big_labels,
-                         label=f"cross_entropy(z, labels) for logits up to 1e4, {_name(dtype)}", factors={"T": 4})
+                         label=f"cross_entropy(z, labels) for logits up to 1e4, {dtype_name(dtype)}", factors={"T": 4})
         # huge gaps, labels on the least likely class: log softmax ≈ −1e4, and log(softmax) is −inf
         gaps, gap_labels = z[[2, 5]], torch.tensor([C - 1, 0], device=ctx.device)
         gaps[1, 0] = gaps[1, 1:].max() + 1e3
         ctx.expect_close("cross_entropy", gaps, gap_labels,
-                         label=f"cross_entropy(z, labels) for gaps up to 1e4 between logits, {_name(dtype)}",
+                         label=f"cross_entropy(z, labels) for gaps up to 1e4 between logits, {dtype_name(dtype)}",
                          factors={"T": 2})
 
 
@@ -101,10 +99,10 @@ def cross_entropy_grad_values(ctx: CheckContext) -> None:
         for T in BATCHES:
             z, labels = ctx.randn(T, C, dtype=dtype, scale=3.0), make_labels(ctx, T, C)
             ctx.expect_close("cross_entropy_grad", z, labels,
-                             label=f"cross_entropy_grad(z, labels), T = {T}, {_name(dtype)}", factors={"T": T})
+                             label=f"cross_entropy_grad(z, labels), T = {T}, {dtype_name(dtype)}", factors={"T": T})
         z = huge_logits(ctx, dtype)
         ctx.expect_close("cross_entropy_grad", z, make_labels(ctx, z.shape[0], C),
-                         label=f"cross_entropy_grad(z, labels) for |z| up to 1e4, {_name(dtype)}",
+                         label=f"cross_entropy_grad(z, labels) for |z| up to 1e4, {dtype_name(dtype)}",
                          factors={"T": z.shape[0]})
 
 
@@ -113,11 +111,11 @@ def softmax_jacobian_values(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for n in (1, C):
             z1 = ctx.randn(n, dtype=dtype, scale=3.0)
-            ctx.expect_close("softmax_jacobian", z1, label=f"softmax_jacobian(z1), C = {n}, {_name(dtype)}")
+            ctx.expect_close("softmax_jacobian", z1, label=f"softmax_jacobian(z1), C = {n}, {dtype_name(dtype)}")
         z1 = ctx.randn(C, dtype=torch.float64, scale=3.0)
         z1[0] += 1e3  # above the overflow of exp, and a gap of 1e3 to the others
         ctx.expect_close("softmax_jacobian", z1.to(dtype),
-                         label=f"softmax_jacobian(z1) for logits up to 1e3, {_name(dtype)}")
+                         label=f"softmax_jacobian(z1) for logits up to 1e3, {dtype_name(dtype)}")
 
 
 def _binary_labels(ctx: CheckContext, T: int, dtype: torch.dtype) -> torch.Tensor:
@@ -132,12 +130,13 @@ def bce_values(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
         for T in (1, 8):
             p = ctx.rand(T, low=0.02, high=0.98, dtype=dtype)
-            ctx.expect_close("bce", p, _binary_labels(ctx, T, dtype), label=f"bce(p, y), T = {T}, {_name(dtype)}",
+            ctx.expect_close("bce", p, _binary_labels(ctx, T, dtype), label=f"bce(p, y), T = {T}, {dtype_name(dtype)}",
                              factors={"T": T})
         # a confident right answer costs nothing: 0·log 0 counts as 0
         p = torch.tensor([0.0, 1.0, 0.3, 0.0, 1.0], dtype=dtype, device=ctx.device)
         y = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0], dtype=dtype, device=ctx.device)
-        ctx.expect_close("bce", p, y, label=f"bce(p, y) with p = 0 where y = 0 and p = 1 where y = 1, {_name(dtype)}")
+        ctx.expect_close("bce", p, y,
+                         label=f"bce(p, y) with p = 0 where y = 0 and p = 1 where y = 1, {dtype_name(dtype)}")
 
 
 def _logits_against_labels(ctx: CheckContext, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,13 +153,13 @@ def bce_with_logits_values(ctx: CheckContext) -> None:
         # (with moderate logits it only loses float32 precision, which no float64 variant reproduces)
         z, y = _logits_against_labels(ctx, dtype)
         ctx.expect_close("bce_with_logits", z, y,
-                         label=f"bce_with_logits(z, y) for |z| up to 1e4 against the labels, {_name(dtype)}")
+                         label=f"bce_with_logits(z, y) for |z| up to 1e4 against the labels, {dtype_name(dtype)}")
         ctx.expect_close("bce_with_logits", z, 1 - y,
-                         label=f"bce_with_logits(z, y) for |z| up to 1e4 agreeing with the labels, {_name(dtype)}")
+                         label=f"bce_with_logits(z, y) for |z| up to 1e4 agreeing with the labels, {dtype_name(dtype)}")
         for T in (1, 8):
             z = ctx.randn(T, dtype=dtype, scale=3.0)
             ctx.expect_close("bce_with_logits", z, _binary_labels(ctx, T, dtype),
-                             label=f"bce_with_logits(z, y), T = {T}, {_name(dtype)}", factors={"T": T})
+                             label=f"bce_with_logits(z, y), T = {T}, {dtype_name(dtype)}", factors={"T": T})
 
 
 @check("bce_with_logits_grad_values")
@@ -169,10 +168,10 @@ def bce_with_logits_grad_values(ctx: CheckContext) -> None:
         for T in (1, 8):
             z = ctx.randn(T, dtype=dtype, scale=3.0)
             ctx.expect_close("bce_with_logits_grad", z, _binary_labels(ctx, T, dtype),
-                             label=f"bce_with_logits_grad(z, y), T = {T}, {_name(dtype)}", factors={"T": T})
+                             label=f"bce_with_logits_grad(z, y), T = {T}, {dtype_name(dtype)}", factors={"T": T})
         z, y = _logits_against_labels(ctx, dtype)
         ctx.expect_close("bce_with_logits_grad", z, y,
-                         label=f"bce_with_logits_grad(z, y) for |z| up to 1e4, {_name(dtype)}", factors={"T": 8})
+                         label=f"bce_with_logits_grad(z, y) for |z| up to 1e4, {dtype_name(dtype)}", factors={"T": 8})
 
 
 # Functions that receive the logits z: changing z in place there is the classic `z -= z.max(...)`.
