@@ -123,13 +123,9 @@ def _grade(sandbox, exercise: str, file: Path | None, seed: int, timeout: float 
         sandbox.device = resolve_device(device)
         dtypes = tuple(DTYPE_NAMES.values()) if dtype == "both" else (DTYPE_NAMES[dtype],)
         options = GradeOptions(seed=seed, device=sandbox.device, dtypes=dtypes, timeout=timeout)
-        if not path.is_file():
-            raise GraderError(f"submission file not found: {path}"
-                              + (f" (run `grade init {ex.name}` to create it)" if file is None else ""))
         return grade(ex, path, options, sandbox=sandbox)
     except GraderError as e:
-        sandbox.close()
-        _fail(str(e))
+        _fail(str(e))  # the sandbox's `with` block closes it on the way out
 
 
 def _exit_now(code: int) -> None:

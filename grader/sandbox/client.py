@@ -166,11 +166,9 @@ class Sandbox:
         try:
             self._request({"op": "kill", "pid": pid}, timeout=10)
         except (RuntimeError, OSError):
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
+            from grader.sandbox.zygote import kill_hard
+
+            kill_hard(pid)
 
     # -- public ---------------------------------------------------------------------------------------
     def open(self, path: str | Path, *, forbidden: list[str] | None = None) -> Session:

@@ -105,11 +105,7 @@ class Zygote:
 
     def kill_session(self, pid: int) -> None:
         """Kill a worker, everything in its process group, and every orphan it left behind."""
-        for sig_target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-            try:
-                sig_target()
-            except (ProcessLookupError, PermissionError):
-                pass
+        kill_hard(pid)
         self.wait_for_exit(pid)  # only once it is gone have its children been handed to us
         self.kill_orphans()
 
@@ -136,11 +132,7 @@ class Zygote:
             if not orphans:
                 return
             for p in orphans:
-                for kill in (os.killpg, os.kill):
-                    try:
-                        kill(p, signal.SIGKILL)
-                    except (ProcessLookupError, PermissionError):
-                        pass
+                kill_hard(p)
             self.reap_all_quietly()
 
     def reap_all_quietly(self) -> None:
@@ -155,18 +147,20 @@ class Zygote:
 
     def kill_all(self) -> None:
         for pid in list(self.workers):
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            kill_hard(pid)
         for pid in list(self.workers):
             self.wait_for_exit(pid, timeout=2.0)
         self.workers.clear()
         self.kill_orphans()
+
+
+def kill_hard(pid: int) -> None:
+    """SIGKILL a process's group (a worker and what it started) and the process itself."""
+    for kill in (os.killpg, os.kill):
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def children_of(pid: int) -> list[int]:
