@@ -100,14 +100,15 @@ def check_file_function(
         try:
             claimed = target.grad({k: v.clone() for k, v in target.params.items()})
         except Exception as e:  # noqa: BLE001 - the student's code failed
-            return _error(f"{target.name}_grad raised {type(e).__name__}: {e}", seed, t0)
+            return error_result(f"{target.name}_grad raised {type(e).__name__}: {e}", seed, t0)
         if not isinstance(claimed, Mapping):
-            return _error(f"{target.name}_grad must return a dict of tensors, got {type(claimed).__name__}", seed, t0)
+            got = type(claimed).__name__
+            return error_result(f"{target.name}_grad must return a dict of tensors, got {got}", seed, t0)
         return check_gradients(target.f, target.params, claimed, seed=seed, **options)
     try:
         return check_vjp(target.f, target.params, vjp=target.vjp, seed=seed, **options)
     except Exception as e:  # noqa: BLE001
-        return _error(f"{target.name}_vjp raised {type(e).__name__}: {e}", seed, t0)
+        return error_result(f"{target.name}_vjp raised {type(e).__name__}: {e}", seed, t0)
 
 
 def _get(mod: ModuleType, name: str, path: Path, *, required: bool = False) -> Any:
@@ -132,5 +133,5 @@ def _call_maker(maker: Callable[..., Any], seed: int) -> dict[str, torch.Tensor]
     return dict(params)
 
 
-def _error(message: str, seed: int, t0: float) -> GradcheckResult:
+def error_result(message: str, seed: int, t0: float) -> GradcheckResult:
     return GradcheckResult("error", message, [], 0, time.perf_counter() - t0, seed)

@@ -12,7 +12,7 @@ import torch
 
 from grader.errors import GraderError, StudentError
 from grader.gradcheck.engine import check_gradients, check_vjp
-from grader.gradcheck.files import parse_spec
+from grader.gradcheck.files import error_result, parse_spec
 from grader.gradcheck.result import GradcheckResult
 from grader.grading import open_sandbox
 from grader.sandbox.client import Limits, Sandbox, Session
@@ -43,12 +43,12 @@ def check_file_in_sandbox(spec: str, *, seed: int = 0, timeout: float = 60.0, sa
         try:
             session.ensure_started()
             if session.load_error is not None:
-                return _error(session.load_error.message, seed, t0)
+                return error_result(session.load_error.message, seed, t0)
             call = _Remote(session, timeout)
             try:
                 return _check(call, session.functions, name, seed, options, path)
             except StudentError as e:
-                return _error(e.message, seed, t0)
+                return error_result(e.message, seed, t0)
         finally:
             session.close()
 
@@ -82,6 +82,3 @@ def _params(call: _Remote, maker: str, seed: int) -> dict[str, torch.Tensor]:
         raise GraderError(f"{maker} must return a dict of tensors")
     return dict(params)
 
-
-def _error(message: str, seed: int, t0: float) -> GradcheckResult:
-    return GradcheckResult("error", message, [], 0, time.perf_counter() - t0, seed)
