@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER_FAULT = 0, 1, 2, 3
+
+
+def report_names() -> list[str]:
+    from grader.report.registry import names
+
+    return names()
 
 
 class ExerciseGroup(click.Group):
@@ -87,7 +93,8 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 @main.command("run", hidden=True)
 @click.argument("exercise")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(report_names()), default="text", show_default=True,
+              help="Report format (reporters are plug-ins, see README).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test data.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds allowed per check (default: the exercise's, 10 s unless it says otherwise).")
@@ -103,13 +110,25 @@ def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: floa
     # Start the sandbox first: it imports torch in its own process while this one does the same.
     with Sandbox() as sandbox:
         result = _grade(sandbox, exercise, file, seed, timeout, device, dtype)
-    from grader.report import render_result, to_json
+    _report(result, fmt, verbose, "instructor" if show_hidden else "student")
+    _exit_now(exit_status(result))
 
-    if fmt == "json":
-        click.echo(to_json(result, show_hidden=show_hidden))
-    else:
-        render_result(result, _console(), verbose=verbose, show_hidden=show_hidden)
-    _exit_now(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
+
+def exit_status(result) -> int:
+    """0 full marks, 1 graded but not full marks, 3 the grader failed somewhere (never the student's fault)."""
+    if not result.complete:
+        return EXIT_GRADER_FAULT
+    return EXIT_FULL if result.full_marks else EXIT_PARTIAL
+
+
+def _report(result, fmt: str, verbose: bool, audience: str) -> None:
+    from grader.errors import GraderError
+    from grader.report.registry import ReportOptions, emit
+
+    try:
+        emit(fmt, result, sys.stdout, audience=audience, options=ReportOptions(verbose=verbose))  # type: ignore
+    except GraderError as e:
+        _fail(str(e))
 
 
 def _grade(sandbox, exercise: str, file: Path | None, seed: int, timeout: float | None, device: str, dtype: str):
@@ -138,7 +157,7 @@ def _exit_now(code: int) -> None:
 
 @main.command("gradcheck")
 @click.argument("target", metavar="FILE.py:NAME")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(report_names()), default="text", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds for the whole check.")
@@ -149,18 +168,14 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
     from grader.errors import GraderError
     from grader.gradcheck.report import as_exercise_result
     from grader.gradcheck.sandboxed import check_file_in_sandbox
-    from grader.report import render_result, to_json
 
     try:
         gc = check_file_in_sandbox(target, seed=seed, timeout=timeout)
     except GraderError as e:
         _fail(str(e))
     result = as_exercise_result(gc, target)
-    if fmt == "json":
-        click.echo(to_json(result, show_hidden=True))
-    else:
-        render_result(result, _console(), verbose=verbose, show_hidden=True)
-    sys.exit(EXIT_FULL if result.full_marks else EXIT_PARTIAL)
+    _report(result, fmt, verbose, "instructor")  # the user's own file: nothing to hide
+    sys.exit(exit_status(result))
 
 
 if __name__ == "__main__":

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
-from typing import Any
+from typing import Any, NoReturn
 
 import torch
 
 from grader.compare import Mismatch, allclose_tree, compare_tree, describe
+from grader.diagnosis import Diagnosis
 from grader.mistakes import MistakeBook
+from grader.results import Attachment, Comparison
 from grader.tolerances import Tolerance, tolerance
 from grader.trusted import TrustedFunction, trusted  # noqa: F401  (re-exported for checks)
 
@@ -48,13 +50,14 @@ def collect_checks(module: ModuleType) -> dict[str, CheckFn]:
 
 @dataclass
 class CheckFailed(Exception):
-    """A failed expectation: what failed (one line), the numbers, the likely mistake."""
+    """A failed expectation: what failed (one line), the numbers, the likely mistake (or advice), and
+    typed attachments for reporters."""
 
     message: str
     details: str = ""
-    diagnosis: str = ""
-    mistake: str | None = None
-    data: dict[str, Any] = field(default_factory=dict)
+    diagnosis: Diagnosis | None = None
+    hint: str = ""
+    attachments: tuple[Attachment, ...] = ()
 
     def __str__(self) -> str:
         return self.message
@@ -130,9 +133,9 @@ class CheckContext:
         return tolerance(dtype, self.device, scale)
 
     # -- expectations --------------------------------------------------------------------------
-    def fail(self, message: str, *, details: str = "", diagnosis: str = "", mistake: str | None = None,
-             data: dict[str, Any] | None = None) -> None:
-        raise CheckFailed(message, details, diagnosis, mistake, data or {})
+    def fail(self, message: str, *, details: str = "", diagnosis: Diagnosis | None = None, hint: str = "",
+             attachments: tuple[Attachment, ...] = ()) -> NoReturn:
+        raise CheckFailed(message, details, diagnosis, hint, attachments)
 
     def expect(self, condition: bool, message: str, **kw: Any) -> None:
         if not condition:
@@ -172,21 +175,18 @@ class CheckContext:
         mismatch = compare_tree(name, actual, expected, tol=tol, dtype=dtype, device=self.device)
         if mismatch is None:
             return actual
-        diagnosis, mistake = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors)
-        raise CheckFailed(mismatch.message, mismatch.details, diagnosis, mistake,
-                          {"inputs": describe_inputs(args, kwargs)})
+        diagnosis = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors)
+        raise CheckFailed(mismatch.message, mismatch.details, diagnosis,
+                          attachments=(Comparison(label=name, inputs=tuple(describe_inputs(args, kwargs))),))
 
     def fail_modified(self, run: Callable[..., Any], args: tuple, kwargs: dict, m: Modification) -> None:
         """The student changed an input in place: name the known mistake that does the same, if any."""
-        diagnosis = ("Work on a copy (x = x - m, not x -= m; or x.clone()) instead of changing the argument "
-                     "in place.")
-        mistake = "input_modified"
-        for variant in self._mistakes_modifying(run, args, kwargs):
-            diagnosis, mistake = f"Likely mistake: {variant.name}. {variant.hint}", variant.id
-            break
+        hint = "Work on a copy (x = x - m, not x -= m; or x.clone()) instead of changing the argument in place."
+        diagnosis = next((v.diagnosis for v in self._mistakes_modifying(run, args, kwargs)),
+                         input_modified(hint))
         self.fail(f"{m.function} modified its input {m.argument} in place",
                   details="The caller's tensor changed after the call. Inputs belong to the caller.",
-                  diagnosis=diagnosis, mistake=mistake)
+                  diagnosis=diagnosis, hint=hint)
 
     def _mistakes_modifying(self, run: Callable[..., Any], args: tuple, kwargs: dict):
         for m in self.mistakes or ():
@@ -237,15 +237,12 @@ class CheckContext:
                                  mistakes=known or None, factors=factors, seed=self.seed)
         if not result.passed:
             cr = result.to_check_result(self.check_id, label)
-            diagnosis = cr.diagnosis
-            if cr.mistake in known:
-                diagnosis = f"Likely mistake: {known[cr.mistake][0]}. {known[cr.mistake][1]}"
-            raise CheckFailed(f"{label}: {result.message}", cr.details, diagnosis, cr.mistake, cr.data)
+            raise CheckFailed(f"{label}: {result.message}", cr.details, cr.diagnosis, attachments=cr.attachments)
 
     # -- diagnosis -------------------------------------------------------------------------------
     def diagnose(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any, expected: Any,
                  mismatch: Mismatch, tol: Tolerance,
-                 factors: Mapping[str, float] | None = None) -> tuple[str, str | None]:
+                 factors: Mapping[str, float] | None = None) -> Diagnosis | None:
         """Name the likely mistake: first the exercise's known mistakes, then generic patterns."""
         known = self.match_mistake(run, args, kwargs, actual, expected, tol)
         if known is not None:
@@ -253,7 +250,7 @@ class CheckContext:
         return pattern_diagnosis(mismatch, factors, tol)
 
     def match_mistake(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any,
-                      expected: Any, tol: Tolerance) -> tuple[str, str] | None:
+                      expected: Any, tol: Tolerance) -> Diagnosis | None:
         """The first mistake whose variant reproduces the student's value on these inputs.
 
         Each variant runs in float64 and, if the inputs are not float64, in their own dtype too: some
@@ -275,23 +272,24 @@ class CheckContext:
                 if allclose_tree(guess, expected, tol):
                     continue  # indistinguishable from the right answer on these inputs
                 if allclose_tree(actual64, to_float64(guess), tol.scaled(10.0)):
-                    return f"Likely mistake: {m.name}. {m.hint}", m.id
+                    return m.diagnosis
         return None
 
 
+def input_modified(hint: str) -> Diagnosis:
+    """The generic diagnosis of an input changed in place (observed, so always confirmed)."""
+    return Diagnosis("input_modified", "input changed in place", hint, "pattern")
+
+
 def pattern_diagnosis(mismatch: Mismatch, factors: Mapping[str, float] | None,
-                      tol: Tolerance) -> tuple[str, str | None]:
+                      tol: Tolerance) -> Diagnosis | None:
     """Generic patterns (grader.patterns) for one mismatching tensor."""
     if not isinstance(mismatch.actual, torch.Tensor) or not isinstance(mismatch.expected, torch.Tensor):
-        return "", None
-    try:
-        from grader.patterns import name_pattern
-    except ImportError:  # pragma: no cover - patterns arrive with the gradient engine
-        return "", None
+        return None
+    from grader.patterns import name_pattern
+
     found = name_pattern(mismatch.actual, mismatch.expected, name=mismatch.label, tol=tol, factors=factors)
-    if found is None:
-        return "", None
-    return found.hint, found.id
+    return None if found is None else Diagnosis(found.id, "", found.hint, "pattern", found.factor)
 
 
 # -- helpers ----------------------------------------------------------------------------------------

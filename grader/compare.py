@@ -12,6 +12,8 @@ from typing import Any
 
 import torch
 
+from grader.format import dtype_name, fmt_index, fmt_shape
+from grader.format import num as _num
 from grader.tolerances import Tolerance
 
 
@@ -43,23 +45,6 @@ def describe(value: Any) -> str:
     if type_name is not None:
         return f"an object of type {type_name}"
     return f"a {type(value).__name__}"
-
-
-def fmt_shape(shape: Sequence[int]) -> str:
-    dims = tuple(int(s) for s in shape)
-    return "(" + ", ".join(map(str, dims)) + ("," if len(dims) == 1 else "") + ")"
-
-
-def dtype_name(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
-
-
-def fmt_index(index: Sequence[int]) -> str:
-    return "(" + ", ".join(map(str, index)) + ("," if len(index) == 1 else "") + ")"
-
-
-def _num(x: float) -> str:
-    return f"{x:.6g}"
 
 
 def compare_tree(

@@ -9,7 +9,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,18 @@ import torch
 
 from grader import __version__
 from grader.checks import DEFAULT_DTYPES, CheckContext, CheckFailed, Modification, StudentAPI, iter_leaves
-from grader.compare import dtype_name
-from grader.errors import BadReturn, ForbiddenAPI, GraderError, LoadError, StudentError, StudentTimeout
+from grader.errors import (
+    BadReturn,
+    ForbiddenAPI,
+    GraderError,
+    GraderFault,
+    LoadError,
+    StudentError,
+    StudentTimeout,
+)
 from grader.exercises import Exercise, get_exercise
 from grader.forbidden import Finding, scan
+from grader.format import dtype_name
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
@@ -102,7 +110,10 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
         session = sb.open(path, forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
         try:
             if session is not None:
-                session.ensure_started()  # the import is not charged to the first check's time
+                try:
+                    session.ensure_started()  # the import is not charged to the first check's time
+                except GraderFault:
+                    pass  # each check tries again, and is a grader_error if it cannot start either
             for cs in spec.checks:
                 timeout = options.timeout or spec.timeout_for(cs)
                 if syntax is not None:
@@ -139,15 +150,37 @@ def syntax_problem(source: str, filename: str) -> LoadError | None:
     return None
 
 
-def _errored(cs: CheckSpec, err: StudentError, duration: float) -> CheckResult:
+def _errored(cs: CheckSpec, err: StudentError, duration: float, output: str = "") -> CheckResult:
     status = "timeout" if isinstance(err, StudentTimeout) else "error"
-    return CheckResult(cs.id, cs.title, status, 0.0, cs.points, message=err.message, diagnosis=err.hint,
-                       traceback=err.traceback, output=err.output, duration=duration, visibility=cs.visibility)
+    return CheckResult(cs.id, cs.title, status, 0.0, cs.points, message=err.message, hint=err.hint,
+                       traceback=err.traceback, output=(output + err.output)[-20_000:], duration=duration,
+                       visibility=cs.visibility)
+
+
+def _grader_error(cs: CheckSpec, message: str, details: str, duration: float) -> CheckResult:
+    return CheckResult(cs.id, cs.title, "grader_error", 0.0, cs.points, message=message, details=details,
+                       duration=duration, visibility=cs.visibility)
 
 
 def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
               findings: list[Finding], options: GradeOptions, device: str, timeout: float,
               filename: str) -> CheckResult:
+    """Run one check. A grader fault (see :class:`GraderFault`) is retried once when a retry makes sense;
+    if it happens again the check is ``grader_error``, which never counts against the student."""
+    result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename)
+    if result.status == "grader_error" and result.details == RETRYABLE:
+        result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename)
+        if result.status == "grader_error" and result.details == RETRYABLE:
+            result = replace(result, details="It failed the same way when retried.")
+    return result
+
+
+RETRYABLE = "retryable"
+
+
+def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
+                    findings: list[Finding], options: GradeOptions, device: str, timeout: float,
+                    filename: str) -> CheckResult:
     deadline = time.monotonic() + timeout
     outputs: list[str] = []
     transport = _transport(ex, session, findings, deadline, timeout, outputs, filename)
@@ -158,21 +191,19 @@ def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], s
         fn(ctx)
     except CheckFailed as f:
         return CheckResult(cs.id, cs.title, "failed", 0.0, cs.points, message=f.message, details=f.details,
-                           diagnosis=f.diagnosis, mistake=f.mistake, output="".join(outputs),
-                           duration=time.perf_counter() - t0, visibility=cs.visibility,
-                           data={**f.data, "notes": ctx.notes} if ctx.notes else f.data)
+                           diagnosis=f.diagnosis, hint=f.hint, output="".join(outputs),
+                           duration=time.perf_counter() - t0, visibility=cs.visibility, notes=tuple(ctx.notes),
+                           attachments=f.attachments)
     except StudentError as e:
-        r = _errored(cs, e, time.perf_counter() - t0)
-        r.output = ("".join(outputs) + e.output)[-20_000:]
-        return r
-    except Exception as e:  # noqa: BLE001 - a bug in a check must not sink the run
-        return CheckResult(cs.id, cs.title, "error", 0.0, cs.points,
-                           message=f"internal grader error in check {cs.id}: {type(e).__name__}: {e}",
-                           details=traceback.format_exc(limit=-4), duration=time.perf_counter() - t0,
-                           visibility=cs.visibility)
+        return _errored(cs, e, time.perf_counter() - t0, "".join(outputs))
+    except GraderFault as e:
+        return _grader_error(cs, f"the grader failed during check {cs.id}: {e.message}",
+                             RETRYABLE if e.retryable else "", time.perf_counter() - t0)
+    except Exception as e:  # noqa: BLE001 - a bug in a check must not sink the run, nor cost the student
+        return _grader_error(cs, f"internal grader error in check {cs.id}: {type(e).__name__}: {e}",
+                             traceback.format_exc(limit=-4), time.perf_counter() - t0)
     return CheckResult(cs.id, cs.title, "passed", cs.points, cs.points, output="".join(outputs),
-                       duration=time.perf_counter() - t0, visibility=cs.visibility,
-                       data={"notes": ctx.notes} if ctx.notes else {})
+                       duration=time.perf_counter() - t0, visibility=cs.visibility, notes=tuple(ctx.notes))
 
 
 def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline: float, timeout: float,

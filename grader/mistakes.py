@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from types import ModuleType, SimpleNamespace
 from typing import Any
 
+from grader.diagnosis import Diagnosis
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -41,6 +43,10 @@ class Mistake:
     @property
     def functions(self) -> tuple[str, ...]:
         return tuple(self.overrides)
+
+    @property
+    def diagnosis(self) -> Diagnosis:
+        return Diagnosis(self.id, self.name, self.hint, "mistake")
 
 
 class MistakeBook:

@@ -82,7 +82,7 @@ def expect_derivative(ctx: CheckContext, fn: str, args: Symbols) -> None:
         ctx.note(f"{fn}: {note}")
     if not verdict.correct:
         ctx.fail(f"{fn}: {verdict.message}", details=verdict.details, diagnosis=verdict.diagnosis,
-                 mistake=verdict.mistake, data=verdict.data())
+                 attachments=verdict.attachments())
 
 
 def _one(fn: str) -> Callable[[CheckContext], None]:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 
 from grader.checks import CheckContext, CheckFailed, check, trusted
-from grader.compare import compare_tree, dtype_name
+from grader.compare import compare_tree
 from grader.errors import StudentException
+from grader.format import dtype_name
 
 # (N, D): outputs × inputs, never square here
 SHAPES = ((3, 5), (4, 2))
@@ -102,12 +103,12 @@ BROADCAST_HINT = (
 
 def _name_transpose(failed: CheckFailed, N: int, D: int) -> CheckFailed:
     """A transposed Jacobian gets a message that says so, whichever way it was recognised."""
-    if failed.mistake not in ("denominator_layout", "transposed"):
+    if failed.diagnosis is None or failed.diagnosis.id not in ("denominator_layout", "transposed"):
         return failed
     return CheckFailed(
         f"jac_y_x is transposed: numerator layout asks for one row per output, shape (N, D) = ({N}, {D}), "
         f"and you returned ({D}, {N})",
-        details=failed.details, diagnosis=failed.diagnosis, mistake=failed.mistake, data=failed.data)
+        details=failed.details, diagnosis=failed.diagnosis, hint=failed.hint, attachments=failed.attachments)
 
 
 @check("jac_y_x_square")

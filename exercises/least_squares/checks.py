@@ -13,7 +13,8 @@ import math
 import torch
 
 from grader.checks import CheckContext, CheckFailed, check
-from grader.compare import dtype_name
+from grader.diagnosis import Diagnosis
+from grader.format import dtype_name
 
 # (T, D) pairs: loss and gradient are defined for any shape, so T < D is tested too.
 ANY_SHAPES = ((7, 3), (4, 6))
@@ -128,8 +129,8 @@ def _explain_ill_conditioning(ctx: CheckContext, failed: CheckFailed, W: torch.T
     below 1e-7; multiplying by an explicitly formed (WᵀW)⁻¹ leaves one above 1e-6. A wrong formula
     leaves a residual of order 1.
     """
-    if failed.mistake in NORMAL_EQUATION_MISTAKES:
-        return _ill_conditioned_failure(failed, failed.diagnosis, failed.mistake)
+    if failed.diagnosis is not None and failed.diagnosis.id in NORMAL_EQUATION_MISTAKES:
+        return _ill_conditioned_failure(failed, failed.diagnosis)
     if ctx.mistakes is None:
         return failed
     theta = ctx.student.ls_solve(W, y)
@@ -139,16 +140,16 @@ def _explain_ill_conditioning(ctx: CheckContext, failed: CheckFailed, W: torch.T
     if residual > NEAR_FIT:
         return failed
     m = ctx.mistakes["ls_solve_inverse" if residual > INVERSE_RESIDUAL else "ls_solve_normal_equations"]
-    return _ill_conditioned_failure(failed, f"Likely mistake: {m.name}. {m.hint}", m.id)
+    return _ill_conditioned_failure(failed, m.diagnosis)
 
 
-def _ill_conditioned_failure(failed: CheckFailed, diagnosis: str, mistake: str | None) -> CheckFailed:
+def _ill_conditioned_failure(failed: CheckFailed, diagnosis: Diagnosis) -> CheckFailed:
     return CheckFailed(
         f"ls_solve is inaccurate when W is ill-conditioned (cond(W) = {ILL_COND:.0e}, "
         f"so cond(WᵀW) = cond(W)² = {ILL_COND ** 2:.0e})",
         details=failed.details + "\nA backward-stable solver (QR, SVD, torch.linalg.lstsq) is accurate to "
                 "about cond(W)·u ≈ 1e-9 here; the tolerance allows 10 times that.",
-        diagnosis=diagnosis, mistake=mistake, data=failed.data)
+        diagnosis=diagnosis, attachments=failed.attachments)
 
 
 # -- fit_affine -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import torch
 
 from grader.checks import CheckContext, check
-from grader.compare import dtype_name
+from grader.format import dtype_name
 
 # (N_0, N_1, N_2, N_3, N_4): every layer non-square except W3 (4 → 4), so that a missing transpose
 # is caught without a shape error.

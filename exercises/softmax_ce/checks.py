@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from grader.checks import CheckContext, check
-from grader.compare import dtype_name
+from grader.checks import CheckContext, check, input_modified
+from grader.format import dtype_name
 
 C = 5
 BATCHES = (1, 7)
@@ -197,12 +197,11 @@ def inputs_unchanged(ctx: CheckContext) -> None:
 
 
 def _fail_modified(ctx: CheckContext, m) -> None:
-    diagnosis = ("Work on a new tensor (x = x - m, not x -= m; or x.clone() first) instead of changing the "
-                 "argument in place.")
-    mistake = "input_modified"
+    hint = ("Work on a new tensor (x = x - m, not x -= m; or x.clone() first) instead of changing the "
+            "argument in place.")
+    diagnosis = input_modified(hint)
     if m.function in _LOGIT_FUNCTIONS and ctx.mistakes is not None:
-        known = ctx.mistakes["softmax_in_place"]
-        diagnosis, mistake = f"Likely mistake: {known.name}. {known.hint}", known.id
+        diagnosis = ctx.mistakes["softmax_in_place"].diagnosis
     ctx.fail(f"{m.function} modified its input {m.argument} in place",
              details="The caller's tensor had changed after the call: inputs belong to the caller.",
-             diagnosis=diagnosis, mistake=mistake)
+             diagnosis=diagnosis, hint=hint)

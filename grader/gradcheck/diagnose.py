@@ -11,11 +11,12 @@ an *implied* true gradient, which names the pattern in the same words as with a 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import torch
 
+from grader.format import fmt_shape
 from grader.gradcheck.fd import claim_tolerance
 from grader.gradcheck.result import Diagnosis
 from grader.patterns import Pattern, describe_factor, name_pattern
@@ -35,7 +36,7 @@ class Measurement:
 
 
 def from_pattern(p: Pattern) -> Diagnosis:
-    return Diagnosis(p.id, p.hint, p.factor, "pattern")
+    return Diagnosis(p.id, "", p.hint, "pattern", p.factor)
 
 
 def match_mistake(
@@ -48,7 +49,7 @@ def match_mistake(
             continue
         c = cand.detach().to(torch.float64)
         if bool(torch.isclose(claim, c, rtol=tol.rtol, atol=tol.atol, equal_nan=False).all()):
-            return Diagnosis(mid, hint, None, "mistake", mname)
+            return Diagnosis(mid, mname, hint, "mistake")
     return None
 
 
@@ -138,14 +139,8 @@ def zero_claim(label: str, claim: torch.Tensor, tol: Tolerance) -> Diagnosis | N
 
 
 def shape_diagnosis(label: str, claim_shape: torch.Size, shape: torch.Size) -> Diagnosis:
-    def fmt(s: torch.Size) -> str:
-        return "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
-
     return Diagnosis(
-        "wrong_shape",
-        f"{label} has shape {fmt(claim_shape)} but its variable has shape {fmt(shape)}: a gradient has "
-        "the shape of its variable.",
+        "wrong_shape", "wrong shape",
+        f"{label} has shape {fmt_shape(claim_shape)} but its variable has shape {fmt_shape(shape)}: a gradient "
+        "has the shape of its variable.", "pattern",
     )
-
-
-Labeler = Callable[[str], str]

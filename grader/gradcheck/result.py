@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from grader.diagnosis import Diagnosis
+
 if TYPE_CHECKING:
     from grader.results import CheckResult
 
@@ -69,17 +71,6 @@ class Localisation:
     @property
     def fraction(self) -> float:
         return self.mismatched / self.total if self.total else 0.0
-
-
-@dataclass
-class Diagnosis:
-    """The likely mistake: a generic pattern (``grader.patterns``) or one of the exercise's mistakes."""
-
-    id: str
-    hint: str
-    factor: float | None = None
-    source: str = "pattern"  # "pattern" or "mistake"
-    name: str = ""  # a mistake's short name
 
 
 @dataclass
@@ -150,9 +141,9 @@ class GradcheckResult:
                 loc["entries"] = [EntryError(**e) for e in loc.get("entries", [])]
                 t["localisation"] = Localisation(**loc)
             if t.get("diagnosis") is not None:
-                t["diagnosis"] = Diagnosis(**t["diagnosis"])
+                t["diagnosis"] = Diagnosis.from_dict(t["diagnosis"])
             tensors.append(TensorVerdict(**t))
-        mistake = Diagnosis(**d["mistake"]) if d.get("mistake") else None
+        mistake = Diagnosis.from_dict(d["mistake"]) if d.get("mistake") else None
         return cls(
             status=d["status"],
             message=d["message"],
@@ -166,8 +157,8 @@ class GradcheckResult:
         )
 
     def to_check_result(self, id: str, title: str, max_score: float = 1.0) -> CheckResult:
-        """A :class:`grader.results.CheckResult` (all-or-nothing), the figures in ``data["gradcheck"]``."""
-        from grader.results import CheckResult
+        """A :class:`grader.results.CheckResult` (all-or-nothing) with the figures as a GradientVerdict."""
+        from grader.results import CheckResult, GradientVerdict
 
         status = "passed" if self.passed else ("error" if self.status == "error" else "failed")
         diag = self.mistake or next((t.diagnosis for t in self.failed_tensors if t.diagnosis), None)
@@ -179,10 +170,9 @@ class GradcheckResult:
             max_score=max_score,
             message=self.message,
             details=self.details(),
-            diagnosis=diag.hint if diag else "",
-            mistake=diag.id if diag else None,
+            diagnosis=diag,
             duration=self.duration,
-            data={"gradcheck": self.to_dict()},
+            attachments=(GradientVerdict(verdict=self.to_dict()),),
         )
 
     def details(self) -> str:

@@ -1,6 +1,5 @@
-"""Reporters: they only read results (grader.results) and format them."""
+"""Reporters: plug-ins that only read a redacted :class:`grader.results.Report` (see registry)."""
 
-from grader.report.json_report import to_json
-from grader.report.terminal import render_result
+from grader.report.registry import Reporter, ReportOptions, emit, get, names, reporter
 
-__all__ = ["render_result", "to_json"]
+__all__ = ["ReportOptions", "Reporter", "emit", "get", "names", "reporter"]

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+from typing import TextIO
 
-from grader.report.redact import for_students
-from grader.results import ExerciseResult
+from grader.report.registry import ReportOptions, reporter
+from grader.results import Report
 
 
-def to_json(result: ExerciseResult, *, show_hidden: bool = False, indent: int | None = 2) -> str:
-    shown = result if show_hidden else for_students(result)
-    return json.dumps(shown.to_dict(), indent=indent, ensure_ascii=False, default=str)
+def to_json(report: Report, *, indent: int | None = 2) -> str:
+    return json.dumps(report.to_dict(), indent=indent, ensure_ascii=False, default=str)
+
+
+@reporter("json", "the JSON document (schema 1) on stdout")
+def write_json(report: Report, stream: TextIO, options: ReportOptions) -> None:
+    stream.write(to_json(report) + "\n")

@@ -1,29 +1,50 @@
-"""The rich terminal report: header, table of checks, a panel per failure, the total."""
+"""The rich terminal report: header, table of checks, a panel per failure, the total.
+
+Every string that reaches the console is a ``rich.text.Text`` (never markup), so file names, messages and
+printed output are shown as they are, whatever brackets they contain.
+"""
 
 from __future__ import annotations
+
+from typing import TextIO
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from grader.report.redact import for_students
-from grader.results import CheckResult, ExerciseResult
+from grader.report.registry import ReportOptions, reporter
+from grader.results import (
+    GRADER_FAULT_NOTE,
+    CheckResult,
+    ExerciseResult,
+    ExpectedAnswer,
+    GradientVerdict,
+    Report,
+    SymbolicAnswer,
+)
 
-ICONS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "error": ("!", "red"), "timeout": ("⏱", "yellow")}
+ICONS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "error": ("!", "red"), "timeout": ("⏱", "yellow"),
+         "grader_error": ("⚙", "magenta")}
 
 
-def render_result(result: ExerciseResult, console: Console, *, verbose: bool = False,
-                  show_hidden: bool = False) -> None:
-    shown = result if show_hidden else for_students(result)
+@reporter("text", "the rich terminal report (default)")
+def write_text(report: Report, stream: TextIO, options: ReportOptions) -> None:
+    console = Console(file=stream, highlight=False, force_terminal=options.color, no_color=options.color is False,
+                      width=options.width)
+    render(report, console, verbose=options.verbose)
+
+
+def render(report: Report, console: Console, *, verbose: bool = False) -> None:
+    shown = report.result
     console.print(header(shown))
     for p in shown.problems:
         console.print(Text("⚠ " + p, style="yellow"))
     console.print(check_table(shown, verbose))
     for c in shown.checks:
         if not c.passed:
-            console.print(failure_panel(c, verbose))
-        elif verbose and (c.data.get("notes") or c.output):
+            console.print(failure_panel(c, verbose, report.audience == "instructor"))
+        elif verbose and (c.notes or c.output):
             console.print(notes_panel(c))
     console.print(total_line(shown))
 
@@ -33,12 +54,12 @@ def header(r: ExerciseResult) -> RenderableType:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
-    grid.add_row("Exercise", f"{r.title} ({r.exercise})")
-    grid.add_row("File", r.submission)
-    grid.add_row("Device", str(env.get("device", "?")))
-    grid.add_row("Dtype", str(env.get("dtype", "?")))
-    grid.add_row("Seed", str(env.get("seed", "?")))
-    grid.add_row("torch", str(env.get("torch", "?")))
+    rows = [("Exercise", f"{r.title} ({r.exercise})"), ("File", r.submission), ("Device", env.get("device", "?")),
+            ("Dtype", env.get("dtype", "?")), ("Seed", env.get("seed", "?")), ("torch", env.get("torch", "?"))]
+    if env.get("isolation"):
+        rows.append(("Isolation", env["isolation"]))
+    for key, value in rows:
+        grid.add_row(Text(key), Text(str(value)))
     return Panel(grid, title="grade", expand=False)
 
 
@@ -50,58 +71,66 @@ def check_table(r: ExerciseResult, verbose: bool) -> Table:
     t.add_column("Time", justify="right")
     for c in r.checks:
         icon, style = ICONS.get(c.status, ("?", "white"))
-        title = c.title + (" [dim](hidden)[/dim]" if c.visibility == "hidden" else "")
+        title = Text(c.title)
+        if c.visibility == "hidden":
+            title.append(" (hidden)", style="dim")
         if verbose:
-            title += f" [dim]{c.id}[/dim]"
-        t.add_row(Text(icon, style=style), title, f"{_pts(c.score)}/{_pts(c.max_score)}", f"{c.duration:.2f} s")
+            title.append(f" {c.id}", style="dim")
+        points = "—" if c.status == "grader_error" else f"{_pts(c.score)}/{_pts(c.max_score)}"
+        t.add_row(Text(icon, style=style), title, Text(points), Text(f"{c.duration:.2f} s"))
     return t
 
 
-def failure_panel(c: CheckResult, verbose: bool) -> Panel:
+def failure_panel(c: CheckResult, verbose: bool, instructor: bool = False) -> Panel:
     icon, style = ICONS.get(c.status, ("?", "white"))
     parts: list[RenderableType] = [Text(c.message, style="bold")]
-    if c.details:
+    if c.status == "grader_error":
+        parts.append(Text(GRADER_FAULT_NOTE, style="magenta"))
+    if c.details and (c.status != "grader_error" or instructor):
         parts.append(Text(c.details))
-    if c.diagnosis:
-        parts.append(Text("→ " + c.diagnosis, style="yellow"))
+    if c.advice:
+        parts.append(Text("→ " + c.advice, style="yellow"))
     if c.traceback:
         parts.append(Text(c.traceback.rstrip(), style="dim"))
-    if c.data.get("student_expr"):
-        parts.append(Text("Your answer:\n" + str(c.data["student_expr"])))
-    if c.data.get("expected_expr"):
-        parts.append(Text("Expected (instructors only):\n" + str(c.data["expected_expr"]), style="cyan"))
-    extra = _gradcheck_map(c)
-    if extra is not None:
-        parts.append(extra)
+    for a in c.attachments:
+        drawn = _attachment(a)
+        if drawn is not None:
+            parts.append(drawn)
     if c.output and verbose:
         parts.append(Text("Your code printed:\n" + c.output[:4000].rstrip(), style="dim"))
-    return Panel(Group(*parts), title=f"{icon} {c.title}", title_align="left", border_style=style)
+    return Panel(Group(*parts), title=Text(f"{icon} {c.title}"), title_align="left", border_style=style)
+
+
+def _attachment(a: object) -> RenderableType | None:
+    if isinstance(a, SymbolicAnswer) and a.answer:
+        return Text("Your answer:\n" + a.answer)
+    if isinstance(a, ExpectedAnswer) and a.answer:
+        return Text("Expected (instructors only):\n" + a.answer, style="cyan")
+    if isinstance(a, GradientVerdict) and a.verdict:
+        from grader.report.gradient_map import render_error_maps
+
+        return render_error_maps(a.verdict)
+    return None
 
 
 def notes_panel(c: CheckResult) -> Panel:
-    lines = list(c.data.get("notes", []))
+    lines = list(c.notes)
     if c.output:
         lines.append("Your code printed:\n" + c.output[:2000].rstrip())
-    return Panel(Text("\n".join(lines), style="dim"), title=f"✓ {c.title}", title_align="left",
+    return Panel(Text("\n".join(lines), style="dim"), title=Text(f"✓ {c.title}"), title_align="left",
                  border_style="green")
-
-
-def _gradcheck_map(c: CheckResult) -> RenderableType | None:
-    data = c.data.get("gradcheck")
-    if not data:
-        return None
-    try:
-        from grader.gradcheck.render import render_error_maps
-    except ImportError:
-        return None
-    return render_error_maps(data)
 
 
 def total_line(r: ExerciseResult) -> Text:
     style = "bold green" if r.full_marks else "bold red" if r.score == 0 else "bold yellow"
     passed = sum(c.passed for c in r.checks)
-    return Text(f"Score: {_pts(r.score)} / {_pts(r.max_score)}   ({passed} of {len(r.checks)} checks passed)",
+    text = Text(f"Score: {_pts(r.score)} / {_pts(r.max_score)}   ({passed} of {len(r.checks)} checks passed)",
                 style=style)
+    faults = r.grader_faults
+    if faults:
+        text.append(f"\nIncomplete: {len(faults)} check(s) failed because of the grader, not your code "
+                    f"({_pts(sum(c.max_score for c in faults))} points not graded). Run it again.", style="magenta")
+    return text
 
 
 def _pts(x: float) -> str:

@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 import sympy
 
+from grader.diagnosis import Diagnosis
+from grader.results import Attachment, ExpectedAnswer, SymbolicAnswer
 from grader.symbolic.build import is_matrix
 from grader.symbolic.errors import ParseError, ShapeError, SymbolicError
 from grader.symbolic.exact import prove_equal
@@ -55,6 +57,12 @@ class Candidate:
     hint: str
     expr: Any
 
+    @property
+    def diagnosis(self) -> Diagnosis:
+        """Generic candidates (sign, factor, …) speak for themselves; catalogued mistakes are named."""
+        generic = self.id in GENERIC_IDS
+        return Diagnosis(self.id, "" if generic else self.name, self.hint, "pattern" if generic else "mistake")
+
 
 @dataclass
 class SymbolicVerdict:
@@ -70,8 +78,7 @@ class SymbolicVerdict:
     student: str = ""
     expected: str = ""
     answer: str = ""  # the text as typed, for string answers
-    diagnosis: str = ""
-    mistake: str | None = None
+    diagnosis: Diagnosis | None = None
     details: str = ""
     method: str = ""  # "exact", "numeric", "shape", "parse"
     notes: list[str] = field(default_factory=list)
@@ -80,13 +87,16 @@ class SymbolicVerdict:
     def correct(self) -> bool:
         return self.status == "correct"
 
+    @property
+    def mistake(self) -> str | None:
+        return self.diagnosis.id if self.diagnosis else None
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def data(self) -> dict[str, Any]:
-        """For ``CheckResult.data``: ``expected_expr`` is the key a reporter hides from students."""
-        return {"student_expr": self.student, "expected_expr": self.expected, "method": self.method,
-                "notes": list(self.notes)}
+    def attachments(self) -> tuple[Attachment, ...]:
+        """The answer as read (students see it) and the expected one (instructors only)."""
+        return (SymbolicAnswer(answer=self.student, method=self.method), ExpectedAnswer(answer=self.expected))
 
 
 # -- reading an answer ------------------------------------------------------------------------------
@@ -144,9 +154,9 @@ def grade_answer(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterab
         return _correct(verdict, expr, expected, timeout)
     variable = variable if variable is not None else _default_variable(table)
     generic = generic_candidates(expected, primitive, variable)
-    diagnosis, mistake = probe.diagnose([*candidates, *generic])
+    diagnosis = probe.diagnose([*candidates, *generic])
     return _fill(verdict, "wrong", "your answer is not equivalent to the expected derivative",
-                 diagnosis=diagnosis, mistake=mistake, method="numeric",
+                 diagnosis=diagnosis, method="numeric",
                  details=f"your answer: {expr}\n{probe.counterexample(table)}")
 
 
@@ -154,10 +164,10 @@ def _invalid(verdict: SymbolicVerdict, e: SymbolicError) -> SymbolicVerdict:
     first, _, rest = str(e).partition("\n")
     if isinstance(e, ShapeError) or getattr(e, "shape", False):
         missing = "a transpose missing" in first
-        return _fill(verdict, "wrong", f"shape error: {first}", details=rest, method="shape",
-                     mistake="missing_transpose" if missing else "wrong_shape",
-                     diagnosis="A transpose is missing: check the shape of every factor of each product."
-                     if missing else "The shapes of your matrices do not fit together.")
+        diagnosis = (Diagnosis("missing_transpose", "", "A transpose is missing: check the shape of every "
+                               "factor of each product.", "pattern") if missing else
+                     Diagnosis("wrong_shape", "", "The shapes of your matrices do not fit together.", "pattern"))
+        return _fill(verdict, "wrong", f"shape error: {first}", details=rest, method="shape", diagnosis=diagnosis)
     where = "could not read your answer" if isinstance(e, ParseError) else "answer refused"
     return _fill(verdict, "invalid", f"{where}: {first}", details=rest, method="parse")
 
@@ -199,14 +209,12 @@ def _shape_verdict(verdict: SymbolicVerdict, expr: Any, expected: Any, problem: 
     message = (f"your answer has shape {shape_str(expr)} but the derivative has shape {shape_str(expected)}"
                if is_matrix(expected) or is_matrix(expr) else "wrong shape")
     samples = draw_samples(list(table.values()), np.random.default_rng(seed), 12)
-    diagnosis, mistake = "", problem
-    for c in candidates:  # a known mistake of the same (wrong) shape
-        if _same_shape(c.expr, expr) and Probe.of_expressions(expr, c.expr, samples).all_close():
-            diagnosis, mistake = f"Likely mistake: {c.name}. {c.hint}", c.id
-            break
-    else:
-        diagnosis = _shape_diagnosis(expr, expected, problem, samples)
-    return _fill(verdict, "wrong", message, diagnosis=diagnosis, mistake=mistake, method="shape",
+    diagnosis = next((c.diagnosis for c in candidates  # a known mistake of the same (wrong) shape
+                      if _same_shape(c.expr, expr) and Probe.of_expressions(expr, c.expr, samples).all_close()),
+                     None)
+    if diagnosis is None:
+        diagnosis = Diagnosis(problem, "", _shape_diagnosis(expr, expected, problem, samples), "pattern")
+    return _fill(verdict, "wrong", message, diagnosis=diagnosis, method="shape",
                  details=f"your answer: {expr}")
 
 
@@ -280,16 +288,16 @@ class Probe:
                    for b in self.batches)
 
     # -- diagnosis ------------------------------------------------------------------------------
-    def diagnose(self, candidates: Sequence[Candidate]) -> tuple[str, str | None]:
+    def diagnose(self, candidates: Sequence[Candidate]) -> Diagnosis | None:
         """The first candidate that reproduces the student's values (and differs from the right
         answer), else a constant factor, else nothing."""
         for c in candidates:
             if self.reproduces(c.expr):
-                return c.hint if c.id in GENERIC_IDS else f"Likely mistake: {c.name}. {c.hint}", c.id
+                return c.diagnosis
         factor = self.constant_factor()
         if factor is not None:
-            return factor_hint(factor), "constant_factor"
-        return "", None
+            return Diagnosis("constant_factor", "", factor_hint(factor), "pattern", factor)
+        return None
 
     def reproduces(self, expr: Any) -> bool:
         """``expr`` matches the student's values on every usable point, and the right answer's on none
@@ -437,7 +445,8 @@ def compare_values(values: Any, expected: Any, inputs: Mapping[Any, Any], *, rto
     verdict = SymbolicVerdict("wrong", "", expected=pretty(expected))
     if got.shape != shape:
         return _fill(verdict, "wrong", f"returned shape {tuple(got.shape)}, expected {tuple(shape)} (elementwise)",
-                     mistake="wrong_shape", method="numeric")
+                     method="numeric", diagnosis=Diagnosis("wrong_shape", "", "Return one value per input entry: "
+                                                           "the result has the shape of the input.", "pattern"))
     flat = {k: v.reshape(-1) for k, v in arrays.items()}
     ev = Evaluator(flat, got.size)
     want = evaluate(expected, flat)
@@ -446,9 +455,9 @@ def compare_values(values: Any, expected: Any, inputs: Mapping[Any, Any], *, rto
     if probe.all_close():
         return _fill(verdict, "correct", "values match the derivative", method="numeric")
     variable = variable if variable is not None else _default_variable(table)
-    diagnosis, mistake = probe.diagnose([*candidates, *generic_candidates(expected, primitive, variable)])
+    diagnosis = probe.diagnose([*candidates, *generic_candidates(expected, primitive, variable)])
     return _fill(verdict, "wrong", "values do not match the derivative", diagnosis=diagnosis,
-                 mistake=mistake, method="numeric", details=probe.counterexample(table))
+                 method="numeric", details=probe.counterexample(table))
 
 
 def _as_float64(x: Any) -> tuple[np.ndarray, Any]:

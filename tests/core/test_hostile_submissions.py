@@ -39,7 +39,7 @@ def test_infinite_loop_times_out_and_other_checks_still_run(write_submission, sa
     timeouts = [c for c in result.checks if c.status == "timeout"]
     assert timeouts and all(c.score == 0 for c in timeouts)
     assert "ls_loss did not finish within" in timeouts[0].message
-    assert "infinite loop" in timeouts[0].diagnosis
+    assert "infinite loop" in timeouts[0].advice
     assert any(c.passed for c in result.checks)  # the rest were graded
     assert elapsed < 2 * len(timeouts) + 30
 
@@ -67,7 +67,7 @@ def test_sys_exit_at_import_zeroes_everything_with_an_explanation(write_submissi
     assert result.score == 0
     assert all(c.status == "error" for c in result.checks)
     assert "called sys.exit(0) while being imported" in result.checks[0].message
-    assert '__name__ == "__main__"' in result.checks[0].diagnosis
+    assert '__name__ == "__main__"' in result.checks[0].advice
 
 
 def test_os_exit_in_a_call_affects_only_that_function(write_submission, sandbox):
@@ -75,7 +75,7 @@ def test_os_exit_in_a_call_affects_only_that_function(write_submission, sandbox)
     result, _ = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if "ended during ls_loss" in c.message]
     assert hit and "exited with status 3" in hit[0].message
-    assert "os._exit" in hit[0].diagnosis
+    assert "os._exit" in hit[0].advice
     assert any(c.passed for c in result.checks)
 
 
@@ -153,7 +153,7 @@ def test_input_call_gets_a_clear_message(write_submission, sandbox):
     result, _ = run(write_submission, sandbox, src)
     hit = by_function(result, "ls_loss")
     assert hit and "input() is not available while grading" in hit[0].message
-    assert "Remove the input() call" in hit[0].diagnosis
+    assert "Remove the input() call" in hit[0].advice
 
 
 def test_child_processes_left_running_are_killed(write_submission, sandbox):

@@ -66,5 +66,5 @@ def test_each_mistake_loses_marks_and_is_named(exercise, mistake_id, seed, sandb
     assert r.score < r.max_score, f"{mistake_id} got full marks"
     failed = [c for c in r.checks if not c.passed]
     named = [c for c in failed if c.mistake == mistake_id]
-    assert named, f"{mistake_id} not named; diagnoses: {[(c.id, c.mistake, c.diagnosis) for c in failed]}"
-    assert all(mistake.name in c.diagnosis and mistake.hint in c.diagnosis for c in named)
+    assert named, f"{mistake_id} not named; diagnoses: {[(c.id, c.mistake, c.advice) for c in failed]}"
+    assert all(mistake.name in c.advice and mistake.hint in c.advice for c in named)

@@ -92,9 +92,9 @@ def test_transposed_jacobian_is_diagnosed_as_transposed(sandbox, tmp_path):
     assert layout.message.startswith("jac_y_x is transposed")
     assert "numerator layout" in layout.message and "(N, D) = (3, 5)" in layout.message
     assert "you returned (5, 3)" in layout.message
-    assert layout.mistake == "denominator_layout" and "denominator layout" in layout.diagnosis
+    assert layout.mistake == "denominator_layout" and "denominator layout" in layout.advice
     square = failed["jac_y_x_square"]  # same shape when N = D: only the values show the transpose
-    assert square.mistake == "denominator_layout" and "transposed" in square.diagnosis.lower()
+    assert square.mistake == "denominator_layout" and "transposed" in square.advice.lower()
 
 
 ONLY_SQUARE_TRANSPOSE = '''
@@ -112,7 +112,7 @@ def test_a_square_transpose_is_named_by_the_generic_pattern_too(sandbox, tmp_pat
     result = grade(EXERCISE, write(tmp_path, ONLY_SQUARE_TRANSPOSE), GradeOptions(seed=1), sandbox=sandbox)
     failed = failures(result)
     assert set(failed) == {"jac_y_x_square"}, explain(result)
-    assert "transposed" in failed["jac_y_x_square"].diagnosis.lower()
+    assert "transposed" in failed["jac_y_x_square"].advice.lower()
 
 
 WRONG_SIDE = '''
@@ -129,7 +129,7 @@ def test_diagonal_on_the_wrong_side(sandbox, tmp_path):
     result = grade(EXERCISE, write(tmp_path, WRONG_SIDE), GradeOptions(seed=2), sandbox=sandbox)
     failed = failures(result)
     layout = failed["jac_y_x_layout"]  # N ≠ D: the broadcast fails, and the hint explains why
-    assert layout.status == "error" and "s[:, None] * W" in layout.diagnosis
+    assert layout.status == "error" and "s[:, None] * W" in layout.advice
     square = failed["jac_y_x_square"]
     assert square.status == "failed" and square.mistake == "jac_y_x_wrong_side"
 
@@ -153,7 +153,7 @@ def test_forward_differences_are_named(sandbox, tmp_path):
     failed = failures(result)
     assert "numerical_jacobian_central" in failed and "numerical_jacobian_affine" not in failed
     c = failed["numerical_jacobian_central"]
-    assert c.mistake == "numerical_forward_difference" and "order ε²" in c.diagnosis
+    assert c.mistake == "numerical_forward_difference" and "order ε²" in c.advice
 
 
 def test_statement_states_the_layout():

@@ -89,8 +89,8 @@ def test_ill_conditioning_message(sandbox, tmp_path):
     assert c.status == "failed"
     assert "ill-conditioned" in c.message and "cond(WᵀW) = cond(W)²" in c.message
     assert c.mistake == "ls_solve_inverse"
-    assert "normal equations" in c.diagnosis and "cond(WᵀW) = cond(W)²" in c.diagnosis
-    assert "QR" in c.diagnosis and "lstsq" in c.diagnosis
+    assert "normal equations" in c.advice and "cond(WᵀW) = cond(W)²" in c.advice
+    assert "QR" in c.advice and "lstsq" in c.advice
     assert "cond(W)·u" in c.details
 
 
@@ -110,7 +110,7 @@ def test_slide_gradient_message(sandbox, tmp_path):
     assert set(failed) == {"affine_grad_random", "affine_grad_mean_factor"}, explain(result)
     c = failed["affine_grad_mean_factor"]
     assert c.mistake == "affine_grad_slide"
-    assert "slide" in c.diagnosis and "(2/T)Wᵀ(Wθ − y)" in c.diagnosis
+    assert "slide" in c.advice and "(2/T)Wᵀ(Wθ − y)" in c.advice
     assert "(7, 3)" in c.message
 
 

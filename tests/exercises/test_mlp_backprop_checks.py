@@ -88,32 +88,32 @@ def test_missing_transpose_is_caught_on_a_square_layer_only(sandbox, tmp_path):
     assert set(failed) == {"backward_hidden_layers", "backward_input", "backward_square_layers", "backward_gradcheck"}
     c = failed["backward_hidden_layers"]
     assert "['W2']" in c.message and "not close" in c.message
-    assert "W instead of Wᵀ" in c.diagnosis and "square" in c.diagnosis
+    assert "W instead of Wᵀ" in c.advice and "square" in c.advice
 
 
 def test_bias_not_summed_message_gives_the_shapes(sandbox, tmp_path):
     c = failures(grade_mistake(sandbox, tmp_path, "bias_not_summed"))["backward_output_layer"]
     assert "['b4'] has shape (1, 3), expected (3,)" in c.message
-    assert "G_a.sum(0)" in c.diagnosis
+    assert "G_a.sum(0)" in c.advice
 
 
 def test_missing_input_gradient_message(sandbox, tmp_path):
     failed = failures(grade_mistake(sandbox, tmp_path, "grad_X_missing"))
     assert set(failed) == {"backward_input", "backward_square_layers", "backward_batch_sizes", "backward_gradcheck"}
     assert "is missing key(s) 'X'" in failed["backward_square_layers"].message
-    assert "\"X\"" in failed["backward_input"].diagnosis
+    assert "\"X\"" in failed["backward_input"].advice
 
 
 def test_sum_instead_of_mean_shows_only_for_a_batch(sandbox, tmp_path):
     failed = failures(grade_mistake(sandbox, tmp_path, "sum_instead_of_mean"))
     assert "forward_output" not in failed
     assert "T = 6" in failed["loss_value"].message  # T = 1 passed: a sum and a mean agree there
-    assert "1/T" in failed["backward_output_layer"].diagnosis
+    assert "1/T" in failed["backward_output_layer"].advice
 
 
 def test_missing_output_sigmoid_fails_the_forward_check(sandbox, tmp_path):
     c = failures(grade_mistake(sandbox, tmp_path, "no_sigmoid_at_output"))["forward_output"]
-    assert c.mistake == "no_sigmoid_at_output" and "σ after every layer" in c.diagnosis
+    assert c.mistake == "no_sigmoid_at_output" and "σ after every layer" in c.advice
 
 
 AUTOGRAD = ALTERNATIVE.replace("def backward(params, cache, Y):", '''def backward(params, cache, Y):
@@ -131,7 +131,7 @@ def test_autograd_is_forbidden(sandbox, tmp_path):
     backward_checks = {c.id for c in result.checks if c.id.startswith("backward")}
     assert set(failed) == backward_checks
     assert all(c.status == "error" and "forbid" in c.message for c in failed.values())
-    assert "by hand" in failed["backward_output_layer"].diagnosis
+    assert "by hand" in failed["backward_output_layer"].advice
 
 
 def test_statement_gives_the_conventions_and_the_slide_errors():
@@ -159,12 +159,12 @@ def test_gradcheck_locates_a_single_wrong_bias_entry(sandbox, tmp_path):
     c = failures(grade_source(sandbox, tmp_path, ONE_WRONG_BIAS_ENTRY))["backward_gradcheck"]
     assert c.message == "backward (float64): wrong gradient: db2"
     assert "b2: failed" in c.details and "1 of 4 entries wrong" in c.details and "b2[1]" in c.details
-    assert "db2 is right except for 1 of 4 entries: at [1]" in c.diagnosis
-    tensors = {t["name"]: t for t in c.data["gradcheck"]["tensors"]}
+    assert "db2 is right except for 1 of 4 entries: at [1]" in c.advice
+    tensors = {t["name"]: t for t in c.attachment("gradient").verdict["tensors"]}
     assert tensors["b2"]["status"] == "failed" and tensors["W2"]["status"] == "passed"
 
 
 def test_gradcheck_names_the_known_mistake(sandbox, tmp_path):
     c = failures(grade_mistake(sandbox, tmp_path, "factor_two_missing"))["backward_gradcheck"]
     assert c.mistake == "factor_two_missing"
-    assert c.diagnosis.startswith("Likely mistake: factor 2 missing.")
+    assert c.advice.startswith("Likely mistake: factor 2 missing.")

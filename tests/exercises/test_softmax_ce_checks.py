@@ -96,7 +96,7 @@ def test_overflow_message(sandbox, tmp_path):
     assert {"softmax_values", "log_softmax_values", "cross_entropy_values"}.isdisjoint(failed)
     c = failed["softmax_large_logits"]
     assert "contains NaN" in c.message and "where a finite value is expected" in c.message
-    assert "Overflow for logits above 88: subtract the max" in c.diagnosis
+    assert "Overflow for logits above 88: subtract the max" in c.advice
     assert "contains inf" in failed["log_softmax_large_logits"].message
 
 
@@ -105,7 +105,7 @@ def test_log_of_softmax_message(sandbox, tmp_path):
     assert set(failed) == {"log_softmax_large_logits", "cross_entropy_large_logits"}
     c = failed["cross_entropy_large_logits"]
     assert "gaps up to 1e4" in c.message and "inf" in c.message
-    assert "log(softmax(z))" in c.diagnosis
+    assert "log(softmax(z))" in c.advice
 
 
 def test_naive_bce_with_logits_message(sandbox, tmp_path):
@@ -113,14 +113,14 @@ def test_naive_bce_with_logits_message(sandbox, tmp_path):
     assert set(failed) == {"bce_with_logits_values"}
     c = failed["bce_with_logits_values"]
     assert "against the labels" in c.message and "contains inf" in c.message
-    assert "softplus" in c.diagnosis
+    assert "softplus" in c.advice
 
 
 def test_in_place_message_names_the_argument(sandbox, tmp_path):
     failed = failures(grade_mistake(sandbox, tmp_path, "softmax_in_place"))
     c = failed["inputs_unchanged"]
     assert c.message == "softmax modified its input z in place"
-    assert c.mistake == "softmax_in_place" and "z = z - z.amax" in c.diagnosis
+    assert c.mistake == "softmax_in_place" and "z = z - z.amax" in c.advice
     assert failed["softmax_values"].mistake == "softmax_in_place"  # expect_close names it too
 
 
@@ -133,7 +133,7 @@ BCE_IN_PLACE = ALTERNATIVE.replace('''def bce(p, y):
 def test_in_place_outside_softmax_gets_the_generic_hint(sandbox, tmp_path):
     c = failures(grade_source(sandbox, tmp_path, BCE_IN_PLACE))["inputs_unchanged"]
     assert c.message == "bce modified its input p in place"
-    assert c.mistake == "input_modified" and "x = x - m" in c.diagnosis
+    assert c.mistake == "input_modified" and "x = x - m" in c.advice
 
 
 def test_missing_1_over_T_shows_only_for_a_batch(sandbox, tmp_path):
@@ -144,11 +144,11 @@ def test_missing_1_over_T_shows_only_for_a_batch(sandbox, tmp_path):
 
 def test_wrong_axis_and_label_indexing_messages(sandbox, tmp_path):
     c = failures(grade_mistake(sandbox, tmp_path, "wrong_axis"))["softmax_values"]
-    assert "dim=-1" in c.diagnosis
+    assert "dim=-1" in c.advice
     c = failures(grade_mistake(sandbox, tmp_path, "labels_all_rows"))["cross_entropy_values"]
-    assert "T = 7" in c.message and "torch.arange(T), labels" in c.diagnosis
+    assert "T = 7" in c.message and "torch.arange(T), labels" in c.advice
     c = failures(grade_mistake(sandbox, tmp_path, "labels_from_one"))["cross_entropy_values"]
-    assert "0 to C − 1" in c.diagnosis
+    assert "0 to C − 1" in c.advice
 
 
 LIBRARY = ALTERNATIVE.replace('''def log_softmax(z):

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from grader.errors import GraderError
 from grader.gradcheck import GradcheckResult, check_file_function, check_gradients, check_vjp, load_target
-from grader.gradcheck.render import error_map, render_error_maps, summary_table
+from grader.report.gradient_map import error_map, render_error_maps, summary_table
 
 # -- vector-Jacobian products -------------------------------------------------------------------------
 W = torch.randn(4, 3, generator=gen(0), dtype=torch.float64)
@@ -135,8 +135,8 @@ def test_to_check_result() -> None:
     f, p, g = mlp(1)
     cr = check_gradients(f, p, replace(g, W1=2 * g["W1"])).to_check_result("grad_check", "Gradients", 3.0)
     assert cr.status == "failed" and cr.score == 0.0 and cr.max_score == 3.0
-    assert cr.mistake == "scaled" and cr.diagnosis.startswith("dW1 is off by a factor of 2")
-    assert "gradcheck" in cr.data and "W1: failed" in cr.details
+    assert cr.mistake == "scaled" and cr.advice.startswith("dW1 is off by a factor of 2")
+    assert cr.attachment("gradient") is not None and "W1: failed" in cr.details
     ok = check_gradients(f, p, g).to_check_result("grad_check", "Gradients")
     assert ok.passed and ok.score == 1.0
 

@@ -77,4 +77,5 @@ def test_cli_reports_and_exits_1_on_a_wrong_gradient(tmp_path):
     check = doc["checks"][0]
     assert check["status"] == "failed" and check["mistake"] == "scaled"
     assert "factor of 2" in check["diagnosis"] or "2 times" in check["diagnosis"] or "twice" in check["diagnosis"]
-    assert check["data"]["gradcheck"]["tensors"][0]["name"] == "W"
+    assert check["attachments"][0]["kind"] == "gradient"
+    assert check["attachments"][0]["verdict"]["tensors"][0]["name"] == "W"

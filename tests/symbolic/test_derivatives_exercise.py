@@ -29,7 +29,7 @@ def failures(result) -> dict:
 
 
 def explain(result) -> str:
-    return "\n".join(f"{c.id}: {c.status} {c.message} | {c.details} | {c.diagnosis} {c.traceback}"
+    return "\n".join(f"{c.id}: {c.status} {c.message} | {c.details} | {c.advice} {c.traceback}"
                      for c in result.checks if not c.passed)
 
 
@@ -148,7 +148,7 @@ def test_every_mistake_loses_marks_and_is_named(sandbox, tmp_path, mistake):
     fn = next(iter(BOOK[mistake].overrides))
     check = failed[fn]
     assert check.mistake == mistake, explain(result)
-    assert check.diagnosis == f"Likely mistake: {BOOK[mistake].name}. {BOOK[mistake].hint}"
+    assert check.advice == f"Likely mistake: {BOOK[mistake].name}. {BOOK[mistake].hint}"
     assert "other_names_and_sizes" in failed
 
 
@@ -158,8 +158,8 @@ def test_failure_shows_the_students_expression_and_keeps_the_expected_one_apart(
     assert check.message == "d_tanh: your answer is not equivalent to the expected derivative"
     assert check.details.startswith("your answer: (1 - tanh(x))*tanh(x)\nat x = ")
     assert "tanh(x)**2" not in check.details
-    assert check.data["expected_expr"].split("\n")[1] == "1 - tanh (x)"
-    assert check.data["student_expr"] == "(1 - tanh(x))⋅tanh(x)"
+    assert check.attachment("expected_answer").answer.split("\n")[1] == "1 - tanh (x)"
+    assert check.attachment("symbolic_answer").answer == "(1 - tanh(x))⋅tanh(x)"
 
 
 HOSTILE = '''

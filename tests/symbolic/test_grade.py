@@ -64,7 +64,7 @@ def test_correct_verdict_fields():
                                                           "exact", None)
     assert v.student == "    2   \nsech (x)"
     assert "tanh" in v.expected and "tanh" not in v.details
-    assert v.data()["expected_expr"] == v.expected
+    assert [a.answer for a in v.attachments()] == [v.student, v.expected]
 
 
 # -- diagnoses --------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def test_correct_verdict_fields():
 ])
 def test_sigmoid_mistakes_are_named(answer, mistake, diagnosis):
     v = grade_answer(answer, D_SIGMOID, [x], primitive=SIG)
-    assert (v.status, v.mistake, v.diagnosis) == ("wrong", mistake, diagnosis)
+    assert (v.status, v.mistake, v.diagnosis.hint) == ("wrong", mistake, diagnosis)
     assert v.message == "your answer is not equivalent to the expected derivative"
     assert v.details.startswith("your answer: ")
     assert "at x = " in v.details and "the derivative is" in v.details
@@ -92,7 +92,7 @@ def test_sigmoid_mistakes_are_named(answer, mistake, diagnosis):
 def test_deck_004_tanh_error_is_named():
     v = grade_answer("tanh(x)(1 − tanh(x))", D_TANH, [x], primitive=sp.tanh(x))
     assert v.mistake == "g_one_minus_g"
-    assert v.diagnosis.startswith("You used g′ = g(1 − g), which holds only for the sigmoid g = σ. (Deck 004")
+    assert v.diagnosis.hint.startswith("You used g′ = g(1 − g), which holds only for the sigmoid g = σ. (Deck 004")
 
 
 def test_deck_003_tanh_sign_error_is_a_sign_error():
@@ -100,7 +100,7 @@ def test_deck_003_tanh_sign_error_is_a_sign_error():
     derivative_of_deck_003_tanh = f"({deck_003_tanh})^2 - 1"  # Tanh' = Tanh² − 1, since Tanh = −tanh
     assert grade_answer(derivative_of_deck_003_tanh, -D_TANH, [x]).correct
     v = grade_answer(derivative_of_deck_003_tanh, D_TANH, [x], primitive=sp.tanh(x))  # wrong for tanh
-    assert (v.mistake, v.diagnosis) == ("sign", "Sign error: your answer is the negative of the derivative.")
+    assert (v.mistake, v.diagnosis.hint) == ("sign", "Sign error: your answer is the negative of the derivative.")
 
 
 def test_exercise_candidates_come_first_and_are_worded_like_the_mistake_book():
@@ -108,7 +108,7 @@ def test_exercise_candidates_come_first_and_are_worded_like_the_mistake_book():
                       sp.tanh(x) ** 2 - 1)
     v = grade_answer("tanh(x)^2 - 1", D_TANH, [x], primitive=sp.tanh(x), candidates=[slide])
     assert v.mistake == "tanh_slide_003"
-    assert v.diagnosis == "Likely mistake: deck 003's Tanh, which is −tanh. Deck 003 defines Tanh := ..."
+    assert v.diagnosis.sentence == "Likely mistake: deck 003's Tanh, which is −tanh. Deck 003 defines Tanh := ..."
 
 
 def test_candidate_equal_to_the_right_answer_names_nothing():
@@ -129,7 +129,7 @@ def test_candidate_equal_to_the_right_answer_names_nothing():
 ])
 def test_matrix_mistakes_are_named(answer, mistake, diagnosis):
     v = grade_answer(answer, GRAD_LS, [W, theta, yv])
-    assert (v.status, v.mistake, v.diagnosis) == ("wrong", mistake, diagnosis)
+    assert (v.status, v.mistake, v.diagnosis.hint) == ("wrong", mistake, diagnosis)
 
 
 def test_wrong_shape_message():

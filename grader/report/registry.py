@@ -1,0 +1,87 @@
+"""Reporters are plug-ins, registered by name.
+
+A reporter is a function ``write(report, stream, options)`` that reads a :class:`grader.results.Report`
+(already redacted for its audience by :func:`grader.results.redact`) and writes text to ``stream``. The
+built-in reporters are imported only when used; others come from the ``dl_grader.reporters`` entry-point
+group (each entry point names a module that registers its reporters with :func:`reporter`).
+
+Adding a format is one file::
+
+    from grader.report.registry import reporter
+
+    @reporter("csv", "one line per check")
+    def write_csv(report, stream, options): ...
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TextIO
+
+from grader.errors import GraderError
+from grader.results import Audience, ExerciseResult, Report, redact
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    verbose: bool = False
+    color: bool | None = None  # None: decide from the stream (and NO_COLOR)
+    width: int | None = None
+
+
+Write = Callable[[Report, TextIO, ReportOptions], None]
+
+
+@dataclass(frozen=True)
+class Reporter:
+    name: str
+    description: str
+    write: Write
+
+
+# name -> module that registers it; imported on first use, so listing names costs nothing.
+BUILTIN: dict[str, str] = {
+    "text": "grader.report.terminal",
+    "json": "grader.report.json_report",
+}
+ENTRY_POINT_GROUP = "dl_grader.reporters"
+_REGISTERED: dict[str, Reporter] = {}
+
+
+def reporter(name: str, description: str) -> Callable[[Write], Write]:
+    """Register ``write`` as the reporter ``name``."""
+
+    def register(write: Write) -> Write:
+        _REGISTERED[name] = Reporter(name, description, write)
+        return write
+
+    return register
+
+
+def _plugins() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def names() -> list[str]:
+    """Every reporter name: the built-ins, then plug-ins (no reporter module is imported)."""
+    return list(dict.fromkeys([*BUILTIN, *_plugins(), *_REGISTERED]))
+
+
+def get(name: str) -> Reporter:
+    if name not in _REGISTERED:
+        module = BUILTIN.get(name) or _plugins().get(name)
+        if module is None:
+            raise GraderError(f"unknown report format {name!r}: use one of {', '.join(names())}")
+        importlib.import_module(module.split(":")[0])
+        if name not in _REGISTERED:
+            raise GraderError(f"module {module} did not register a reporter named {name!r}")
+    return _REGISTERED[name]
+
+
+def emit(name: str, result: ExerciseResult, stream: TextIO, *, audience: Audience = "student",
+         options: ReportOptions | None = None) -> None:
+    """Redact ``result`` for ``audience`` (once), then let reporter ``name`` write it."""
+    get(name).write(redact(result, audience), stream, options or ReportOptions())
