@@ -54,3 +54,13 @@ class ForbiddenAPI(StudentError):
 
 class LoadError(StudentError):
     """The submission could not be imported (syntax error, exception or exit at import)."""
+
+
+class GraderFault(Exception):
+    """The grader's own failure (a sandbox that did not start, a worker killed from outside, a bug in a
+    check). Never charged to the student: the check's status becomes ``grader_error``."""
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
