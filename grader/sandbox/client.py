@@ -48,6 +48,7 @@ from grader.sandbox.launcher import Drain, ZygoteProcess
 from grader.sanitize import clean
 
 TOKEN_VAR = "DL_GRADER_SANDBOX"
+ISOLATION_VAR = "DL_GRADER_ISOLATION"
 START_TIMEOUT = 120.0  # importing torch in a cold container can take a while
 CONTROL_TIMEOUT = 10.0  # a spawn, status or kill request to a live zygote
 MIN_REPLY_ELEMENTS = 1 << 22  # a reply may always hold this many tensor elements ...
@@ -83,18 +84,25 @@ def isolation_available() -> tuple[bool, str]:
     return bwrap.available()
 
 
+def default_isolation() -> str:
+    """``$DL_GRADER_ISOLATION`` (an instructor's setting, read once per sandbox), else ``"auto"``."""
+    return os.environ.get(ISOLATION_VAR) or "auto"
+
+
 class Sandbox:
     """A warm zygote and the workers it forks. Use as a context manager; ``close`` kills everything.
 
-    ``limits`` and ``device`` are the defaults for :meth:`open`. ``isolation`` is ``"auto"`` (``bwrap``
+    ``limits`` and ``device`` are the defaults for :meth:`open`. ``isolation`` (default
+    :func:`default_isolation`) is ``"auto"`` (``bwrap``
     where it works here, else ``"none"``), ``"bwrap"`` (an error where it does not work) or ``"none"`` (the
     submission runs with the grader's user, files and network: for a student's own machine). The backend
     chosen is :attr:`isolation`.
     """
 
-    def __init__(self, limits: Limits | None = None, device: str = "cpu", *, isolation: str = "auto") -> None:
+    def __init__(self, limits: Limits | None = None, device: str = "cpu", *, isolation: str | None = None) -> None:
         self.limits = limits or Limits()
         self.device = device
+        isolation = isolation or default_isolation()
         if isolation == "bwrap":
             ok, why = bwrap.available()
             if not ok:
