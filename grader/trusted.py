@@ -41,7 +41,12 @@ class TrustedFunction:
         """The function's source, dedented (sent to the student's process with it)."""
         import textwrap
 
-        return textwrap.dedent(inspect.getsource(getattr(importlib.import_module(self.module), self.name)))
+        if not self.module.startswith(ALLOWED_PREFIXES):
+            raise ValueError(f"functions may only come from {ALLOWED_PREFIXES}, not {self.module!r}")
+        try:
+            return textwrap.dedent(inspect.getsource(getattr(importlib.import_module(self.module), self.name)))
+        except (OSError, TypeError) as e:
+            raise ValueError(f"no source for {self.module}.{self.name}: {e}") from None
 
     def resolve_bound(self) -> Any:
         """A plain function with the keyword arguments bound (what the student's code receives)."""
