@@ -131,6 +131,11 @@ def _python_dirs() -> list[str]:
     return [d for d in keep if not any(d != o and d.startswith(o + os.sep) for o in keep)]
 
 
+def _ancestors(path: str) -> list[str]:
+    parts = Path(path).parts[1:-1]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
+
+
 def _hidden_dirs(bound: list[str]) -> list[str]:
     """Folders of this project inside a bound tree (a non-editable install in site-packages)."""
     found = set()
@@ -157,7 +162,12 @@ def command(python: str, runtime: str, fd: int, *, tmp_mb: int, work_mb: int, sh
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
     bound = _python_dirs()
+    made: set[str] = set()
     for d in bound:
+        for parent in _ancestors(d):  # bwrap would make them 0700: the submission's user must pass
+            if parent not in made and not parent.startswith(SYSTEM_DIRS):
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", parent]
         args += ["--ro-bind", d, d]
     for d in _hidden_dirs(bound):
         args += ["--tmpfs", d, "--remount-ro", d]
