@@ -16,10 +16,10 @@ from pathlib import Path
 
 import psutil
 import pytest
+from sandbox_helpers import HONEST, ROOT, SECRET, needs_bwrap
 
 from grader.errors import GraderFault, StudentCrash, StudentTimeout
 from grader.grading import GradeOptions, grade
-from sandbox_helpers import HONEST, ROOT, SECRET, needs_bwrap
 
 pytestmark = needs_bwrap
 EX = "least_squares"
@@ -315,7 +315,8 @@ def test_a_daemon_with_an_empty_environment_does_not_outlive_its_session(jail, s
            "    if os.fork() == 0:\n"
            "        os.setsid()\n"
            "        if os.fork() == 0:\n"
-           f"            os.execve(sys.executable, [sys.executable, '-c', 'import time; time.sleep(300)', {tag!r}], {{}})\n"
+           "            os.execve(sys.executable,\n"
+           f"                      [sys.executable, '-c', 'import time; time.sleep(300)', {tag!r}], {{}})\n"
            "        os._exit(0)\n"
            "    return os.getuid()\n")
     uid = probe(jail, submit, src)
