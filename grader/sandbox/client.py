@@ -45,6 +45,7 @@ from grader.errors import (
 from grader.sandbox import bwrap
 from grader.sandbox.frames import WireError, pack
 from grader.sandbox.launcher import Drain, ZygoteProcess
+from grader.sandbox.zygote import MAX_SOURCE_BYTES
 from grader.sanitize import clean
 
 TOKEN_VAR = "DL_GRADER_SANDBOX"
@@ -53,6 +54,7 @@ START_TIMEOUT = 120.0  # importing torch in a cold container can take a while
 CONTROL_TIMEOUT = 10.0  # a spawn, status or kill request to a live zygote
 MIN_REPLY_ELEMENTS = 1 << 22  # a reply may always hold this many tensor elements ...
 REPLY_ELEMENTS_FACTOR = 64  # ... or this many times what the call sent
+VALUE_CHARS = 1_000_000  # longest string kept in a reply's values (shown text is capped shorter)
 WATCH_EVERY = 0.1  # seconds between two looks at a worker's memory
 UID_BASE = 200_000  # first user ID given to sessions (grader running as root, inside bwrap)
 
@@ -298,6 +300,10 @@ class Session:
             self._forget()  # its zygote died: the worker died with it
         if self.pid is not None or self.load_error is not None:
             return
+        if len(self.source) > MAX_SOURCE_BYTES:
+            self.load_error = LoadError(f"your file is larger than {MAX_SOURCE_BYTES >> 20} MB",
+                                        hint="Submit the source code only, without data.")
+            return
         self.pid, self.host_pid, self.sock, self.drain = self.sandbox.spawn(self)
         self.generation = self.sandbox.generation
         self.baseline = self._baseline()
@@ -367,7 +373,7 @@ class Session:
             self.sock.settimeout(max(0.01, timeout))
             self.sock.sendall(pack(encode(request)))
             frame = self._receive(deadline, timeout, during)
-            reply = decode(frame, max_elements=max_elements, text=clean)
+            reply = decode(frame, max_elements=max_elements, text=_clean_value)
         except WireError as e:
             self._kill()
             raise BadReturn(f"{during} sent back data the grader cannot read ({clean(e, 500)})") from None
@@ -379,6 +385,11 @@ class Session:
         if not isinstance(reply, dict):
             self._kill()
             raise BadReturn(f"{during} sent back a malformed reply")
+        # What is shown as text (messages, tracebacks, printed output) is shorter than values may be.
+        if isinstance(reply.get("error"), dict):
+            reply["error"] = {k: clean(v) if isinstance(v, str) else v for k, v in reply["error"].items()}
+        if isinstance(reply.get("output"), str):
+            reply["output"] = clean(reply["output"])
         return reply
 
     def _receive(self, deadline: float, timeout: float, during: str) -> bytearray:
@@ -510,6 +521,11 @@ class Session:
             hint = "Remove the input() call: your functions get their data as arguments."
         return StudentException(f"{fn} raised {err.get('type')}: {err.get('message')}", traceback=tb,
                                 hint=hint, output=output)
+
+
+def _clean_value(text: str) -> str:
+    """Strings returned as values (a symbolic answer) may be long: the grader reports their length."""
+    return clean(text, VALUE_CHARS)
 
 
 def _elements(tree: Any) -> int:

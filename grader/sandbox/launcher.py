@@ -119,8 +119,10 @@ class ZygoteProcess:
         except OSError as e:
             self.fail(f"the sandbox process stopped answering ({e})")
         reply = self._read_line(deadline, str(msg.get("op")))
-        if "error" in reply:
-            self.fail(f"the sandbox refused a request: {reply['error']}")
+        if "error" in reply:  # the zygote is fine; the request was not
+            from grader.sanitize import clean
+
+            raise GraderFault(f"the sandbox refused a request: {clean(reply['error'], 500)}")
         return reply
 
     def _read_line(self, deadline: float, what: str) -> dict[str, Any]:

@@ -336,3 +336,9 @@ def test_a_hostile_submission_then_an_honest_one(jail, submit):
     result = run(jail, submit(hostile))
     assert not result.full_marks
     assert_honest_still_full_marks(jail, submit)
+
+
+def test_a_huge_source_file_is_a_clear_load_error(jail, submit):
+    result = run(jail, submit(HONEST + "#" + "x" * (9 << 20) + "\n"))
+    assert result.score == 0
+    assert "larger than 8 MB" in result.checks[0].message
