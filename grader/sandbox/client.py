@@ -125,8 +125,9 @@ class Sandbox:
 
     def _start(self) -> None:
         mb = self.limits.disk_mb
+        # GPU devices are bound whenever the machine has them: a session's device is chosen per session.
         self.zygote = ZygoteProcess(self.isolation, token=self.token, tmp_mb=mb, work_mb=mb, shm_mb=max(16, mb // 4),
-                                    cuda=self.device == "cuda")
+                                    cuda=any(Path("/dev").glob("nvidia*")))
         self._start_deadline = time.monotonic() + START_TIMEOUT
         self.generation += 1
 
@@ -314,6 +315,9 @@ class Session:
                                         hint=e.hint, output=e.output)
             return
         if not reply.get("ok"):
+            if reply["error"].get("kind") == "grader":
+                self._kill()
+                raise GraderFault(str(reply["error"].get("message")), retryable=False)
             self.load_error = self._load_error(reply["error"], reply.get("output", ""))
             self._kill()
             return

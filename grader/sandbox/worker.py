@@ -81,6 +81,9 @@ class Worker:
 
     def load(self) -> dict[str, Any]:
         torch.set_num_threads(int(self.config.get("threads", 1)))
+        if self.config.get("device") == "cuda" and not torch.cuda.is_available():
+            return {"ok": False, "error": {"kind": "grader", "message": "the sandbox has no usable CUDA device, "
+                                           "although this session asked for one"}}
         limit_gpu_memory(self.config)
         guard.install(self.path, self.config.get("forbidden", []))
         sys.stdout = sys.stderr = self.stdout  # type: ignore[assignment]
