@@ -83,3 +83,17 @@ def test_bwrap_asked_for_where_it_cannot_run_is_a_usage_error(monkeypatch):
     with pytest.raises(GraderError, match="bwrap is not installed"):
         Sandbox(isolation="bwrap")
     assert bwrap.choose("auto") == "none"
+
+
+def test_a_sandbox_that_fails_to_start_is_a_grader_fault(monkeypatch, write_submission):
+    from grader.errors import GraderFault
+    from grader.sandbox import launcher
+
+    monkeypatch.setattr(launcher.sys, "executable", "/bin/false")  # starts, then exits at once
+    with Sandbox(isolation="none") as sb:
+        session = sb.open(write_submission(HONEST, "least_squares.py"))
+        with pytest.raises(GraderFault, match="stopped answering"):
+            session.ensure_started()
+    monkeypatch.setattr(launcher.sys, "executable", "/nonexistent/python")
+    with pytest.raises(GraderFault, match="could not start"):
+        Sandbox(isolation="none")
