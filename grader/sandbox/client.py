@@ -283,11 +283,14 @@ class Session:
         self.peak_memory = 0
         self._last_watch = 0.0
         self.isolated = sandbox.isolation == "bwrap"
+        self.too_large = False
         self.uid: int | None = (sandbox._uid_base + sid % 1000) if self.isolated and bwrap.privileged() else None
         if self.isolated:
             self.workdir = f"{bwrap.WORKDIR}/s{sid}"
             self.worker_path = f"{self.workdir}/{path.name}"
-            self.source = path.read_bytes()
+            # Read only what may be sent: a huge file is refused without being read.
+            self.source = path.read_bytes() if path.stat().st_size <= MAX_SOURCE_BYTES else b""
+            self.too_large = path.stat().st_size > MAX_SOURCE_BYTES
         else:
             self.workdir, self.worker_path, self.source = str(path.parent), str(path), b""
 
@@ -301,7 +304,7 @@ class Session:
             self._forget()  # its zygote died: the worker died with it
         if self.pid is not None or self.load_error is not None:
             return
-        if len(self.source) > MAX_SOURCE_BYTES:
+        if self.too_large:
             self.load_error = LoadError(f"your file is larger than {MAX_SOURCE_BYTES >> 20} MB",
                                         hint="Submit the source code only, without data.")
             return
