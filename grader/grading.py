@@ -107,7 +107,8 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
         findings = scan(source, [f.name for f in spec.forbidden])
         result.problems += [f.describe(path.name) for f in findings]
     with open_sandbox(sandbox, limits, device) as sb:
-        session = sb.open(path, forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
+        session = sb.open(path, limits=limits, device=device,
+                          forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
         try:
             if session is not None:
                 try:
@@ -147,6 +148,9 @@ def syntax_problem(source: str, filename: str) -> LoadError | None:
                          traceback=f'  File "{filename}", line {e.lineno}\n{caret}\nSyntaxError: {e.msg}')
     except ValueError as e:  # e.g. null bytes
         return LoadError(f"your file cannot be parsed: {e}")
+    except (RecursionError, MemoryError):
+        return LoadError("your file cannot be read: it is nested too deeply or too large for Python's parser",
+                         hint="Split deeply nested expressions into several statements.")
     return None
 
 

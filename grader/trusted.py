@@ -1,13 +1,17 @@
 """Functions a check hands to student code (``numerical_jacobian(f, x)``).
 
-A function cannot cross the process boundary as code. A :class:`TrustedFunction` names a function in a
-grader or exercise module plus its keyword arguments (tensors, numbers); the student's process imports
-that module and rebuilds the function. In the parent, the same object is simply called.
+A function cannot cross the process boundary as an object. A :class:`TrustedFunction` names a function in
+a grader or exercise module plus its keyword arguments (tensors, numbers), and carries the function's own
+source: the student's process, which sees neither the grader's package nor the exercises, rebuilds the
+function from that source (it may use ``torch``, ``math`` and ``numpy`` only). In the parent, the same
+object is simply called.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,11 +23,30 @@ class TrustedFunction:
     module: str
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str = field(default="", compare=False, repr=False)
 
     def resolve(self) -> Any:
         if not self.module.startswith(ALLOWED_PREFIXES):
             raise ValueError(f"functions may only come from {ALLOWED_PREFIXES}, not {self.module!r}")
+        if self.source:  # in the student's process: rebuilt from the source the grader sent
+            import numpy
+            import torch
+
+            namespace: dict[str, Any] = {"__name__": self.module, "torch": torch, "math": math, "np": numpy}
+            exec(compile(self.source, f"<trusted {self.module}.{self.name}>", "exec"), namespace)  # noqa: S102
+            return namespace[self.name]
         return getattr(importlib.import_module(self.module), self.name)
+
+    def source_code(self) -> str:
+        """The function's source, dedented (sent to the student's process with it)."""
+        import textwrap
+
+        if not self.module.startswith(ALLOWED_PREFIXES):
+            raise ValueError(f"functions may only come from {ALLOWED_PREFIXES}, not {self.module!r}")
+        try:
+            return textwrap.dedent(inspect.getsource(getattr(importlib.import_module(self.module), self.name)))
+        except (OSError, TypeError) as e:
+            raise ValueError(f"no source for {self.module}.{self.name}: {e}") from None
 
     def resolve_bound(self) -> Any:
         """A plain function with the keyword arguments bound (what the student's code receives)."""

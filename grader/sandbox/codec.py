@@ -6,6 +6,11 @@ constructor named by the sender is called. Anything else the student returns bec
 :class:`Opaque` handle that can only be passed back to the student's process.
 
 Frame: ``!QI`` (JSON length, buffer count), the JSON bytes, then each buffer as ``!Q`` length + bytes.
+
+Decoding a reply costs about its size once: buffers are views of the received frame, never copies. A
+reply is refused, before any tensor is built, when its JSON has more than ``max_nodes`` nodes or its
+tensors more than ``max_elements`` elements in all; the grader sets the latter from what it expects.
+Every string of a reply goes through ``text`` (the grader passes :func:`grader.sanitize.clean`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ import torch
 from grader.sandbox.frames import MAX_MESSAGE_BYTES, WireError, pack  # noqa: F401  (re-exported)
 
 MAX_DEPTH = 64
+MAX_HEAD_BYTES = 64 << 20  # the JSON part of a frame
+MAX_NODES = 1_000_000
 
 _DTYPES: dict[str, torch.dtype] = {
     name: getattr(torch, name)
@@ -124,7 +131,8 @@ def _encode_special(value: Any, enc: Encoder) -> Any:
     from grader.trusted import TrustedFunction
 
     if isinstance(value, TrustedFunction):
-        return {"$": "fn", "module": value.module, "name": value.name, "kwargs": enc.encode(value.kwargs)}
+        return {"$": "fn", "module": value.module, "name": value.name, "kwargs": enc.encode(value.kwargs),
+                "source": value.source or value.source_code()}
     if "sympy" in sys.modules and isinstance(value, sys.modules["sympy"].Basic):
         from grader.symbolic.tree import to_tree
 
@@ -148,16 +156,28 @@ def encode(value: Any, keep: Any = None) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # decoding
 class Decoder:
-    def __init__(self, buffers: list[bytes], *, sympy_symbols: Any = None, device_ok: bool = True,
-                 allow_functions: bool = False) -> None:
+    def __init__(self, buffers: list[memoryview], *, sympy_symbols: Any = None, allow_functions: bool = False,
+                 max_elements: int | None = None, max_nodes: int = MAX_NODES, text: Any = None,
+                 device: str | None = None) -> None:
         self.buffers = buffers
         self.sympy_symbols = sympy_symbols
         self.allow_functions = allow_functions
+        self.max_elements = max_elements
+        self.max_nodes = max_nodes
+        self.text = text or (lambda s: s)
+        self.device = device
+        self.nodes = 0
+        self.elements = 0
 
     def decode(self, node: Any, depth: int = 0) -> Any:
         if depth > MAX_DEPTH:
             raise WireError("value nested too deeply")
-        if node is None or isinstance(node, bool | int | float | str):
+        self.nodes += 1
+        if self.nodes > self.max_nodes:
+            raise WireError(f"more than {self.max_nodes:,} values in one message")
+        if isinstance(node, str):
+            return self.text(node)
+        if node is None or isinstance(node, bool | int | float):
             return node
         if isinstance(node, list):
             raise WireError("bare list in message")
@@ -171,7 +191,8 @@ class Decoder:
             keys, vals = _as_list(node.get("k")), _as_list(node.get("v"))
             if len(keys) != len(vals) or not all(isinstance(k, str | int) for k in keys):
                 raise WireError("malformed dict")
-            return {k: self.decode(v, depth + 1) for k, v in zip(keys, vals, strict=True)}
+            return {self.text(k) if isinstance(k, str) else k: self.decode(v, depth + 1)
+                    for k, v in zip(keys, vals, strict=True)}
         if kind == "tensor":
             return self._tensor(node)
         if kind == "ndarray":
@@ -186,9 +207,9 @@ class Decoder:
                 raise WireError("integer too large")
             return int(v)
         if kind == "ref":
-            return Opaque(int(node["id"]), str(node.get("type", "object"))[:100])
+            return Opaque(int(node["id"]), self.text(str(node.get("type", "object"))[:100]))
         if kind == "refused":
-            return Refused(str(node.get("reason", "unknown"))[:300])
+            return Refused(self.text(str(node.get("reason", "unknown"))[:300]))
         if kind == "sympy":
             from grader.symbolic import SymbolicError
             from grader.symbolic.tree import from_tree
@@ -201,7 +222,7 @@ class Decoder:
             return self._function(node)
         raise WireError(f"unknown node kind {kind!r}")
 
-    def _buffer(self, node: dict, itemsize: int, shape: list[int]) -> bytes:
+    def _buffer(self, node: dict, itemsize: int, shape: list[int]) -> memoryview:
         idx = node.get("buf")
         if not isinstance(idx, int) or not 0 <= idx < len(self.buffers):
             raise WireError("bad buffer index")
@@ -210,6 +231,10 @@ class Decoder:
         numel = 1
         for s in shape:
             numel *= s
+        self.elements += numel
+        if self.max_elements is not None and self.elements > self.max_elements:
+            raise WireError(f"more than {self.max_elements:,} tensor elements where at most that many were "
+                            "expected")
         data = self.buffers[idx]
         if len(data) != numel * itemsize:
             raise WireError("buffer size does not match shape")
@@ -222,13 +247,14 @@ class Decoder:
         shape = node.get("shape")
         itemsize = torch.empty((), dtype=dtype).element_size()
         data = self._buffer(node, itemsize, shape)  # type: ignore[arg-type]
-        t = torch.frombuffer(bytearray(data), dtype=dtype) if data else torch.empty(0, dtype=dtype)
+        t = _frombuffer(data, dtype) if len(data) else torch.empty(0, dtype=dtype)
         t = t.reshape(shape)  # type: ignore[arg-type]
         device = node.get("device", "cpu")
-        if device == "cuda" and torch.cuda.is_available():
-            t = t.to("cuda")
-        elif device not in ("cpu", "cuda"):
+        if device not in ("cpu", "cuda"):
             raise WireError("unknown device")
+        target = self.device or device  # the child puts what it gets on its session's device
+        if target == "cuda" and torch.cuda.is_available():
+            t = t.to("cuda")
         return t
 
     def _ndarray(self, node: dict) -> np.ndarray:
@@ -238,14 +264,24 @@ class Decoder:
         dt = np.dtype(name)
         shape = node.get("shape")
         data = self._buffer(node, dt.itemsize, shape)  # type: ignore[arg-type]
-        return np.frombuffer(bytearray(data), dtype=dt).reshape(shape)
+        return np.frombuffer(_writable(data), dtype=dt).reshape(shape)
 
     def _function(self, node: dict) -> Any:
         from grader.trusted import TrustedFunction
 
-        fn = TrustedFunction(str(node["module"]), str(node["name"]), self.decode(node["kwargs"]))
+        fn = TrustedFunction(str(node["module"]), str(node["name"]), self.decode(node["kwargs"]),
+                             source=str(node.get("source", "")))
         fn.resolve()  # refuses modules outside the allowed prefixes
         return fn
+
+
+def _writable(data: memoryview) -> Any:
+    """A writable buffer with ``data``: the view itself when the frame is a bytearray (no copy)."""
+    return data if not data.readonly else bytearray(data)
+
+
+def _frombuffer(data: memoryview, dtype: torch.dtype) -> torch.Tensor:
+    return torch.frombuffer(_writable(data), dtype=dtype)
 
 
 def _as_list(v: Any) -> list:
@@ -254,15 +290,17 @@ def _as_list(v: Any) -> list:
     return v
 
 
-def decode(frame: bytes, **kw: Any) -> Any:
-    """Decode one complete frame (as produced by :func:`encode`)."""
+def decode(frame: bytes | bytearray | memoryview, **kw: Any) -> Any:
+    """Decode one complete frame (as produced by :func:`encode`). Pass a ``bytearray`` to decode
+    without copying the tensor data (the tensors then share its memory)."""
+    frame = memoryview(frame).cast("B")
     if len(frame) < 12:
         raise WireError("short frame")
     head_len, nbuf = struct.unpack_from("!QI", frame, 0)
     pos = 12
-    if head_len > len(frame) - pos or nbuf > 100_000:
+    if head_len > len(frame) - pos or head_len > MAX_HEAD_BYTES or nbuf > 100_000:
         raise WireError("bad frame header")
-    head = frame[pos:pos + head_len]
+    head = bytes(frame[pos:pos + head_len])
     pos += head_len
     buffers = []
     for _ in range(nbuf):

@@ -39,7 +39,7 @@ class Worker:
             return None
         (n,) = struct.unpack("!Q", head)
         frame = self._recv_exact(n)
-        return decode(frame, allow_functions=True) if frame is not None else None
+        return decode(frame, allow_functions=True, device=self.config.get("device")) if frame is not None else None
 
     def _recv_exact(self, n: int) -> bytes | None:
         buf = bytearray()
@@ -81,6 +81,10 @@ class Worker:
 
     def load(self) -> dict[str, Any]:
         torch.set_num_threads(int(self.config.get("threads", 1)))
+        if self.config.get("device") == "cuda" and not torch.cuda.is_available():
+            return {"ok": False, "error": {"kind": "grader", "message": "the sandbox has no usable CUDA device, "
+                                           "although this session asked for one"}}
+        limit_gpu_memory(self.config)
         guard.install(self.path, self.config.get("forbidden", []))
         sys.stdout = sys.stderr = self.stdout  # type: ignore[assignment]
         sys.path.insert(0, os.path.dirname(self.path))
@@ -145,6 +149,15 @@ class Worker:
         if isinstance(e, SyntaxError):
             detail.update(line=e.lineno, column=e.offset, text=(e.text or "").rstrip("\n"))
         return {"ok": False, "error": detail, "output": self.stdout.take()}
+
+
+def limit_gpu_memory(config: dict[str, Any]) -> None:
+    """On a CUDA session, cap what torch's allocator may take on the GPU at the session's memory limit."""
+    if config.get("device") != "cuda" or not torch.cuda.is_available():
+        return
+    total = torch.cuda.get_device_properties(0).total_memory
+    fraction = min(1.0, (int(config.get("gpu_memory_mb", 0)) << 20) / total) if config.get("gpu_memory_mb") else 1.0
+    torch.cuda.set_per_process_memory_fraction(max(fraction, 0.01), 0)
 
 
 def _is_oom(msg: str) -> bool:

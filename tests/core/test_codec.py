@@ -83,3 +83,39 @@ def test_trusted_functions_only_from_grader_modules():
     fn = TrustedFunction("os", "system", {})
     with pytest.raises(ValueError, match="may only come from"):
         decode(encode(fn), allow_functions=True)
+
+
+def test_element_cap_is_checked_before_any_tensor_is_built():
+    frame = encode({"a": torch.zeros(10), "b": torch.zeros(10)})
+    assert decode(frame, max_elements=20)["a"].shape == (10,)
+    with pytest.raises(WireError, match="tensor elements"):
+        decode(frame, max_elements=15)
+
+
+def test_json_node_cap():
+    with pytest.raises(WireError, match="values in one message"):
+        decode(encode(list(range(1000))), max_nodes=500)
+
+
+def test_decoding_a_bytearray_does_not_copy_the_tensor_data():
+    frame = bytearray(encode(torch.arange(1000, dtype=torch.float64)))
+    t = decode(frame)
+    frame[-8:] = b"\0" * 8  # the tensor is a view of the received frame
+    assert t[-1] == 0
+
+
+def test_every_string_goes_through_the_text_hook():
+    out = decode(encode({"k\x1b[2J": ["v\x1b]0;t\x07", Opaque(1, "T\x1b[31m")]}),
+                 text=lambda s: s.replace("\x1b", ""))
+    key = next(iter(out))
+    assert "\x1b" not in key and "\x1b" not in out[key][0] and "\x1b" not in out[key][1].type_name
+
+
+def test_trusted_functions_travel_with_their_source():
+    from grader.trusted import TrustedFunction
+
+    A, c = torch.eye(2), torch.ones(2)
+    fn = TrustedFunction("exercises.jacobians.checks", "affine_map", {"A": A, "c": c})
+    back = decode(encode(fn), allow_functions=True)
+    assert back.source.startswith("def affine_map")  # the child rebuilds it without importing the exercise
+    assert torch.equal(back.resolve_bound()(torch.zeros(2)), c)
