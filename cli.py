@@ -166,14 +166,12 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
     """Check a hand-written gradient: FILE.py defines NAME(params) -> loss, NAME_grad(params) -> dict of
     gradients (or NAME_vjp(params, v)), and NAME_params() or make_params() -> dict of tensors."""
     from grader.errors import GraderError
-    from grader.gradcheck.report import as_exercise_result
-    from grader.gradcheck.sandboxed import check_file_in_sandbox
+    from grader.gradient_command import grade_gradient
 
     try:
-        gc = check_file_in_sandbox(target, seed=seed, timeout=timeout)
+        result = grade_gradient(target, seed=seed, timeout=timeout)
     except GraderError as e:
         _fail(str(e))
-    result = as_exercise_result(gc, target)
     _report(result, fmt, verbose, "instructor")  # the user's own file: nothing to hide
     sys.exit(exit_status(result))
 
