@@ -39,6 +39,9 @@ class ExerciseSpec(_Strict):
     functions: list[str] = Field(default_factory=list)
     timeout: float = Field(default=10.0, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
+    # The floating dtypes the checks run in; [] for an exercise without tensors (symbolic answers), which is
+    # then graded once whatever dtypes are asked for.
+    dtypes: list[Literal["float64", "float32"]] = Field(default_factory=lambda: ["float64", "float32"])
     forbidden: list[ForbiddenEntry] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
 

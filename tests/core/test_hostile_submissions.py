@@ -4,6 +4,7 @@ grader never crashes, never hangs, never loses a result, and leaves no process b
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import psutil

@@ -3,7 +3,6 @@ simplification is cut off in time, and code derivatives are checked against form
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import sympy as sp
