@@ -26,7 +26,7 @@ class ReportFormat(click.Choice):
     def __init__(self) -> None:
         super().__init__([])
 
-    @property  # type: ignore[override]
+    @property
     def choices(self) -> tuple[str, ...]:
         return tuple(report_names())
 
@@ -38,7 +38,7 @@ class ReportFormat(click.Choice):
 class ExerciseGroup(click.Group):
     """`grade NAME [FILE]` grades; `grade list|show|init|gradcheck ...` are subcommands."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+    def resolve_command(self, ctx: click.Context, args: list[str]):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             return args[0], self.commands["run"], args  # named after the exercise in usage messages
         return super().resolve_command(ctx, args)

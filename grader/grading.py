@@ -29,7 +29,7 @@ from grader.errors import (
 from grader.exercises import Exercise, get_exercise
 from grader.forbidden import Finding, scan
 from grader.format import dtype_name
-from grader.results import CheckResult, ExerciseResult
+from grader.results import CheckResult, ExerciseResult, Status
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
 from grader.spec import CheckSpec
@@ -154,7 +154,7 @@ def syntax_problem(source: str, filename: str) -> LoadError | None:
 
 
 def _errored(cs: CheckSpec, err: StudentError, duration: float, output: str = "") -> CheckResult:
-    status = "timeout" if isinstance(err, StudentTimeout) else "error"
+    status: Status = "timeout" if isinstance(err, StudentTimeout) else "error"
     return CheckResult(cs.id, cs.title, status, 0.0, cs.points, message=err.message, hint=err.hint,
                        traceback=err.traceback, output=(output + err.output)[-20_000:], duration=duration,
                        visibility=cs.visibility)

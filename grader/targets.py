@@ -40,7 +40,8 @@ class Functions(Protocol):
     """What a file defines, and a way to call it. ``call`` raises :class:`StudentError` when the file's
     code fails (an exception, a timeout, a crash), with a one-line message naming the function."""
 
-    names: Collection[str]
+    @property
+    def names(self) -> Collection[str]: ...
 
     def call(self, fn: str, *args: Any) -> Any: ...
 

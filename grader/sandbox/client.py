@@ -135,7 +135,8 @@ class Sandbox:
             except TimeoutError:
                 chunk = None
             if not chunk:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+                stopped = self.proc.poll() is not None and self.proc.stderr is not None
+                err = self.proc.stderr.read().decode(errors="replace") if stopped and self.proc.stderr else ""
                 raise RuntimeError(f"the sandbox process stopped answering. {err[-2000:]}")
             self._buffer += chunk
         line, self._buffer = self._buffer.split(b"\n", 1)

@@ -82,7 +82,7 @@ class Worker:
     def load(self) -> dict[str, Any]:
         torch.set_num_threads(int(self.config.get("threads", 1)))
         guard.install(self.path, self.config.get("forbidden", []))
-        sys.stdout = sys.stderr = self.stdout  # type: ignore[assignment]
+        sys.stdout = sys.stderr = self.stdout
         sys.path.insert(0, os.path.dirname(self.path))
         try:
             spec = importlib.util.spec_from_file_location(MODULE_NAME, self.path)
