@@ -108,3 +108,14 @@ def test_reporters_receive_a_report_for_the_asked_audience(monkeypatch: pytest.M
     assert "CANARY" not in json.dumps(seen[0].to_dict(), ensure_ascii=False)
     with pytest.raises(ValueError, match="unknown audience"):
         emit("spy", planted(), io.StringIO(), audience="everyone")  # type: ignore[arg-type]
+
+
+def test_the_api_is_the_pipeline() -> None:
+    """`grader.api` names every stage a caller needs, and `emit` prints what `redact` made."""
+    from grader import api
+
+    assert all(hasattr(api, name) for name in api.__all__)
+    assert {"grade", "redact", "emit", "reporter", "grade_gradient"} <= set(api.__all__)
+    stream = io.StringIO()
+    api.emit("json", planted(), stream)
+    assert json.loads(stream.getvalue()) == json.loads(json.dumps(api.redact(planted(), "student").to_dict()))
