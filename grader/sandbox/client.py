@@ -106,7 +106,7 @@ class Sandbox:
         self.ctrl = ours
         self._buffer = b""
         self._ready = False
-        self.sessions: list[Session] = []
+        self.sessions: set[Session] = set()  # the open ones: a session leaves when it closes
 
     # -- control channel ----------------------------------------------------------------------------
     def _request(self, msg: dict[str, Any], fds: list[int] | None = None, timeout: float = 60.0) -> dict:
@@ -174,13 +174,12 @@ class Sandbox:
     # -- public ---------------------------------------------------------------------------------------
     def open(self, path: str | Path, *, forbidden: list[str] | None = None) -> Session:
         session = Session(self, Path(path).resolve(), forbidden or [])
-        self.sessions.append(session)
+        self.sessions.add(session)
         return session
 
     def close(self) -> None:
-        for s in self.sessions:
+        for s in list(self.sessions):
             s.close()
-        self.sessions.clear()
         try:
             self._request({"op": "exit"}, timeout=5)
         except (RuntimeError, OSError, ValueError):
@@ -231,7 +230,6 @@ class Session:
         self.functions: list[str] = []
         self.load_error: StudentError | None = None
         self.import_output = ""
-        self.restarts = 0
 
     # -- lifecycle ----------------------------------------------------------------------------------
     def ensure_started(self) -> None:
@@ -255,6 +253,7 @@ class Session:
 
     def close(self) -> None:
         self._kill()
+        self.sandbox.sessions.discard(self)
 
     def _kill(self) -> None:
         if self.pid is not None:

@@ -148,8 +148,7 @@ def encode(value: Any, keep: Any = None) -> bytes:
 # ---------------------------------------------------------------------------------------------
 # decoding
 class Decoder:
-    def __init__(self, buffers: list[bytes], *, sympy_symbols: Any = None, device_ok: bool = True,
-                 allow_functions: bool = False) -> None:
+    def __init__(self, buffers: list[bytes], *, sympy_symbols: Any = None, allow_functions: bool = False) -> None:
         self.buffers = buffers
         self.sympy_symbols = sympy_symbols
         self.allow_functions = allow_functions
