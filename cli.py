@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 from rich.console import Console
@@ -18,24 +19,58 @@ def report_names() -> list[str]:
     return names()
 
 
+class ReportFormat(click.Choice):
+    """``--format``: the names in the reporter registry, read when needed (so a reporter registered after
+    this module was imported, or by a plug-in, is a valid choice, and commands that never report pay nothing)."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(report_names())
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        pass  # the registry is the only source
+
+
 class ExerciseGroup(click.Group):
     """`grade NAME [FILE]` grades; `grade list|show|init|gradcheck ...` are subcommands."""
 
-    def resolve_command(self, ctx: click.Context, args: list[str]):  # type: ignore[override]
+    def resolve_command(self, ctx: click.Context, args: list[str]):
         if args and args[0] not in self.commands and not args[0].startswith("-"):
-            return "run", self.commands["run"], args
+            return args[0], self.commands["run"], args  # named after the exercise in usage messages
         return super().resolve_command(ctx, args)
 
     def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         formatter.write_usage("grade", "EXERCISE [FILE] [OPTIONS]  |  grade COMMAND [ARGS]")
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Grading (grade EXERCISE --help for every option)"):
+            formatter.write_dl([("--format [" + "|".join(report_names()) + "]",
+                                 "Report format: a reporter from the registry (plug-ins: README)."),
+                                ("--show-hidden", "Instructor view: details of hidden checks and expected answers.")])
+        super().format_epilog(ctx, formatter)
+
+
+class RunCommand(click.Command):
+    """The hidden `run` command, invoked as `grade EXERCISE [FILE]`: its usage line says so."""
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage("grade", "EXERCISE [FILE] [OPTIONS]")
 
 
 def _console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
-def _fail(message: str) -> None:
-    _console(stderr=True).print(f"[bold red]error:[/bold red] {message}")
+def _fail(message: str) -> NoReturn:
+    """A usage error: exit 2. ``message`` may hold file names and other text the user typed, so it is
+    printed as plain text, never parsed as rich markup."""
+    from rich.text import Text
+
+    _console(stderr=True).print(Text.assemble(("error:", "bold red"), " ", message))
     sys.exit(EXIT_USAGE)
 
 
@@ -90,10 +125,10 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
     _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold].")
 
 
-@main.command("run", hidden=True)
+@main.command("run", cls=RunCommand, hidden=True)
 @click.argument("exercise")
 @click.argument("file", required=False, type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(report_names()), default="text", show_default=True,
+@click.option("--format", "fmt", type=ReportFormat(), default="text", show_default=True,
               help="Report format (reporters are plug-ins, see README).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test data.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
@@ -157,7 +192,7 @@ def _exit_now(code: int) -> None:
 
 @main.command("gradcheck")
 @click.argument("target", metavar="FILE.py:NAME")
-@click.option("--format", "fmt", type=click.Choice(report_names()), default="text", show_default=True)
+@click.option("--format", "fmt", type=ReportFormat(), default="text", show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds for the whole check.")
@@ -166,14 +201,12 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
     """Check a hand-written gradient: FILE.py defines NAME(params) -> loss, NAME_grad(params) -> dict of
     gradients (or NAME_vjp(params, v)), and NAME_params() or make_params() -> dict of tensors."""
     from grader.errors import GraderError
-    from grader.gradcheck.report import as_exercise_result
-    from grader.gradcheck.sandboxed import check_file_in_sandbox
+    from grader.gradient_command import grade_gradient
 
     try:
-        gc = check_file_in_sandbox(target, seed=seed, timeout=timeout)
+        result = grade_gradient(target, seed=seed, timeout=timeout)
     except GraderError as e:
         _fail(str(e))
-    result = as_exercise_result(gc, target)
     _report(result, fmt, verbose, "instructor")  # the user's own file: nothing to hide
     sys.exit(exit_status(result))
 

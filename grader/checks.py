@@ -162,7 +162,7 @@ class CheckContext:
         must leave its inputs untouched. ``factors`` names constants for the diagnosis
         (``{"T": 7}`` turns "off by 7" into "off by a factor of T").
         """
-        name = label or (f"{fn}(…)" if isinstance(fn, str) else getattr(fn, "__name__", "result"))
+        name = label or (f"{fn}(…)" if isinstance(fn, str) else str(getattr(fn, "__name__", "result")))
         run = _as_pipeline(fn)
         self.student.modifications.clear()
         actual = run(self.student, *args, **kwargs)

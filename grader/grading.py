@@ -29,7 +29,7 @@ from grader.errors import (
 from grader.exercises import Exercise, get_exercise
 from grader.forbidden import Finding, scan
 from grader.format import dtype_name
-from grader.results import CheckResult, ExerciseResult
+from grader.results import CheckResult, ExerciseResult, Status
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
 from grader.spec import CheckSpec
@@ -65,7 +65,7 @@ def environment(options: GradeOptions, device: str) -> dict[str, Any]:
         "grader": __version__,
         "platform": platform.platform(terse=True),
         "device": device,
-        "dtype": "+".join(dtype_name(d) for d in options.dtypes),
+        "dtype": "+".join(dtype_name(d) for d in options.dtypes) or "none",
         "seed": options.seed,
     }
 
@@ -96,6 +96,9 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
         raise GraderError(f"submission file not found: {path}"
                           + (f" (run `grade init {ex.name}` to create it)" if path.name == spec.student_file else ""))
     device = resolve_device(options.device)
+    options = replace(options, dtypes=tuple(d for d in options.dtypes if dtype_name(d) in spec.dtypes))
+    if spec.dtypes and not options.dtypes:
+        raise GraderError(f"{ex.name} runs in {' and '.join(spec.dtypes)} only")
     started = time.perf_counter()
     limits = Limits(timeout=options.timeout or spec.timeout, memory_mb=options.memory_mb or spec.memory_mb,
                     **options.extra_limits)
@@ -155,7 +158,7 @@ def syntax_problem(source: str, filename: str) -> LoadError | None:
 
 
 def _errored(cs: CheckSpec, err: StudentError, duration: float, output: str = "") -> CheckResult:
-    status = "timeout" if isinstance(err, StudentTimeout) else "error"
+    status: Status = "timeout" if isinstance(err, StudentTimeout) else "error"
     return CheckResult(cs.id, cs.title, status, 0.0, cs.points, message=err.message, hint=err.hint,
                        traceback=err.traceback, output=(output + err.output)[-20_000:], duration=duration,
                        visibility=cs.visibility)

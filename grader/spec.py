@@ -5,8 +5,9 @@ A malformed spec raises :class:`grader.errors.SpecError` naming the file, the ke
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -39,6 +40,9 @@ class ExerciseSpec(_Strict):
     functions: list[str] = Field(default_factory=list)
     timeout: float = Field(default=10.0, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
+    # The floating dtypes the checks run in; [] for an exercise without tensors (symbolic answers), which is
+    # then graded once whatever dtypes are asked for.
+    dtypes: list[Literal["float64", "float32"]] = ["float64", "float32"]
     forbidden: list[ForbiddenEntry] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
 
@@ -78,7 +82,7 @@ def load_spec(path: Path) -> ExerciseSpec:
         raise SpecError(f"{path}: " + "; ".join(_describe(err) for err in e.errors())) from None
 
 
-def _describe(err: dict) -> str:
+def _describe(err: Mapping[str, Any]) -> str:
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(top)"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":

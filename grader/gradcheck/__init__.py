@@ -2,18 +2,19 @@
 
 Public API::
 
-    from grader.gradcheck import check_gradients, check_vjp, check_file_function
+    from grader.gradcheck import check_gradients, check_vjp
 
     result = check_gradients(f, params, claimed)      # f(params: dict[str, Tensor]) -> scalar
     result.passed, result.message, result.tensor("W3").diagnosis.hint, result.to_dict()
 
-See ``docs/GRADCHECK.md`` for the method, the file convention of :func:`check_file_function` and the
-result format.
+A pure library: it depends on torch and on the grader's diagnosis, formatting and tolerance modules, never
+on the sandbox, the CLI or the reporters. The ``FILE.py:NAME`` convention lives in :mod:`grader.targets`,
+``grade gradcheck`` in :mod:`grader.gradient_command`, the rich error maps in :mod:`grader.report.gradient_map`.
+See ``docs/GRADCHECK.md`` for the method and the result format.
 """
 
 from grader.gradcheck.engine import check_gradients, check_vjp
 from grader.gradcheck.fd import FDSettings, FunctionError
-from grader.gradcheck.files import FileTarget, check_file_function, load_target
 from grader.gradcheck.result import (
     Diagnosis,
     DirectionCheck,
@@ -26,9 +27,6 @@ from grader.gradcheck.result import (
 __all__ = [
     "check_gradients",
     "check_vjp",
-    "check_file_function",
-    "load_target",
-    "FileTarget",
     "FDSettings",
     "FunctionError",
     "GradcheckResult",

@@ -258,8 +258,8 @@ def _estimate(
     # a block whose probe failed (not a kink) holds at least one wrong entry
     sure = sum(1 for k, nd in enumerate(frontier) if nd.mismatch is not None and k not in order[: len(counts)])
     if len(counts) == min(_DEEP_BLOCKS, len(frontier)):
-        rest = len(frontier) - len(counts)
-        est = sum(counts) + max(sure, round(sum(counts) / len(counts) * rest))
+        unsearched = len(frontier) - len(counts)
+        est = sum(counts) + max(sure, round(sum(counts) / len(counts) * unsearched))
         return (
             "extrapolated",
             est,

@@ -86,7 +86,7 @@ class Worker:
                                            "although this session asked for one"}}
         limit_gpu_memory(self.config)
         guard.install(self.path, self.config.get("forbidden", []))
-        sys.stdout = sys.stderr = self.stdout  # type: ignore[assignment]
+        sys.stdout = sys.stderr = self.stdout
         sys.path.insert(0, os.path.dirname(self.path))
         try:
             spec = importlib.util.spec_from_file_location(MODULE_NAME, self.path)

@@ -464,7 +464,7 @@ def _as_float64(x: Any) -> tuple[np.ndarray, Any]:
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a dependency of the grader
-        torch = None
+        torch = None  # type: ignore[assignment]
     if torch is not None and isinstance(x, torch.Tensor):
         return x.detach().to("cpu", torch.float64).numpy(), x.dtype
     arr = np.asarray(x)

@@ -12,7 +12,7 @@ is near zero are dropped, so that answers equal almost everywhere (H(x) and Piec
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ def _heaviside(x: np.ndarray, h0: Any = 0.5) -> np.ndarray:
     return np.heaviside(x, h0)
 
 
-_UNARY = {
+_UNARY: dict[Any, Callable[[np.ndarray], np.ndarray]] = {
     sympy.exp: np.exp, sympy.log: np.log, sympy.tanh: np.tanh, sympy.sinh: np.sinh, sympy.cosh: np.cosh,
     sympy.sech: lambda x: 1.0 / np.cosh(x), sympy.sin: np.sin, sympy.cos: np.cos, sympy.Abs: np.abs,
     sympy.sign: np.sign, sigma: _sigmoid,
@@ -85,7 +85,7 @@ class Evaluator:
             return np.full(self.n, bool(e))
         f = e.func
         if f is sympy.Add:
-            return sum(self(a) for a in e.args)
+            return np.asarray(sum(self(a) for a in e.args))
         if f is sympy.Mul:
             return np.prod([self(a) for a in e.args], axis=0)
         if f is sympy.Pow:
@@ -103,8 +103,8 @@ class Evaluator:
         if f in _RELATIONS:
             return _RELATIONS[f](self(e.args[0]), self(e.args[1]))
         if f in (sympy.And, sympy.Or):
-            op = np.logical_and if f is sympy.And else np.logical_or
-            return op.reduce([self(a) for a in e.args])
+            logic = np.logical_and if f is sympy.And else np.logical_or
+            return logic.reduce([self(a) for a in e.args])
         if f is sympy.Not:
             return np.logical_not(self(e.args[0]))
         return self._matrix(e)
@@ -122,7 +122,7 @@ class Evaluator:
         if isinstance(e, sympy.Transpose):
             return np.swapaxes(self(e.args[0]), -1, -2)
         if isinstance(e, sympy.MatAdd):
-            return sum(self(a) for a in e.args)
+            return np.asarray(sum(self(a) for a in e.args))
         if isinstance(e, sympy.MatMul):
             out: Any = None
             scale = np.ones(self.n)

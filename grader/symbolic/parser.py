@@ -372,7 +372,8 @@ def symbol_table(symbols: Mapping[str, Any] | Iterable[Any]) -> dict[str, Any]:
     """Names → symbols, from a mapping or from the symbols themselves."""
     if isinstance(symbols, Mapping):
         return dict(symbols)
-    return {str(s.name): s for s in symbols}
+    found: Iterable[Any] = symbols  # symbol objects: each has a name
+    return {str(s.name): s for s in found}
 
 
 __all__ = ["MAX_CHARS", "MAX_DEPTH", "parse", "symbol_table", "tokenize"]

@@ -8,11 +8,12 @@ the process boundary is *equal* to the parent's.
 from __future__ import annotations
 
 import re
+from typing import TypeAlias
 
 import sympy
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,30}$")
-Dim = int | str | sympy.Symbol
+Dim: TypeAlias = int | str | sympy.Symbol
 
 
 def scalar(name: str) -> sympy.Symbol:

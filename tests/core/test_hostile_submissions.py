@@ -34,9 +34,7 @@ def sandbox(request):
 
 def run(write_submission, sandbox, source, **options):
     path = write_submission(source, "least_squares.py")
-    t0 = time.monotonic()
-    result = grade(EX, path, GradeOptions(timeout=options.pop("timeout", 5), **options), sandbox=sandbox)
-    return result, time.monotonic() - t0
+    return grade(EX, path, GradeOptions(timeout=options.pop("timeout", 5), **options), sandbox=sandbox)
 
 
 def by_function(result, fn):
@@ -45,25 +43,26 @@ def by_function(result, fn):
 
 
 def test_reference_gets_full_marks(write_submission, sandbox):
-    result, _ = run(write_submission, sandbox, OK)
+    before = set(sandbox.sessions)
+    result = run(write_submission, sandbox, OK)
     assert result.full_marks, [(c.id, c.message) for c in result.checks if not c.passed]
+    assert sandbox.sessions == before  # a shared sandbox keeps no closed session: it grades any number of files
 
 
 def test_infinite_loop_times_out_and_other_checks_still_run(write_submission, sandbox):
-    result, elapsed = run(write_submission, sandbox, OK + "def ls_loss(W, theta, y):\n    while True:\n        pass\n",
-                          timeout=2)
+    result = run(write_submission, sandbox, OK + "def ls_loss(W, theta, y):\n    while True:\n        pass\n",
+                 timeout=2)
     timeouts = [c for c in result.checks if c.status == "timeout"]
     assert timeouts and all(c.score == 0 for c in timeouts)
     assert "ls_loss did not finish within" in timeouts[0].message
     assert "infinite loop" in timeouts[0].advice
     assert any(c.passed for c in result.checks)  # the rest were graded
-    assert elapsed < 2 * len(timeouts) + 30
 
 
 def test_loop_ignoring_sigterm_is_still_stopped(write_submission, sandbox):
     src = OK + ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                 "def ls_grad(W, theta, y):\n    while True:\n        pass\n")
-    result, _ = run(write_submission, sandbox, src, timeout=1.5)
+    result = run(write_submission, sandbox, src, timeout=1.5)
     assert any(c.status == "timeout" for c in result.checks)
     assert any(c.passed for c in result.checks)
 
@@ -71,7 +70,7 @@ def test_loop_ignoring_sigterm_is_still_stopped(write_submission, sandbox):
 def test_memory_bomb_is_stopped_with_a_clear_message(write_submission, sandbox):
     src = OK + ("import torch\ndef ls_solve(W, y):\n    keep = []\n    while True:\n"
                 "        keep.append(torch.ones(50_000_000))\n")
-    result, _ = run(write_submission, sandbox, src, timeout=20, memory_mb=512)
+    result = run(write_submission, sandbox, src, timeout=20, memory_mb=512)
     hit = by_function(result, "ls_solve")
     assert hit and all(c.score == 0 for c in hit)
     assert any("memory" in c.message for c in hit)
@@ -79,7 +78,7 @@ def test_memory_bomb_is_stopped_with_a_clear_message(write_submission, sandbox):
 
 
 def test_sys_exit_at_import_zeroes_everything_with_an_explanation(write_submission, sandbox):
-    result, _ = run(write_submission, sandbox, "import sys\nsys.exit(0)\n")
+    result = run(write_submission, sandbox, "import sys\nsys.exit(0)\n")
     assert result.score == 0
     assert all(c.status == "error" for c in result.checks)
     assert "called sys.exit(0) while being imported" in result.checks[0].message
@@ -88,7 +87,7 @@ def test_sys_exit_at_import_zeroes_everything_with_an_explanation(write_submissi
 
 def test_os_exit_in_a_call_affects_only_that_function(write_submission, sandbox):
     src = OK + "import os\ndef ls_loss(W, theta, y):\n    os._exit(3)\n"
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if "ended during ls_loss" in c.message]
     assert hit and "exited with status 3" in hit[0].message
     assert "os._exit" in hit[0].advice
@@ -98,26 +97,25 @@ def test_os_exit_in_a_call_affects_only_that_function(write_submission, sandbox)
 def test_300_mb_of_printing_is_cut_off(write_submission, sandbox):
     src = OK + ("def ls_loss(W, theta, y):\n    line = 'x' * 1_000_000\n"
                 "    for _ in range(300):\n        print(line)\n")
-    result, elapsed = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = by_function(result, "ls_loss")
     assert hit and "printed too much" in hit[0].message
-    assert elapsed < 60
 
 
 def test_printing_straight_to_the_file_descriptor_is_cut_off(write_submission, sandbox):
     src = OK + ("import os\ndef ls_loss(W, theta, y):\n    block = b'y' * 1_000_000\n"
                 "    for _ in range(300):\n        os.write(1, block)\n")
-    result, elapsed = run(write_submission, sandbox, src, timeout=20)
+    result = run(write_submission, sandbox, src, timeout=20)
     hit = by_function(result, "ls_loss")
     assert hit and all(c.score == 0 for c in hit)
-    assert any("output limit exceeded" in c.message or "printed" in c.message for c in hit)
+    assert any("printed" in c.message for c in hit)  # "printed more than ... output limit exceeded"
 
 
 def test_monkeypatching_torch_allclose_changes_nothing(write_submission, sandbox):
     src = OK + ("import torch\ntorch.allclose = lambda *a, **k: True\n"
                 "torch.testing.assert_close = lambda *a, **k: None\n"
                 "def ls_grad(W, theta, y):\n    return torch.zeros_like(theta)\n")
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if not c.passed]
     assert hit and "ls_grad" in hit[0].message
 
@@ -126,7 +124,7 @@ def test_return_value_that_would_run_code_when_unpickled(write_submission, sandb
     marker = tmp_path / f"pwned-{uuid.uuid4().hex}"
     src = OK + (f"import os\nclass Evil:\n    def __reduce__(self):\n        return (os.system, ('touch {marker}',))\n"
                 "def ls_grad(W, theta, y):\n    return Evil()\n")
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if "ls_grad" in c.message and not c.passed]
     assert hit and "should be a tensor" in hit[0].message and "Evil" in hit[0].message
     assert not marker.exists()
@@ -138,14 +136,14 @@ def test_tensor_subclass_with_torch_function_is_refused(write_submission, sandbo
                 "    def __torch_function__(cls, func, types, args=(), kwargs=None):\n"
                 "        return super().__torch_function__(func, types, args, kwargs or {})\n"
                 "def ls_grad(W, theta, y):\n    return _g(W, theta, y).as_subclass(Sneaky)\n")
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if not c.passed]
     assert hit and "torch.Tensor subclass (Sneaky)" in hit[0].message
     assert "return a plain torch.Tensor" in hit[0].message
 
 
 def test_syntax_error_points_at_the_line(write_submission, sandbox):
-    result, _ = run(write_submission, sandbox, "def ls_loss(W, theta, y)\n    return 1\n")
+    result = run(write_submission, sandbox, "def ls_loss(W, theta, y)\n    return 1\n")
     assert result.score == 0
     first = result.checks[0]
     assert first.message == "your file has a syntax error at line 1: expected ':'"
@@ -153,20 +151,20 @@ def test_syntax_error_points_at_the_line(write_submission, sandbox):
 
 
 def test_empty_file(write_submission, sandbox):
-    result, _ = run(write_submission, sandbox, "")
+    result = run(write_submission, sandbox, "")
     assert result.score == 0 and result.checks[0].message == "your file is empty"
 
 
 def test_missing_function_only_affects_its_checks(write_submission, sandbox):
     src = OK + "del ls_solve\n"
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = [c for c in result.checks if c.message == "your file does not define ls_solve"]
     assert hit and any(c.passed for c in result.checks)
 
 
 def test_input_call_gets_a_clear_message(write_submission, sandbox):
     src = OK + "def ls_loss(W, theta, y):\n    n = input('n? ')\n    return n\n"
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     hit = by_function(result, "ls_loss")
     assert hit and "input() is not available while grading" in hit[0].message
     assert "Remove the input() call" in hit[0].advice
@@ -213,7 +211,7 @@ def test_nan_wrong_shape_and_wrong_dtype_are_named(write_submission, sandbox, ba
     }[bad]
     src = OK + ("import torch\n"
                 f"def ls_grad(W, theta, y):\n    {body}\n")
-    result, _ = run(write_submission, sandbox, src)
+    result = run(write_submission, sandbox, src)
     msg = next(c.message for c in result.checks if not c.passed)
     expected = {"nan": "contains NaN", "shape": "has shape", "dtype": "has dtype float16"}[bad]
     assert expected in msg

@@ -1,5 +1,6 @@
-"""For every shipped exercise: the reference gets full marks for 50 seeds in float32 and float64, and every
-mistake in its mistakes.py loses marks and is named in the diagnosis."""
+"""For every shipped exercise: the reference gets full marks for 50 seeds in each of its dtypes (once for an
+exercise without tensors, ``dtypes: []``), and every mistake in its mistakes.py loses marks and is named in
+the diagnosis."""
 
 from __future__ import annotations
 
@@ -7,20 +8,22 @@ import pytest
 import torch
 
 from grader.exercises import all_exercises, get_exercise
-from grader.grading import GradeOptions, grade
+from grader.grading import DTYPE_NAMES, GradeOptions, grade
 
 EXERCISES = [ex.name for ex in all_exercises()]
 SEEDS = range(50)
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+# (exercise, dtype name): one case per dtype the exercise runs in, one case ("none") for an exercise without.
+DTYPE_CASES = [(ex.name, d) for ex in all_exercises() for d in (ex.spec.dtypes or ["none"])]
 
 
-@pytest.mark.parametrize("exercise", EXERCISES)
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("exercise, dtype", DTYPE_CASES, ids=[f"{e}-{d}" for e, d in DTYPE_CASES])
 def test_reference_full_marks_for_50_seeds(exercise, dtype, sandbox):
     path = f"reference/{exercise}.py"
+    dtypes = tuple(DTYPE_NAMES.values()) if dtype == "none" else (DTYPE_NAMES[dtype],)
     failures = []
     for seed in SEEDS:
-        r = grade(exercise, path, GradeOptions(seed=seed, dtypes=(dtype,)), sandbox=sandbox)
+        r = grade(exercise, path, GradeOptions(seed=seed, dtypes=dtypes), sandbox=sandbox)
         failures += [(seed, c.id, c.status, c.message, c.details) for c in r.checks if not c.passed]
     assert failures == []
 

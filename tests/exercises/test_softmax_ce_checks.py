@@ -159,7 +159,7 @@ LIBRARY = ALTERNATIVE.replace('''def log_softmax(z):
 
 def test_library_shortcuts_are_forbidden(sandbox, tmp_path):
     result = grade_source(sandbox, tmp_path, LIBRARY)
-    assert any("torch.logsumexp" in p or ".logsumexp()" in p for p in result.problems), result.problems
+    assert any("torch.logsumexp" in p for p in result.problems), result.problems
     failed = failures(result)
     assert {"log_softmax_values", "cross_entropy_values"} <= set(failed)
     assert "softmax_values" not in failed
@@ -171,4 +171,4 @@ def test_statement_gives_the_conventions_and_the_slide_errors():
     assert "−(1/n) Σ [y log ŷ + (1 − y) log(1 − ŷ)]" in text  # deck 004's brackets
     assert "outputs[range(batch_size), labels]" in text  # deck 001's myCrossEntropyLoss
     assert "max(z, 0) − y·z + log(1 + e^(−|z|))" in text
-    assert "0 to C − 1" in text or "from `0` to `C − 1`" in text
+    assert "numbered from 0 to C − 1" in text and "from `0` to `C − 1`" in text

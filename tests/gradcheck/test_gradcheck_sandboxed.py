@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError
-from grader.gradcheck.sandboxed import check_file_in_sandbox
+from grader.gradient_command import check_file_in_sandbox
 
 LAYER = '''
 import torch
@@ -76,6 +76,6 @@ def test_cli_reports_and_exits_1_on_a_wrong_gradient(tmp_path):
     doc = json.loads(r.stdout)
     check = doc["checks"][0]
     assert check["status"] == "failed" and check["mistake"] == "scaled"
-    assert "factor of 2" in check["diagnosis"] or "2 times" in check["diagnosis"] or "twice" in check["diagnosis"]
+    assert "factor of 2" in check["diagnosis"], check["diagnosis"]
     assert check["attachments"][0]["kind"] == "gradient"
     assert check["attachments"][0]["verdict"]["tensors"][0]["name"] == "W"
