@@ -1,4 +1,4 @@
-"""Exercise specs (``exercises/<name>/exercise.yaml``), validated with pydantic.
+"""Exercise specs (``<exercise folder>/exercise.yaml``), validated with pydantic.
 
 A malformed spec raises :class:`grader.errors.SpecError` naming the file, the key and what was expected.
 """
@@ -36,7 +36,11 @@ class ExerciseSpec(_Strict):
     title: str = Field(min_length=1)
     summary: str = ""
     student_file: str = ""
+    # The student API: every function the template and the reference must define (checked when the
+    # exercise is loaded for grading) and the submission must define (one problem line if it does not).
     functions: list[str] = Field(default_factory=list)
+    # The reference solution, relative to the exercise folder.
+    reference: str = Field(default="reference.py", min_length=1)
     timeout: float = Field(default=10.0, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
     forbidden: list[ForbiddenEntry] = Field(default_factory=list)
@@ -51,6 +55,16 @@ class ExerciseSpec(_Strict):
                 raise ValueError(f"check id {c.id!r} appears twice")
             seen.add(c.id)
         return checks
+
+    @field_validator("functions")
+    @classmethod
+    def _identifiers(cls, functions: list[str]) -> list[str]:
+        bad = [f for f in functions if not f.isidentifier()]
+        if bad:
+            raise ValueError(f"not Python function names: {bad}")
+        if len(set(functions)) != len(functions):
+            raise ValueError("a function is listed twice")
+        return functions
 
     @property
     def max_score(self) -> float:

@@ -124,7 +124,8 @@ def _encode_special(value: Any, enc: Encoder) -> Any:
     from grader.trusted import TrustedFunction
 
     if isinstance(value, TrustedFunction):
-        return {"$": "fn", "module": value.module, "name": value.name, "kwargs": enc.encode(value.kwargs)}
+        return {"$": "fn", "module": value.module, "name": value.name, "kwargs": enc.encode(value.kwargs),
+                "path": value.path}
     if "sympy" in sys.modules and isinstance(value, sys.modules["sympy"].Basic):
         from grader.symbolic.tree import to_tree
 
@@ -243,7 +244,8 @@ class Decoder:
     def _function(self, node: dict) -> Any:
         from grader.trusted import TrustedFunction
 
-        fn = TrustedFunction(str(node["module"]), str(node["name"]), self.decode(node["kwargs"]))
+        fn = TrustedFunction(str(node["module"]), str(node["name"]), self.decode(node["kwargs"]),
+                             str(node.get("path", "")))
         fn.resolve()  # refuses modules outside the allowed prefixes
         return fn
 
