@@ -99,7 +99,7 @@ class Exercise:
         """The files an exercise folder must hold that this one lacks."""
         missing = [f for f in REQUIRED_FILES if not (self.folder / f).is_file()]
         if "exercise.yaml" not in missing and not self.reference_path.is_file():
-            missing.append(self.spec.reference)
+            missing.append(f"{self.spec.reference} (the reference: key of exercise.yaml)")
         return missing
 
     def _read(self, filename: str) -> str:
