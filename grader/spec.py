@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 from grader.errors import SpecError
 
@@ -92,7 +93,7 @@ def load_spec(path: Path) -> ExerciseSpec:
         raise SpecError(f"{path}: " + "; ".join(_describe(err) for err in e.errors())) from None
 
 
-def _describe(err: dict) -> str:
+def _describe(err: ErrorDetails) -> str:
     key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(top)"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
