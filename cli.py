@@ -66,9 +66,11 @@ def list_cmd() -> None:
     from grader.report.catalog import render_list
 
     try:
-        render_list(all_exercises(), _console())
+        errors = render_list(all_exercises(), _console())
     except GraderError as e:
         _fail(str(e))
+    if errors:
+        _fail("\n".join(errors))
 
 
 @main.command("show")

@@ -9,10 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from grader.errors import GraderError
 from grader.exercises import Exercise
 
 
-def render_list(exercises: list[Exercise], console: Console) -> None:
+def render_list(exercises: list[Exercise], console: Console) -> list[str]:
+    """Print the table; return the errors of the exercises whose spec is broken (each also has a row)."""
+    errors: list[str] = []
     t = Table(title="Exercises", header_style="bold")
     t.add_column("Name", style="cyan")
     t.add_column("Title")
@@ -20,7 +23,12 @@ def render_list(exercises: list[Exercise], console: Console) -> None:
     t.add_column("Checks", justify="right")
     t.add_column("From")
     for ex in exercises:
-        spec = ex.spec
+        try:
+            spec = ex.spec
+        except GraderError as e:
+            errors.append(str(e))
+            t.add_row(escape(ex.name), "[red]broken: see below[/red]", "", "", escape(ex.where))
+            continue
         title = escape(spec.title) + (f"\n[dim]{escape(spec.summary)}[/dim]" if spec.summary else "")
         t.add_row(escape(ex.name), title, f"{spec.max_score:g}", str(len(spec.checks)), escape(ex.where))
     console.print(t)
@@ -30,6 +38,7 @@ def render_list(exercises: list[Exercise], console: Console) -> None:
                           f"{escape(ex.where)} (the first on the search path wins).[/dim]")
     console.print("[dim]grade show NAME[/dim] for a statement, [dim]grade init NAME[/dim] for a starter file, "
                   "[dim]grade NAME[/dim] to grade it.")
+    return errors
 
 
 def render_statement(ex: Exercise, console: Console) -> None:

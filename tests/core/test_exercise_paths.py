@@ -300,3 +300,14 @@ def test_list_show_init_do_not_import_torch(tmp_path):
         assert r.returncode == 0, r.stderr
         assert r.stdout.splitlines()[-1] == "False False", args
     assert (tmp_path / "twice.py").read_text() == TEMPLATE
+
+
+def test_list_shows_a_broken_exercise_and_names_file_and_key(tmp_path):
+    make_exercise(tmp_path / "course", "good")
+    bad = make_exercise(tmp_path / "course", "bad", exercise_yaml="title: Bad\ntimout: 3\nchecks: []\n")
+    r = cli("list", "--exercises", "course", cwd=tmp_path)
+    assert r.returncode == 2
+    assert "good" in r.stdout and "broken" in r.stdout and "least_squares" in r.stdout
+    err = " ".join(r.stderr.split())
+    assert "course/bad/exercise.yaml: " in err and "timout: unknown key" in err and "checks: List should have" in err
+    assert bad.is_dir()
