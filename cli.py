@@ -40,6 +40,12 @@ def _use_exercise_dirs(ctx: click.Context, param: click.Parameter, dirs: tuple[P
         use_dirs(dirs)
 
 
+def _exercise_dirs_given() -> bool:
+    from grader.exercises import given_dirs
+
+    return bool(given_dirs())
+
+
 exercises_option = click.option(
     "--exercises", "exercise_dirs", multiple=True, expose_value=False, callback=_use_exercise_dirs,
     type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
@@ -104,7 +110,8 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
         path = write_template(get_exercise(exercise), directory, force=force)
     except GraderError as e:
         _fail(str(e))
-    _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold].")
+    _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold]"
+                     + (" with the same --exercises." if _exercise_dirs_given() else "."))
 
 
 @main.command("run", hidden=True)

@@ -53,6 +53,11 @@ def use_dirs(dirs: Sequence[Path]) -> None:
             _cli_dirs.append(Path(d))
 
 
+def given_dirs() -> list[Path]:
+    """The folders given with ``--exercises`` so far."""
+    return list(_cli_dirs)
+
+
 @dataclass(frozen=True)
 class Collection:
     folder: Path
@@ -80,12 +85,14 @@ class Exercise:
         folder = Path(folder)
         if not (folder / "exercise.yaml").is_file():
             raise GraderError(f"{folder} is not an exercise folder: it has no exercise.yaml")
-        return cls(folder.name, folder, str(folder))
+        return cls(folder.name, folder, "path")
 
     @property
     def where(self) -> str:
         """Where it comes from, for `grade list`: the origin, and the folder unless it is built in."""
-        return self.origin if self.origin == "built-in" else f"{self.origin}: {self.folder.parent}"
+        if self.origin == "built-in":
+            return self.origin
+        return f"{self.origin}: {self.folder if self.origin == 'path' else self.folder.parent}"
 
     @cached_property
     def spec(self) -> ExerciseSpec:
