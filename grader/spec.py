@@ -1,4 +1,5 @@
-"""Exercise specs (``<exercise folder>/exercise.yaml``), validated with pydantic.
+"""Exercise specs (``<exercise folder>/exercise.yaml``), validated with pydantic's model API as
+:mod:`grader.specmodel` provides it (pydantic itself costs more than ``grade list`` may take).
 
 A malformed spec raises :class:`grader.errors.SpecError` naming the file, the key and what was expected.
 """
@@ -9,10 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml  # type: ignore[import-untyped]
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_core import ErrorDetails
 
 from grader.errors import SpecError
+from grader.specmodel import BaseModel, ConfigDict, ErrorDetails, Field, ValidationError, field_validator
 
 
 class _Strict(BaseModel):
