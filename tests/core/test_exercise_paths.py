@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from grader import exercises
 from grader.api import GradeOptions, grade
 from grader.errors import GraderError, SpecError
 from grader.exercises import ENTRY_POINT_GROUP, ENV_VAR, Exercise, _entry_point_collections, discover, get_exercise
@@ -155,6 +156,7 @@ def test_an_entry_point_may_name_a_path_object(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     eps = md.EntryPoints([md.EntryPoint("c", "course_paths:FOLDER", ENTRY_POINT_GROUP)])
     monkeypatch.setattr(md, "entry_points", lambda group=None: eps if group == ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(exercises, "_may_have_entry_points", lambda: True)  # no dist-info declares it
     assert get_exercise("twice", []).origin == "entry point c"
 
 
@@ -163,6 +165,7 @@ def test_a_broken_entry_point_is_named(monkeypatch):
 
     eps = md.EntryPoints([md.EntryPoint("bad", "no_such_course_module", ENTRY_POINT_GROUP)])
     monkeypatch.setattr(md, "entry_points", lambda group=None: eps if group == ENTRY_POINT_GROUP else [])
+    monkeypatch.setattr(exercises, "_may_have_entry_points", lambda: True)
     with pytest.raises(GraderError, match="entry point bad = 'no_such_course_module'.*no module named"):
         discover([])
 
