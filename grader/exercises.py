@@ -10,19 +10,16 @@ this order, and the first exercise of a name wins:
    a package whose folder is the collection, ``course = "course_pkg:FOLDER"`` an object that is a path;
 4. the built-in ``exercises/`` folder.
 
-Nothing here imports torch: ``grade list``, ``show`` and ``init`` need only the spec, the statement and
+Nothing here imports torch, and the modules only grading needs are imported where they are used:
+``grade list``, ``show`` and ``init`` need only the spec, the statement and
 the template. ``checks.py``, ``mistakes.py`` and the reference are loaded by path (:mod:`grader.loader`)
 when an exercise is graded, and only then is the exercise checked against them.
 """
 
 from __future__ import annotations
 
-import ast
-import difflib
-import importlib.util
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -183,6 +180,8 @@ class Exercise:
         return book
 
     def _load(self, filename: str, role: str) -> ModuleType:
+        import traceback
+
         path = self.folder / filename
         try:
             return load_exercise_file(self.folder, path, role)
@@ -193,6 +192,8 @@ class Exercise:
 
 
 def _defined_functions(source: str) -> set[str]:
+    import ast
+
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -253,6 +254,9 @@ def _may_have_entry_points() -> bool:
 def _entry_point_folder(value: str) -> Path:
     """``"pkg"`` -> the package's folder (found without importing it); ``"pkg.mod:NAME"`` -> NAME, a path
     or a package."""
+    import importlib
+    import importlib.util
+
     module, _, attr = value.partition(":")
     module, attr = module.strip(), attr.strip()
     if not attr:
@@ -297,6 +301,8 @@ def all_exercises(dirs: Sequence[Path] | None = None) -> list[Exercise]:
 def get_exercise(name: str, dirs: Sequence[Path] | None = None) -> Exercise:
     exercises = {e.name: e for e in discover(dirs)}
     if name not in exercises:
+        import difflib
+
         names = list(exercises)
         close = difflib.get_close_matches(name, names, n=1, cutoff=0.5)
         hint = f" Did you mean {close[0]!r}?" if close else ""

@@ -13,8 +13,6 @@ path, computes the same name from the same path (see :mod:`grader.trusted`).
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import re
 import sys
 from pathlib import Path
@@ -25,6 +23,7 @@ PREFIX = "_dlx_"
 
 def package_name(folder: Path) -> str:
     """The module namespace of the exercise folder ``folder``: stable across processes."""
+    import hashlib
     resolved = folder.resolve()
     digest = hashlib.sha1(str(resolved).encode("utf-8", "surrogatepass")).hexdigest()[:10]
     stem = re.sub(r"\W", "_", resolved.name)[:40]
@@ -47,6 +46,8 @@ def load_module(path: Path, name: str) -> ModuleType:
     Exceptions raised by the file's code propagate; the module is then forgotten, so a fixed file can
     be loaded again.
     """
+    import importlib.util
+
     existing = sys.modules.get(name)
     if existing is not None and getattr(existing, "__file__", None) == str(path):
         return existing
