@@ -10,10 +10,10 @@ this order, and the first exercise of a name wins:
    a package whose folder is the collection, ``course = "course_pkg:FOLDER"`` an object that is a path;
 4. the built-in ``exercises/`` folder.
 
-Nothing here imports torch, and the modules only grading needs are imported where they are used:
-``grade list``, ``show`` and ``init`` need only the spec, the statement and
-the template. ``checks.py``, ``mistakes.py`` and the reference are loaded by path (:mod:`grader.loader`)
-when an exercise is graded, and only then is the exercise checked against them.
+Nothing here imports torch, and what only grading needs is imported where it is used: ``grade list``,
+``show`` and ``init`` read only the spec, the statement and the template. ``checks.py``,
+``mistakes.py`` and the reference are loaded by path (:mod:`grader.loader`) when an exercise is
+graded, and only then is the exercise checked against them.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
 ENV_VAR = "DL_GRADER_EXERCISES"
 ENTRY_POINT_GROUP = "dl_grader.exercises"
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "exercises"
-EXERCISES_DIR = BUILTIN_DIR  # the name older code and tests use
 REQUIRED_FILES = ("exercise.yaml", "statement.md", "template.py", "checks.py")
 
 _cli_dirs: list[Path] = []  # set by the CLI's --exercises options
