@@ -89,3 +89,19 @@ def test_the_reference_defaults_to_reference_py_in_the_folder(tmp_path):
     p = write(tmp_path, "title: D\nchecks:\n  - {id: a, title: A, points: 1}\n")
     assert load_spec(p).reference == "reference.py"
     assert load_spec(p).student_file == "demo.py"
+
+
+def test_numbers_are_read_as_pydantic_reads_them_but_a_boolean_is_not_one(tmp_path):
+    p = write(tmp_path, "title: D\nmemory_mb: '512'\ntimeout: 3\nchecks:\n  - {id: a, title: A, points: '2'}\n")
+    spec = load_spec(p)
+    assert (spec.memory_mb, spec.timeout, spec.checks[0].points) == (512, 3.0, 2.0)
+    p.write_text("title: D\nmemory_mb: 1.5\nchecks:\n  - {id: a, title: A, points: true}\n")
+    msg = str(pytest.raises(SpecError, load_spec, p).value)
+    assert "memory_mb: Input should be a valid integer, got a number with a fractional part (got 1.5)" in msg
+    assert "checks[0].points: Input should be a valid number (got True)" in msg
+
+
+def test_a_spec_is_frozen():
+    spec = all_exercises()[0].spec
+    with pytest.raises(TypeError):
+        spec.title = "changed"
