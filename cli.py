@@ -74,27 +74,55 @@ def _fail(message: str) -> NoReturn:
     sys.exit(EXIT_USAGE)
 
 
+def _use_exercise_dirs(ctx: click.Context, param: click.Parameter, dirs: tuple[Path, ...]) -> None:
+    if dirs:
+        from grader.exercises import use_dirs
+
+        use_dirs(dirs)
+
+
+def _exercise_dirs_given() -> bool:
+    from grader.exercises import given_dirs
+
+    return bool(given_dirs())
+
+
+exercises_option = click.option(
+    "--exercises", "exercise_dirs", multiple=True, expose_value=False, callback=_use_exercise_dirs,
+    type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
+    help="A folder of exercises, searched before $DL_GRADER_EXERCISES, the dl_grader.exercises entry "
+         "points and the built-in exercises (repeatable).")
+
+
 @click.group(cls=ExerciseGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="dl-grader")
+@exercises_option
 def main() -> None:
-    """Grade deep-learning exercises: `grade list`, `grade show NAME`, `grade init NAME`, `grade NAME [FILE]`."""
+    """Grade deep-learning exercises: `grade list`, `grade show NAME`, `grade init NAME`, `grade NAME [FILE]`.
+
+    Exercises are looked up in the --exercises folders, then $DL_GRADER_EXERCISES, then the
+    dl_grader.exercises entry points, then the built-in ones (docs/AUTHORING.md)."""
 
 
 @main.command("list")
+@exercises_option
 def list_cmd() -> None:
-    """List the exercises with their titles and points."""
+    """List the exercises with their titles, points and where each comes from."""
     from grader.errors import GraderError
     from grader.exercises import all_exercises
     from grader.report.catalog import render_list
 
     try:
-        render_list(all_exercises(), _console())
+        errors = render_list(all_exercises(), _console())
     except GraderError as e:
         _fail(str(e))
+    if errors:
+        _fail("\n".join(errors))
 
 
 @main.command("show")
 @click.argument("exercise")
+@exercises_option
 def show_cmd(exercise: str) -> None:
     """Show an exercise's statement."""
     from grader.errors import GraderError
@@ -112,6 +140,7 @@ def show_cmd(exercise: str) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="Where to write the starter file.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@exercises_option
 def init_cmd(exercise: str, directory: Path, force: bool) -> None:
     """Write the starter file of an exercise into the current directory."""
     from grader.errors import GraderError
@@ -122,7 +151,8 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
         path = write_template(get_exercise(exercise), directory, force=force)
     except GraderError as e:
         _fail(str(e))
-    _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold].")
+    _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold]"
+                     + (" with the same --exercises." if _exercise_dirs_given() else "."))
 
 
 @main.command("run", cls=RunCommand, hidden=True)
@@ -137,6 +167,7 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 @click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show check ids, notes and what your code printed.")
 @click.option("--show-hidden", is_flag=True, help="Instructor view: details of hidden checks and expected answers.")
+@exercises_option
 def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
             dtype: str, verbose: bool, show_hidden: bool) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import inspect
 import platform
+import re
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -24,6 +25,7 @@ from grader.errors import (
     GraderFault,
     LoadError,
     StudentError,
+    StudentException,
     StudentTimeout,
 )
 from grader.exercises import Exercise, get_exercise
@@ -116,6 +118,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
             if session is not None:
                 try:
                     session.ensure_started()  # the import is not charged to the first check's time
+                    result.problems += _missing_functions(ex, session)
                 except GraderFault:
                     pass  # each check tries again, and is a grader_error if it cannot start either
             for cs in spec.checks:
@@ -133,8 +136,54 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                 session.close()
     if syntax is None and session is not None and isinstance(session.load_error, LoadError):
         result.problems.insert(0, session.load_error.message)
+    result.problems += _not_written_problem(result)
     result.duration = time.perf_counter() - started
     return result
+
+
+class NotWritten(StudentError):
+    """A function of the student API still raises NotImplementedError, as the template's do. Reported
+    once for the submission (a problem line); each check it stops says only which function."""
+
+    def __init__(self, function: str, called: str, detail: str) -> None:
+        via = f" (called by {called})" if called != function else ""
+        super().__init__(f"{NOT_WRITTEN}{function}{via}" + (f": NotImplementedError: {detail}" if detail else ""))
+        self.function = function
+
+
+NOT_WRITTEN = "not written yet: "
+
+
+def _not_written(e: StudentException, fn: str, functions: list[str]) -> NotWritten | None:
+    """``e`` as a NotWritten if ``fn`` raised NotImplementedError; the function named is the innermost
+    frame of the student's traceback when that is an API function (an unwritten helper called by a
+    written one), else ``fn``."""
+    prefix = f"{fn} raised NotImplementedError:"
+    if not e.message.startswith(prefix):
+        return None
+    frames = re.findall(r", in (\w+)\s*$", e.traceback, flags=re.M)
+    function = frames[-1] if frames and frames[-1] in functions else fn
+    return NotWritten(function, fn, e.message[len(prefix):].strip())
+
+
+def _not_written_problem(result: ExerciseResult) -> list[str]:
+    found = (re.match(rf"{NOT_WRITTEN}(\w+)", c.message) for c in result.checks if c.status == "error")
+    names = list(dict.fromkeys(m.group(1) for m in found if m))
+    if not names:
+        return []
+    return [f"not written yet (they raise NotImplementedError): {', '.join(names)}; the checks that call "
+            f"{'it' if len(names) == 1 else 'them'} score 0"]
+
+
+def _missing_functions(ex: Exercise, session: Session) -> list[str]:
+    if session.load_error is not None:
+        return []
+    missing = [f for f in ex.spec.functions if f not in session.functions]
+    if not missing:
+        return []
+    return [f"your file does not define {', '.join(missing)}; the checks that call "
+            f"{'it' if len(missing) == 1 else 'them'} score 0 (`grade init {ex.name}` writes a template "
+            "with every function)"]
 
 
 def syntax_problem(source: str, filename: str) -> LoadError | None:
@@ -225,7 +274,10 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StudentTimeout(f"the check ran out of time ({timeout:g} s) before calling {fn}")
-        reply = session.call(fn, args, kwargs, timeout=remaining)
+        try:
+            reply = session.call(fn, args, kwargs, timeout=remaining)
+        except StudentException as e:
+            raise _not_written(e, fn, ex.spec.functions) or e from None
         if reply.get("output"):
             outputs.append(str(reply["output"]))
         value = reply.get("value")

@@ -1,10 +1,10 @@
 """Common mistakes: variants of a reference solution, each with the hint a student should see.
 
-An exercise's ``exercises/<name>/mistakes.py`` builds one :class:`MistakeBook`::
+An exercise's ``mistakes.py`` builds one :class:`MistakeBook`::
 
     from grader.mistakes import MistakeBook
 
-    MISTAKES = MistakeBook("least_squares")          # binds to reference/least_squares.py
+    MISTAKES = MistakeBook("least_squares")   # the grader binds it to the exercise's reference
 
     @MISTAKES.add("ls_grad", name="factor 2 missing",
                   hint="The gradient of ‖Wθ − y‖² is 2Wᵀ(Wθ − y): you dropped the 2.")
@@ -27,8 +27,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from grader.exercises import Exercise
 
 from grader.diagnosis import Diagnosis
 
@@ -50,12 +54,21 @@ class Mistake:
 
 
 class MistakeBook:
-    """The mistakes of one exercise, over its reference module ``reference.<exercise>``."""
+    """The mistakes of one exercise, over its reference solution.
+
+    The exercise that loads the book binds it to its reference (:meth:`bind`); an unbound book falls
+    back to importing ``reference_module`` (default ``reference.<exercise>``).
+    """
 
     def __init__(self, exercise: str, reference_module: str | None = None) -> None:
         self.exercise = exercise
         self.reference_module = reference_module or f"reference.{exercise}"
         self._mistakes: dict[str, Mistake] = {}
+        self._reference: ModuleType | None = None
+
+    def bind(self, reference: ModuleType) -> None:
+        """Use ``reference`` (the exercise's reference module, loaded by path) as the base of every variant."""
+        self._reference = reference
 
     # -- building -----------------------------------------------------------------------------
     def add(self, function: str, *, name: str, hint: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -90,7 +103,9 @@ class MistakeBook:
         return self._mistakes[id]
 
     def reference(self) -> ModuleType:
-        return importlib.import_module(self.reference_module)
+        if self._reference is None:
+            self._reference = importlib.import_module(self.reference_module)
+        return self._reference
 
     def variant(self, id: str) -> SimpleNamespace:
         """The reference API with mistake ``id`` in it, as a namespace of functions."""
@@ -104,23 +119,31 @@ class MistakeBook:
         return api
 
 
-def load_book(exercise: str) -> MistakeBook | None:
-    """The ``MISTAKES`` book of ``exercises/<exercise>/mistakes.py``, or None if it has none."""
-    try:
-        mod = importlib.import_module(f"exercises.{exercise}.mistakes")
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith(f"exercises.{exercise}"):
-            return None
-        raise
-    book = getattr(mod, "MISTAKES", None)
-    if not isinstance(book, MistakeBook):
-        raise TypeError(f"exercises/{exercise}/mistakes.py must define MISTAKES = MistakeBook(...)")
-    return book
+def load_book(exercise: str | Path | Exercise) -> MistakeBook | None:
+    """The ``MISTAKES`` book of an exercise's ``mistakes.py``, bound to its reference; None if it has none.
+
+    ``exercise`` is a name (looked up on the search path), an exercise folder, or an :class:`Exercise`.
+    """
+    from grader.exercises import Exercise, get_exercise
+
+    if isinstance(exercise, Exercise):
+        return exercise.mistakes
+    if isinstance(exercise, Path):
+        return Exercise.at(exercise).mistakes
+    return get_exercise(exercise).mistakes
 
 
-def mutant_source(exercise: str, mistake_id: str) -> str:
-    """Source of a submission file that is the reference with one mistake in it (for tests)."""
+def mutant_source(exercise: str | Exercise, mistake_id: str) -> str:
+    """Source of a submission file that is the reference with one mistake in it (for tests).
+
+    The file names the exercise's folder, so it works for an exercise of any collection: the sandbox's
+    child, which knows no search path, loads the book from there.
+    """
+    from grader.exercises import Exercise, get_exercise
+
+    ex = exercise if isinstance(exercise, Exercise) else get_exercise(exercise)
     return (
+        "from pathlib import Path as _Path\n"
         "from grader.mistakes import load_book as _load_book\n"
-        f"globals().update(_load_book({exercise!r}).materialize({mistake_id!r}))\n"
+        f"globals().update(_load_book(_Path({str(ex.folder.resolve())!r})).materialize({mistake_id!r}))\n"
     )

@@ -1,4 +1,5 @@
-"""Exercise specs (``exercises/<name>/exercise.yaml``), validated with pydantic.
+"""Exercise specs (``<exercise folder>/exercise.yaml``), validated with pydantic's model API as
+:mod:`grader.specmodel` provides it (pydantic itself costs more than ``grade list`` may take).
 
 A malformed spec raises :class:`grader.errors.SpecError` naming the file, the key and what was expected.
 """
@@ -9,10 +10,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+import yaml  # type: ignore[import-untyped]
 
 from grader.errors import SpecError
+from grader.specmodel import BaseModel, ConfigDict, ErrorDetails, Field, ValidationError, field_validator
+
+# libyaml's safe loader when pyyaml has it: the pure-Python one takes longer than the rest of `grade list`.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _Strict(BaseModel):
@@ -37,7 +41,11 @@ class ExerciseSpec(_Strict):
     title: str = Field(min_length=1)
     summary: str = ""
     student_file: str = ""
+    # The student API: every function the template and the reference must define (checked when the
+    # exercise is loaded for grading) and the submission must define (one problem line if it does not).
     functions: list[str] = Field(default_factory=list)
+    # The reference solution, relative to the exercise folder.
+    reference: str = Field(default="reference.py", min_length=1)
     timeout: float = Field(default=10.0, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
     # The floating dtypes the checks run in; [] for an exercise without tensors (symbolic answers), which is
@@ -56,6 +64,16 @@ class ExerciseSpec(_Strict):
             seen.add(c.id)
         return checks
 
+    @field_validator("functions")
+    @classmethod
+    def _identifiers(cls, functions: list[str]) -> list[str]:
+        bad = [f for f in functions if not f.isidentifier()]
+        if bad:
+            raise ValueError(f"not Python function names: {bad}")
+        if len(set(functions)) != len(functions):
+            raise ValueError("a function is listed twice")
+        return functions
+
     @property
     def max_score(self) -> float:
         return sum(c.points for c in self.checks)
@@ -67,7 +85,7 @@ class ExerciseSpec(_Strict):
 def load_spec(path: Path) -> ExerciseSpec:
     name = path.parent.name
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as e:
         raise SpecError(f"{path}: not valid YAML: {e}") from None
     except OSError as e:

@@ -1,4 +1,4 @@
-"""``grade init``: write an exercise's starter file."""
+"""``grade init``: write an exercise's starter file (its ``template.py``) as the file the student hands in."""
 
 from __future__ import annotations
 
@@ -9,8 +9,14 @@ from grader.exercises import Exercise
 
 
 def write_template(ex: Exercise, directory: Path, *, force: bool = False) -> Path:
+    """Write ``template.py`` of ``ex`` to ``directory/<student_file>``, creating ``directory`` if needed."""
     target = directory / ex.spec.student_file
     if target.exists() and not force:
         raise GraderError(f"{target} already exists; use --force to overwrite it")
-    target.write_text(ex.template, encoding="utf-8")
+    text = ex.template
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise GraderError(f"cannot write {target}: {e.strerror}") from None
     return target

@@ -12,10 +12,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import math
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-ALLOWED_PREFIXES = ("exercises.", "grader.", "reference.")
+ALLOWED_PREFIXES = ("exercises.", "grader.", "reference.", PREFIX)
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class TrustedFunction:
     module: str
     name: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # the file of an exercise module loaded by path (grader.loader), which has no import name
     source: str = field(default="", compare=False, repr=False)
 
     def resolve(self) -> Any:
@@ -35,6 +37,10 @@ class TrustedFunction:
             namespace: dict[str, Any] = {"__name__": self.module, "torch": torch, "math": math, "np": numpy}
             exec(compile(self.source, f"<trusted {self.module}.{self.name}>", "exec"), namespace)  # noqa: S102
             return namespace[self.name]
+        if self.module.startswith(LOADER_PREFIX):  # in the grader: an exercise module loaded by path
+            from grader.loader import load_by_name
+
+            return getattr(load_by_name(self.module, self.path), self.name)
         return getattr(importlib.import_module(self.module), self.name)
 
     def source_code(self) -> str:
@@ -44,7 +50,7 @@ class TrustedFunction:
         if not self.module.startswith(ALLOWED_PREFIXES):
             raise ValueError(f"functions may only come from {ALLOWED_PREFIXES}, not {self.module!r}")
         try:
-            return textwrap.dedent(inspect.getsource(getattr(importlib.import_module(self.module), self.name)))
+            return textwrap.dedent(inspect.getsource(self.resolve()))
         except (OSError, TypeError) as e:
             raise ValueError(f"no source for {self.module}.{self.name}: {e}") from None
 
@@ -67,4 +73,6 @@ class TrustedFunction:
 
 def trusted(fn: Any, **kwargs: Any) -> TrustedFunction:
     """Wrap a module-level function of an exercise or the grader: ``trusted(perceptron, W=W, b=b)``."""
-    return TrustedFunction(fn.__module__, fn.__name__, dict(kwargs))
+    module = fn.__module__
+    path = (getattr(sys.modules.get(module), "__file__", None) or "") if module.startswith(LOADER_PREFIX) else ""
+    return TrustedFunction(module, fn.__name__, dict(kwargs), path)
