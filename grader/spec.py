@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml  # type: ignore[import-untyped]
 
 from grader.errors import SpecError
-from grader.specmodel import BaseModel, ConfigDict, ErrorDetails, Field, ValidationError, field_validator
+from grader.specmodel import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # libyaml's safe loader when pyyaml has it: the pure-Python one takes longer than the rest of `grade list`.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -314,3 +314,11 @@ def test_list_shows_a_broken_exercise_and_names_file_and_key(tmp_path):
     err = " ".join(r.stderr.split())
     assert "course/bad/exercise.yaml: " in err and "timout: unknown key" in err and "checks: List should have" in err
     assert bad.is_dir()
+
+
+def test_trusted_functions_know_the_loader_prefix():
+    """grader.trusted repeats grader.loader's prefix (the child has no grader.loader): they must agree."""
+    from grader.loader import PREFIX
+    from grader.trusted import LOADER_PREFIX
+
+    assert LOADER_PREFIX == PREFIX
