@@ -3,7 +3,7 @@
 Target (issue #7): each answers in under 0.3 s; none of them imports torch. Each command runs as a
 subprocess, interleaved with the others so that all see the same machine state; the median of N runs
 is reported, with the interpreter's own start-up (`python -c pass`) for scale, and the import of
-``grader.spec`` (pyyaml, pydantic and the spec models) against pyyaml alone: the share of the spec's
+``grader.spec`` (pyyaml, msgspec and the spec models) against pyyaml alone: the share of the spec's
 validation.
 
     python benchmarks/bench_catalog.py [--runs 15] [--exercise least_squares]
@@ -49,7 +49,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         commands = {
             "python -c pass": [sys.executable, "-c", "pass"],
-            # what the spec's validation costs: yaml alone, then yaml + pydantic + the spec models
+            # what the spec's validation costs: yaml alone, then yaml + msgspec + the spec models
             "python -c 'import yaml'": [sys.executable, "-c", "import yaml"],
             "python -c 'import grader.spec'": [sys.executable, "-c", "import grader.spec"],
             "grade list": [*cli, "list"],

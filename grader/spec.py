@@ -1,78 +1,75 @@
-"""Exercise specs (``<exercise folder>/exercise.yaml``), validated with pydantic's model API as
-:mod:`grader.specmodel` provides it (pydantic itself costs more than ``grade list`` may take).
+"""Exercise specs (``<exercise folder>/exercise.yaml``), validated with msgspec.
 
-A malformed spec raises :class:`grader.errors.SpecError` naming the file, the key and what was expected.
+msgspec (a small, well-kept C library) validates typed structs; it imports in milliseconds, where pydantic
+took longer than ``grade list`` may (BENCHMARKS.md). A malformed spec raises :class:`grader.errors.SpecError`
+naming the file, the key and what was expected.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import msgspec
 import yaml  # type: ignore[import-untyped]
 
 from grader.errors import SpecError
-from grader.specmodel import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # libyaml's safe loader when pyyaml has it: the pure-Python one takes longer than the rest of `grade list`.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+DottedName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")]
+CheckId = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")]
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PositiveInt = Annotated[int, msgspec.Meta(gt=0)]
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """Unknown keys are errors; specs are read-only once loaded."""
 
 
-class ForbiddenEntry(_Strict):
-    name: str = Field(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")
+class ForbiddenEntry(_Strict, kw_only=True):
+    name: DottedName
     reason: str = ""
 
 
-class CheckSpec(_Strict):
-    id: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
-    title: str = Field(min_length=1)
-    points: float = Field(gt=0)
+class CheckSpec(_Strict, kw_only=True):
+    id: CheckId
+    title: NonEmpty
+    points: Positive
     visibility: Literal["public", "hidden"] = "public"
-    timeout: float | None = Field(default=None, gt=0)
+    timeout: Positive | None = None
 
 
-class ExerciseSpec(_Strict):
+class ExerciseSpec(_Strict, kw_only=True):
     name: str
-    title: str = Field(min_length=1)
+    title: NonEmpty
     summary: str = ""
     student_file: str = ""
     # The student API: every function the template and the reference must define (checked when the
     # exercise is loaded for grading) and the submission must define (one problem line if it does not).
-    functions: list[str] = Field(default_factory=list)
+    functions: list[str] = []
     # The reference solution, relative to the exercise folder.
-    reference: str = Field(default="reference.py", min_length=1)
-    timeout: float = Field(default=10.0, gt=0)
-    memory_mb: int = Field(default=2048, gt=0)
+    reference: NonEmpty = "reference.py"
+    timeout: Positive = 10.0
+    memory_mb: PositiveInt = 2048
     # The floating dtypes the checks run in; [] for an exercise without tensors (symbolic answers), which is
     # then graded once whatever dtypes are asked for.
-    dtypes: list[Literal["float64", "float32"]] = ["float64", "float32"]
-    forbidden: list[ForbiddenEntry] = Field(default_factory=list)
-    checks: list[CheckSpec] = Field(min_length=1)
+    dtypes: list[Literal["float64", "float32"]] = msgspec.field(default_factory=lambda: ["float64", "float32"])
+    forbidden: list[ForbiddenEntry] = []
+    checks: Annotated[list[CheckSpec], msgspec.Meta(min_length=1)]
 
-    @field_validator("checks")
-    @classmethod
-    def _unique_ids(cls, checks: list[CheckSpec]) -> list[CheckSpec]:
-        seen: set[str] = set()
-        for c in checks:
-            if c.id in seen:
-                raise ValueError(f"check id {c.id!r} appears twice")
-            seen.add(c.id)
-        return checks
-
-    @field_validator("functions")
-    @classmethod
-    def _identifiers(cls, functions: list[str]) -> list[str]:
-        bad = [f for f in functions if not f.isidentifier()]
+    def __post_init__(self) -> None:
+        ids = [c.id for c in self.checks]
+        twice = sorted({i for i in ids if ids.count(i) > 1})
+        if twice:
+            raise ValueError(f"check id {twice[0]!r} appears twice - at `$.checks`")
+        bad = [f for f in self.functions if not f.isidentifier()]
         if bad:
-            raise ValueError(f"not Python function names: {bad}")
-        if len(set(functions)) != len(functions):
-            raise ValueError("a function is listed twice")
-        return functions
+            raise ValueError(f"not Python function names: {bad} - at `$.functions`")
+        if len(set(self.functions)) != len(self.functions):
+            raise ValueError("a function is listed twice - at `$.functions`")
 
     @property
     def max_score(self) -> float:
@@ -80,6 +77,11 @@ class ExerciseSpec(_Strict):
 
     def timeout_for(self, check: CheckSpec) -> float:
         return check.timeout or self.timeout
+
+
+def spec_keys(model: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The keys a spec model accepts (documented in docs/AUTHORING.md)."""
+    return model.__struct_fields__
 
 
 def load_spec(path: Path) -> ExerciseSpec:
@@ -95,18 +97,61 @@ def load_spec(path: Path) -> ExerciseSpec:
     raw.setdefault("name", name)
     raw.setdefault("student_file", f"{name}.py")
     try:
-        return ExerciseSpec.model_validate(raw)
-    except ValidationError as e:
-        raise SpecError(f"{path}: " + "; ".join(_describe(err) for err in e.errors())) from None
+        return msgspec.convert(raw, ExerciseSpec, strict=False)  # lax: '512' reads as 512
+    except msgspec.ValidationError as e:
+        raise SpecError(f"{path}: {describe_error(str(e), raw)}") from None
 
 
-def _describe(err: Mapping[str, Any]) -> str:
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err["loc"]).lstrip(".") or "(top)"
-    msg = err["msg"]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    elif err["type"] == "missing":
-        msg = "required key is missing"
-    got = err.get("input")
-    shown = "" if err["type"] in ("missing",) or isinstance(got, dict | list) else f" (got {got!r})"
-    return f"{key}: {msg}{shown}"
+def describe_error(text: str, raw: Any) -> str:
+    """msgspec's ``Expected `float`, got `str` - at `$.checks[0].points``` as
+    ``checks[0].points: expected float, got str (got 'two')``."""
+    message, sep, where = text.rpartition(" - at `")
+    if not sep:
+        message, where = text, "$`"
+    key = where.rstrip("`").removeprefix("$").lstrip(".")
+    for prefix, words in (("Object contains unknown field `", "unknown key"),
+                          ("Object missing required field `", "required key is missing")):
+        if message.startswith(prefix):
+            field = message[len(prefix):].rstrip("`")
+            return f"{key + '.' if key else ''}{field}: {words}"
+    for word, plain in (("`float`", "a number"), ("`int`", "an integer"), ("`str`", "a string"),
+                        ("`bool`", "true or false"), ("`array`", "a list"), ("`object`", "a mapping")):
+        message = message.replace(word, plain)
+    message = message.replace("`", "")
+    message = message[:1].lower() + message[1:]
+    if message.startswith("invalid enum value"):
+        message += f"; use {_choices(key)}"
+    got = _value_at(raw, key)
+    shown = "" if got is _NOTHING or isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{key or '(top)'}: {message}{shown}"
+
+
+_NOTHING = object()
+
+
+def _choices(key: str) -> str:
+    """The allowed values of the Literal field at ``key`` ("'public' or 'hidden'")."""
+    import msgspec.inspect as mi
+
+    info: Any = mi.type_info(ExerciseSpec)
+    for part in key.replace("[", ".[").split("."):
+        while isinstance(info, mi.ListType):
+            info = info.item_type
+        if part and not part.startswith("["):
+            info = next((f.type for f in getattr(info, "fields", ()) if f.name == part), None)
+    while isinstance(info, mi.ListType):
+        info = info.item_type
+    values = [repr(v) for v in getattr(info, "values", ())]
+    return " or ".join([", ".join(values[:-1]), values[-1]] if len(values) > 1 else values) or "an allowed value"
+
+
+def _value_at(raw: Any, key: str) -> Any:
+    value = raw
+    for part in key.replace("[", ".[").split("."):
+        if not part:
+            continue
+        try:
+            value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return _NOTHING
+    return value

@@ -222,7 +222,7 @@ def test_a_bad_functions_entry_names_file_and_key(tmp_path):
     folder = make_exercise(tmp_path, exercise_yaml=SPEC.format(title="T").replace("[double, apply]", "[double, 3x]"))
     with pytest.raises(SpecError) as e:
         Exercise.at(folder).spec  # noqa: B018
-    assert str(folder / "exercise.yaml") in str(e.value) and "functions: Value error, not Python function names: " \
+    assert str(folder / "exercise.yaml") in str(e.value) and "functions: not Python function names: " \
         "['3x']" in str(e.value)
 
 
@@ -312,7 +312,7 @@ def test_list_shows_a_broken_exercise_and_names_file_and_key(tmp_path):
     assert r.returncode == 2
     assert "good" in r.stdout and "broken" in r.stdout and "least_squares" in r.stdout
     err = " ".join(r.stderr.split())
-    assert "course/bad/exercise.yaml: " in err and "timout: unknown key" in err and "checks: List should have" in err
+    assert "course/bad/exercise.yaml: " in err and "timout: unknown key" in err
     assert bad.is_dir()
 
 
