@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import yaml  # type: ignore[import-untyped]
+import yaml
 
 from grader.errors import SpecError
 
@@ -29,12 +29,12 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
     """Unknown keys are errors; specs are read-only once loaded."""
 
 
-class ForbiddenEntry(_Strict, kw_only=True):
+class ForbiddenEntry(_Strict, frozen=True, kw_only=True):
     name: DottedName
     reason: str = ""
 
 
-class CheckSpec(_Strict, kw_only=True):
+class CheckSpec(_Strict, frozen=True, kw_only=True):
     id: CheckId
     title: NonEmpty
     points: Positive
@@ -42,7 +42,7 @@ class CheckSpec(_Strict, kw_only=True):
     timeout: Positive | None = None
 
 
-class ExerciseSpec(_Strict, kw_only=True):
+class ExerciseSpec(_Strict, frozen=True, kw_only=True):
     name: str
     title: NonEmpty
     summary: str = ""
