@@ -20,7 +20,8 @@ from grader.checks import DEFAULT_DTYPES, CheckContext, CheckFailed, Modificatio
 from grader.compare import dtype_name
 from grader.errors import BadReturn, ForbiddenAPI, GraderError, LoadError, StudentError, StudentTimeout
 from grader.exercises import Exercise, get_exercise
-from grader.forbidden import Finding, scan
+from grader.forbidden import Finding, SourceRefused, read_source, runtime_violation, scan
+from grader.oprecords import RecordUnreadable, read_record
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
@@ -92,12 +93,16 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
     limits = Limits(timeout=options.timeout or spec.timeout, memory_mb=options.memory_mb or spec.memory_mb,
                     **options.extra_limits)
     result = ExerciseResult(ex.name, spec.title, str(path), [], environment(options, device))
-    source = path.read_text(encoding="utf-8", errors="replace")
-    syntax = syntax_problem(source, path.name)
+    try:
+        source = read_source(path.read_bytes())
+        syntax = syntax_problem(source, path.name)
+    except SourceRefused as e:
+        syntax = LoadError(str(e), hint="Save your file as UTF-8, without a `# coding:` line.")
     findings: list[Finding] = []
     if syntax is None:
         findings = scan(source, [f.name for f in spec.forbidden])
         result.problems += [f.describe(path.name) for f in findings]
+    ledger = CallLedger()
     with open_sandbox(sandbox, limits, device) as sb:
         session = sb.open(path, forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
         try:
@@ -110,7 +115,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                     continue
                 assert session is not None
                 result.checks.append(run_check(ex, cs, checks[cs.id], session, findings, options, device,
-                                               timeout, path.name))
+                                               timeout, path.name, ledger))
         finally:
             if session is not None:
                 if session.load_error is None and session.import_output:
@@ -118,6 +123,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                 session.close()
     if syntax is None and session is not None and isinstance(session.load_error, LoadError):
         result.problems.insert(0, session.load_error.message)
+    result.problems += ledger.problems
     result.duration = time.perf_counter() - started
     return result
 
@@ -147,10 +153,10 @@ def _errored(cs: CheckSpec, err: StudentError, duration: float) -> CheckResult:
 
 def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
               findings: list[Finding], options: GradeOptions, device: str, timeout: float,
-              filename: str) -> CheckResult:
+              filename: str, ledger: CallLedger | None = None) -> CheckResult:
     deadline = time.monotonic() + timeout
     outputs: list[str] = []
-    transport = _transport(ex, session, findings, deadline, timeout, outputs, filename)
+    transport = _transport(ex, session, findings, deadline, timeout, outputs, filename, ledger or CallLedger())
     ctx = CheckContext(check_id=cs.id, student=StudentAPI(transport), reference=ex.reference,
                        mistakes=ex.mistakes, seed=options.seed, dtypes=options.dtypes, device=device)
     t0 = time.perf_counter()
@@ -175,21 +181,38 @@ def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], s
                        data={"notes": ctx.notes} if ctx.notes else {})
 
 
+@dataclass
+class CallLedger:
+    """What the calls of one submission ran, across its checks: the work of the last call of each
+    function (for the spec's ``cost:`` rules) and the runtime findings, reported once each."""
+
+    work: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    _noted: set[tuple[str, str]] = field(default_factory=set)
+
+    def note(self, fn: str, kind: str, problem: str) -> None:
+        """Keep the first problem of each kind for each function (not one per check)."""
+        if (fn, kind) not in self._noted:
+            self._noted.add((fn, kind))
+            self.problems.append(problem)
+
+
 def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline: float, timeout: float,
-               outputs: list[str], filename: str):
+               outputs: list[str], filename: str, ledger: CallLedger):
     tainted = {f.function: f for f in findings if f.function}
+    everywhere = next((f for f in findings if f.everywhere), None)
 
     def call(fn: str, args: tuple, kwargs: dict) -> tuple[Any, list[Modification]]:
-        if fn in tainted:
-            f = tainted[fn]
-            raise ForbiddenAPI(f"{fn} uses {f.used} ({filename}, line {f.line}), which this exercise forbids",
-                               hint=_forbidden_hint(ex, f))
+        f = everywhere or tainted.get(fn)
+        if f is not None:
+            raise ForbiddenAPI(f.sentence(fn, filename), hint=f.hint() or _forbidden_hint(ex, f.name))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StudentTimeout(f"the check ran out of time ({timeout:g} s) before calling {fn}")
         reply = session.call(fn, args, kwargs, timeout=remaining)
         if reply.get("output"):
             outputs.append(str(reply["output"]))
+        _judge_record(ex, fn, reply.get("ops"), ledger, filename)
         value = reply.get("value")
         refused = next((x for x in iter_leaves(value) if isinstance(x, Refused)), None)
         if refused is not None:
@@ -200,11 +223,47 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
     return call
 
 
-def _forbidden_hint(ex: Exercise, f: Finding) -> str:
+def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename: str) -> None:
+    """The runtime rule: from the record of what ``fn`` ran, a forbidden API or a backward pass that is
+    not one (the spec's ``cost:`` rules) zeroes the check that called it."""
+    spec = ex.spec
+    rules = [r for r in spec.cost if r.function == fn]
+    if not spec.forbidden and not rules and all(r.relative_to != fn for r in spec.cost):
+        return
+    try:
+        record = read_record(raw)
+    except RecordUnreadable as e:
+        ledger.note(fn, "record", f"{fn}: {e}")
+        raise ForbiddenAPI(f"{fn} could not be checked: {e}",
+                           hint="Leave the grader's recorder alone: it checks that forbidden APIs are not "
+                                "used.") from None
+    violation = runtime_violation(record.counts, record.where, [f.name for f in spec.forbidden])
+    if violation is not None:
+        message = violation.describe(fn, filename)
+        ledger.note(fn, "forbidden", message)
+        raise ForbiddenAPI(message, hint=_forbidden_hint(ex, violation.entry))
+    ledger.work[fn] = record.work
+    for rule in rules:
+        base = ledger.work.get(rule.relative_to, 0)
+        if base > 0 and record.work > rule.at_most * base:
+            message = (f"{fn} is not a backward pass: it did {record.work / base:.0f} times the work of "
+                       f"{rule.relative_to} (at most {rule.at_most:g} times)")
+            ledger.note(fn, "cost", message)
+            raise ForbiddenAPI(message, hint=_sentence(rule.reason) or (
+                f"A hand-written {fn} costs a few calls of {rule.relative_to}; finite differences cost one "
+                "per parameter. Write it with the chain rule."))
+
+
+def _forbidden_hint(ex: Exercise, name: str) -> str:
     for entry in ex.spec.forbidden:
-        if entry.name == f.name and entry.reason:
-            return entry.reason[0].upper() + entry.reason[1:] + "."
+        if entry.name == name and entry.reason:
+            return _sentence(entry.reason)
     return "This exercise asks you to write it by hand."
+
+
+def _sentence(reason: str) -> str:
+    """A spec's ``reason`` as a hint: capitalised, with a full stop."""
+    return reason[:1].upper() + reason[1:].rstrip(".") + "." if reason else ""
 
 
 def _modifications(ex: Exercise, fn: str, args: tuple, kwargs: dict, reply: dict) -> list[Modification]:

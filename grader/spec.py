@@ -23,6 +23,17 @@ class ForbiddenEntry(_Strict):
     reason: str = ""
 
 
+class CostRule(_Strict):
+    """``function`` may do at most ``at_most`` times the work of the last call of ``relative_to`` (work as
+    recorded in the sandbox: elements produced, multiply-adds of products). A backward pass costs a
+    few forward passes; finite differences cost one per parameter."""
+
+    function: str = Field(pattern=r"^[A-Za-z_]\w*$")
+    relative_to: str = Field(pattern=r"^[A-Za-z_]\w*$")
+    at_most: float = Field(gt=1)
+    reason: str = ""
+
+
 class CheckSpec(_Strict):
     id: str = Field(pattern=r"^[a-z_][a-z0-9_]*$")
     title: str = Field(min_length=1)
@@ -40,6 +51,7 @@ class ExerciseSpec(_Strict):
     timeout: float = Field(default=10.0, gt=0)
     memory_mb: int = Field(default=2048, gt=0)
     forbidden: list[ForbiddenEntry] = Field(default_factory=list)
+    cost: list[CostRule] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(min_length=1)
 
     @field_validator("checks")
