@@ -65,16 +65,17 @@ RUNTIME_SIGNS: dict[str, tuple[str, ...]] = {
 in this table is enforced by the static scan only."""
 
 SIGN_NAMES = {
-    "autograd::engine": "the autograd engine (torch.autograd.grad, Tensor.backward, torch.autograd.functional "
-                        "or torch.func)",
-    "autograd::forward_ad": "forward-mode autograd (torch.autograd.forward_ad, torch.func.jvp or jacfwd)",
-    "sympy::Derivative": "sympy's differentiation (sympy.diff, Expr.diff or Derivative)",
+    "autograd::engine": ("the autograd engine", "Tensor.backward, torch.autograd.grad, torch.autograd.functional "
+                         "and torch.func.grad/vjp/jacrev all run it"),
+    "autograd::forward_ad": ("forward-mode autograd", "torch.autograd.forward_ad, torch.func.jvp and jacfwd "
+                             "all use it"),
+    "sympy::Derivative": ("sympy's differentiation", "sympy.diff, Expr.diff and Derivative all use it"),
 }
 
 
 def sign_name(op: str) -> str:
-    """``aten::_softmax`` → ``aten._softmax``; the pseudo-operations get a sentence."""
-    return SIGN_NAMES.get(op, op.replace("::", "."))
+    """``aten::_softmax`` → ``aten._softmax``; the pseudo-operations get words."""
+    return SIGN_NAMES[op][0] if op in SIGN_NAMES else op.replace("::", ".")
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,8 @@ class RuntimeViolation:
         if self.where:
             func, _, line = self.where.rpartition(":")
             at = f" ({filename}, line {line}{f', in {func}' if func and func != fn else ''})"
-        return f"{fn} ran {sign_name(self.op)}{at}, which this exercise forbids ({self.entry})"
+        routes = f"; {SIGN_NAMES[self.op][1]}" if self.op in SIGN_NAMES else ""
+        return f"{fn} ran {sign_name(self.op)}{at}, which this exercise forbids ({self.entry}){routes}"
 
 
 def runtime_violation(counts: dict[str, int], where: dict[str, str], forbidden: list[str]) -> RuntimeViolation | None:
@@ -114,7 +116,9 @@ def read_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(BytesIO(data).readline)
     except SyntaxError as e:
-        raise SourceRefused(f"your file declares a text encoding Python cannot use ({e.msg})") from None
+        if "unknown encoding" in e.msg:
+            raise SourceRefused(f"your file declares a text encoding Python cannot use ({e.msg})") from None
+        raise SourceRefused("your file is not valid UTF-8 text; save it as UTF-8") from None
     name = codecs.lookup(encoding).name
     ascii_text = bytes(range(32, 127))
     try:
@@ -126,8 +130,8 @@ def read_source(data: bytes) -> str:
                             "which plain text does not read as itself; save it as UTF-8 and remove that line")
     try:
         return importlib.util.decode_source(data)
-    except (UnicodeDecodeError, SyntaxError) as e:
-        raise SourceRefused(f"your file is not valid {name} text ({e}); save it as UTF-8") from None
+    except (UnicodeDecodeError, SyntaxError):
+        raise SourceRefused(f"your file is not valid {name} text; save it as UTF-8") from None
 
 
 # -- the static scan -------------------------------------------------------------------------------------------
@@ -162,24 +166,21 @@ class Finding:
     def sentence(self, fn: str, filename: str) -> str:
         """The first line of a check's message when ``fn`` is zeroed because of this finding."""
         at = f"({filename}, line {self.line})"
-        if self.kind == "grader":
-            return f"{fn}'s file imports {self.used} {at}: the grader's own code cannot be used in a submission"
         if self.kind == "dynamic":
             return f"{fn} uses {self.used} {at}, which runs code the grader cannot check"
         return f"{fn} uses {self.used} {at}, which this exercise forbids"
 
     def hint(self) -> str:
-        if self.kind == "grader":
-            return "Write the functions yourself, in your own file."
         if self.kind == "dynamic":
             return ("Write your code directly in your file, without exec, eval, compile, dynamic imports, "
                     "threads or processes: the grader must be able to read what runs.")
         return ""
 
     @property
-    def everywhere(self) -> bool:
-        """A module-level import of the grader's code taints every function (``from reference.x import *``)."""
-        return self.kind == "grader" and self.function is None
+    def zeroes(self) -> bool:
+        """Whether the checks of ``function`` lose their marks. An import of the grader's code is only
+        reported here: the sandbox refuses it in the child (the packages are not visible there)."""
+        return self.kind != "grader" and bool(self.function) and "." not in str(self.function)
 
 
 def scan(source: str, forbidden: list[str]) -> list[Finding]:
@@ -243,6 +244,9 @@ class _Scanner:
                 match = _match(used, self.modules) or (used if used in self.methods else None)
                 if match:
                     self._add(match, used, node, label)
+        if self.forbidden and _is_getattr(node) and len(node.args) >= 2 \
+                and isinstance(node.args[1], ast.Constant) and node.args[1].value == "__wrapped__":
+            self._add("__wrapped__", "__wrapped__", node, label, "dynamic")
         if isinstance(node, ast.Attribute):
             if self.forbidden and node.attr == "__wrapped__":
                 self._add("__wrapped__", "__wrapped__", node, label, "dynamic")

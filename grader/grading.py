@@ -199,11 +199,10 @@ class CallLedger:
 
 def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline: float, timeout: float,
                outputs: list[str], filename: str, ledger: CallLedger):
-    tainted = {f.function: f for f in findings if f.function}
-    everywhere = next((f for f in findings if f.everywhere), None)
+    tainted = {f.function: f for f in findings if f.zeroes}
 
     def call(fn: str, args: tuple, kwargs: dict) -> tuple[Any, list[Modification]]:
-        f = everywhere or tainted.get(fn)
+        f = tainted.get(fn)
         if f is not None:
             raise ForbiddenAPI(f.sentence(fn, filename), hint=f.hint() or _forbidden_hint(ex, f.name))
         remaining = deadline - time.monotonic()

@@ -147,8 +147,29 @@ def _product_work(name: str, args: Any) -> int:
         return 1
 
 
+# sympy's own assumptions differentiate (``_monotonic_sign`` calls ``diff`` while deciding a sign), so a
+# Derivative counts only when the outermost sympy frame above it is a differentiation entry point: the
+# submission (or code it exec'd) asked for a derivative, it did not merely build an expression.
+_DIFF_ENTRIES = frozenset({"diff", "_derivative_dispatch", "fdiff", "idiff", "derive_by_array", "jacobian",
+                           "gradient", "hessian", "wronskian", "_eval_derivative", "_eval_derivative_n_times",
+                           "_visit_eval_derivative_scalar", "_visit_eval_derivative_array"})
+
+
+def _in_sympy(frame: Any) -> bool:
+    name = frame.f_globals.get("__name__", "")
+    return isinstance(name, str) and (name == "sympy" or name.startswith("sympy."))
+
+
+def _asked_for(frame: Any) -> bool:
+    """Whether the Derivative built below ``frame`` (the caller of ``Derivative(...)``) was asked for."""
+    outer = None
+    while frame is not None and _in_sympy(frame):
+        outer, frame = frame, frame.f_back
+    return outer is None or outer.f_code.co_name in _DIFF_ENTRIES
+
+
 def _hook_sympy(recorder: Recorder) -> None:
-    """Count every ``Derivative`` built while a call runs: sympy.diff and Expr.diff both build one."""
+    """Count every ``Derivative`` asked for while a call runs: sympy.diff and Expr.diff both build one."""
     try:
         from sympy.core.function import Derivative
     except ImportError:
@@ -156,7 +177,7 @@ def _hook_sympy(recorder: Recorder) -> None:
     original = Derivative.__dict__["__new__"].__func__
 
     def __new__(cls: Any, *args: Any, **kwargs: Any) -> Any:
-        if recorder.active:
+        if recorder.active and _asked_for(sys._getframe(1)):
             recorder.note(SYMPY_DERIVATIVE)
         return original(cls, *args, **kwargs)
 
