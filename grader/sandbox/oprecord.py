@@ -55,6 +55,12 @@ class Recorder(TorchDispatchMode):
         self.dropped = 0
         self.active = False
 
+    @classmethod
+    def _should_skip_dynamo(cls) -> bool:
+        # Otherwise torch wraps __torch_dispatch__ in torch._dynamo.disable: the first op of every worker
+        # would import torch._dynamo (seconds), and every op would pay for the wrapper.
+        return False
+
     # -- the call ---------------------------------------------------------------------------------
     def run(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
         """``fn(*args, **kwargs)`` with every operation recorded. Exceptions propagate."""
