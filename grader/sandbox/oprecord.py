@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 import torch.autograd.forward_ad as _fwad
-from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode_stack
+from torch.utils._python_dispatch import TorchDispatchMode, _get_current_dispatch_mode_stack, _pop_mode
 
 ENGINE = "autograd::engine"  # an op ran inside an autograd graph task (backward, grad, functional, func.grad)
 FORWARD_AD = "autograd::forward_ad"  # an op ran under forward-mode AD (forward_ad, func.jvp, jacfwd)
@@ -63,24 +63,30 @@ class Recorder(TorchDispatchMode):
 
     # -- the call ---------------------------------------------------------------------------------
     def run(self, fn: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-        """``fn(*args, **kwargs)`` with every operation recorded. Exceptions propagate."""
+        """``fn(*args, **kwargs)`` with every operation recorded. The student's exceptions propagate.
+
+        If the call removed this recorder from the dispatch stack (or left another mode above it), the
+        record is marked broken and the stack is emptied, so that the next call starts clean.
+        """
         self._reset()
         self.active = True
-        intact = True
+        self.__enter__()
         try:
-            with self:
-                try:
-                    return fn(*args, **kwargs)
-                finally:
-                    intact = self in _get_current_dispatch_mode_stack()
+            return fn(*args, **kwargs)
         finally:
             self.active = False
-            self.intact = intact
+            stack = _get_current_dispatch_mode_stack()
+            self.intact = bool(stack) and stack[-1] is self
+            if self.intact:
+                self.__exit__(None, None, None)
+            else:
+                while _get_current_dispatch_mode_stack():
+                    _pop_mode()
 
     def take(self) -> dict[str, Any]:
         """The record of the last call, as plain data for the wire."""
         return {"counts": dict(self.counts), "where": dict(self.where), "work": int(self.work),
-                "dropped": int(self.dropped), "intact": bool(getattr(self, "intact", True))}
+                "dropped": int(self.dropped), "intact": bool(self.intact)}
 
     # -- the dispatcher hook ------------------------------------------------------------------------
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:

@@ -381,3 +381,16 @@ def test_references_are_not_flagged(write_submission, sandbox, exercise):
 
 # The mistake variants' mutants are graded by tests/exercises/test_every_exercise.py, which also checks
 # that none of them is reported for a forbidden API or a backward pass that is not one.
+
+
+def test_removing_the_recorder_loses_the_call_and_the_next_call_is_recorded_again(write_submission, sandbox):
+    source = reference_text("softmax_ce") + (
+        "\n\ndef softmax(z):\n"
+        "    from torch.utils import _python_dispatch as pd\n"
+        "    pd._pop_mode()\n"
+        "    return getattr(torch, 'soft' + 'max')(z, -1)\n")
+    result = grade_text(write_submission, sandbox, "softmax_ce", source)
+    lost = zeroed(result)
+    assert lost["softmax_values"].message == ("softmax could not be checked: your function removed the grader's "
+                                              "operation recorder while it ran")
+    assert "log_softmax_values" not in lost and "bce_values" not in lost  # later calls are recorded normally
