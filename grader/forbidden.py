@@ -244,7 +244,7 @@ class _Scanner:
                 match = _match(used, self.modules) or (used if used in self.methods else None)
                 if match:
                     self._add(match, used, node, label)
-        if self.forbidden and _is_getattr(node) and len(node.args) >= 2 \
+        if self.forbidden and isinstance(node, ast.Call) and _is_getattr(node) and len(node.args) >= 2 \
                 and isinstance(node.args[1], ast.Constant) and node.args[1].value == "__wrapped__":
             self._add("__wrapped__", "__wrapped__", node, label, "dynamic")
         if isinstance(node, ast.Attribute):

@@ -183,7 +183,7 @@ def _asked_for(frame: Any) -> bool:
 def _hook_sympy(recorder: Recorder) -> None:
     """Count every ``Derivative`` asked for while a call runs: sympy.diff and Expr.diff both build one."""
     try:
-        from sympy.core.function import Derivative
+        from sympy.core.function import Derivative  # type: ignore[import-untyped]
     except ImportError:
         return
     original = Derivative.__dict__["__new__"].__func__
