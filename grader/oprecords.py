@@ -14,8 +14,8 @@ from typing import Any
 
 MAX_NAMES = 4096  # aten has fewer operator names than this; other namespaces are capped in the child
 MAX_COUNT = 1 << 62
-_NAME = re.compile(r"^[A-Za-z0-9_.:]{1,120}$")
-_WHERE = re.compile(r"^([A-Za-z_<>][\w<>.]*:\d{1,9})?$")
+_NAME = re.compile(r"[A-Za-z0-9_.:]{1,120}")
+_WHERE = re.compile(r"([\w<>]{1,48}:[0-9]{1,9})?")  # a function's name (any identifier, <lambda>) and a line
 
 
 class RecordUnreadable(ValueError):
@@ -39,10 +39,10 @@ def read_record(raw: Any) -> OpRecord:
             or len(where) > MAX_NAMES:
         raise RecordUnreadable("the record of what your function ran has the wrong shape")
     for name, n in counts.items():
-        if not isinstance(name, str) or not _NAME.match(name) or type(n) is not int or not 0 <= n <= MAX_COUNT:
+        if not isinstance(name, str) or not _NAME.fullmatch(name) or type(n) is not int or not 0 <= n <= MAX_COUNT:
             raise RecordUnreadable("the record of what your function ran holds a malformed entry")
     for name, w in where.items():
-        if not isinstance(name, str) or not isinstance(w, str) or not _WHERE.match(w):
+        if not isinstance(name, str) or not isinstance(w, str) or not _WHERE.fullmatch(w):
             raise RecordUnreadable("the record of what your function ran holds a malformed location")
     if type(work) is not int or not 0 <= work <= MAX_COUNT or type(intact) is not bool:
         raise RecordUnreadable("the record of what your function ran has the wrong shape")

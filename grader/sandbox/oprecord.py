@@ -28,7 +28,7 @@ ENGINE = "autograd::engine"  # an op ran inside an autograd graph task (backward
 FORWARD_AD = "autograd::forward_ad"  # an op ran under forward-mode AD (forward_ad, func.jvp, jacfwd)
 SYMPY_DERIVATIVE = "sympy::Derivative"
 MAX_OTHER_NAMES = 256  # names outside the aten namespace (custom ops a submission registers)
-MAX_WHERE = 64  # characters of "function:line"
+MAX_WHERE = 48  # characters of the function's name in "function:line"
 
 # Work of a product: multiply-adds from the operands' shapes (argument positions of the two factors).
 _PRODUCTS = {"aten::mm": (0, 1), "aten::addmm": (1, 2), "aten::bmm": (0, 1), "aten::baddbmm": (1, 2),
@@ -126,7 +126,7 @@ class Recorder(TorchDispatchMode):
         frame = sys._getframe(2)
         while frame is not None:
             if frame.f_code.co_filename == self.student_file:
-                return f"{frame.f_code.co_name}:{frame.f_lineno}"[:MAX_WHERE]
+                return f"{frame.f_code.co_name[:MAX_WHERE]}:{frame.f_lineno}"
             frame = frame.f_back  # type: ignore[assignment]
         return ""
 

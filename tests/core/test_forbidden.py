@@ -204,6 +204,7 @@ GOOD = {"counts": {"aten::mm": 2}, "where": {"aten::mm": "forward:3"}, "work": 1
 @pytest.mark.parametrize("bad", [
     None, [], {"counts": {}}, {**GOOD, "counts": {"aten::mm": -1}}, {**GOOD, "counts": {"aten::mm": True}},
     {**GOOD, "counts": {"\x1b[2J": 1}}, {**GOOD, "work": 1.5}, {**GOOD, "where": {"aten::mm": "x\ny"}},
+    {**GOOD, "where": {"aten::mm": "f:1\n"}}, {**GOOD, "counts": {"aten::mm\n": 1}},
     {**GOOD, "counts": {f"aten::op{i}": 1 for i in range(5000)}}, {**GOOD, "intact": False},
 ])
 def test_a_malformed_record_is_refused(bad):
@@ -263,3 +264,8 @@ def test_runtime_record_catches_what_the_scan_cannot_see(write_submission, sandb
     hit = [c for c in r.checks if c.score == 0 and c.message.startswith("backward ran the autograd engine")]
     assert hit and "(mlp_backprop.py, line 19)" in hit[0].message
     assert r.problems and r.problems[0].startswith("backward ran the autograd engine")
+
+
+def test_locations_in_functions_with_unicode_names_are_accepted():
+    raw = {**GOOD, "where": {"aten::mm": "σ_backward:12", "aten::add": "<lambda>:3", "aten::exp": ""}}
+    assert read_record(raw).where["aten::mm"] == "σ_backward:12"
