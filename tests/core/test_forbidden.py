@@ -269,3 +269,21 @@ def test_runtime_record_catches_what_the_scan_cannot_see(write_submission, sandb
 def test_locations_in_functions_with_unicode_names_are_accepted():
     raw = {**GOOD, "where": {"aten::mm": "σ_backward:12", "aten::add": "<lambda>:3", "aten::exp": ""}}
     assert read_record(raw).where["aten::mm"] == "σ_backward:12"
+
+
+def test_cost_rules_are_validated(tmp_path):
+    from grader.errors import SpecError
+    from grader.spec import load_spec
+
+    base = "title: T\nchecks:\n  - id: a\n    title: A\n    points: 1\n"
+    spec = tmp_path / "ex" / "exercise.yaml"
+    spec.parent.mkdir()
+    spec.write_text(base + "cost:\n  - function: backward\n    relative_to: forward\n    at_most: 40\n")
+    rule = load_spec(spec).cost[0]
+    assert (rule.function, rule.relative_to, rule.at_most, rule.reason) == ("backward", "forward", 40, "")
+    spec.write_text(base + "cost:\n  - function: backward\n    relative_to: forward\n    at_most: 1\n")
+    with pytest.raises(SpecError, match=r"cost\[0\]\.at_most"):
+        load_spec(spec)
+    spec.write_text(base + "cost:\n  - function: backward\n    relative: forward\n    at_most: 4\n")
+    with pytest.raises(SpecError, match=r"cost\[0\]\.relative: unknown key"):
+        load_spec(spec)
