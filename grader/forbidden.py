@@ -93,13 +93,43 @@ class RuntimeViolation:
         return f"{fn} ran {sign_name(self.op)}{at}, which this exercise forbids ({self.entry}){routes}"
 
 
-def runtime_violation(counts: dict[str, int], where: dict[str, str], forbidden: list[str]) -> RuntimeViolation | None:
-    """The first forbidden entry (in spec order) whose operations appear in a call's record."""
+def runtime_violation(counts: dict[str, int], where: dict[str, str], forbidden: list[str],
+                      spans: dict[str, list[tuple[int, int]]] | None = None) -> RuntimeViolation | None:
+    """The first forbidden entry (in spec order) whose operations appear in a call's record.
+
+    ``spans`` (from :func:`function_spans`) vets the location: code ``exec``'d under the submission's
+    file name reports lines of a string, not of the file, and such a location is dropped.
+    """
     for entry in forbidden:
         for op in RUNTIME_SIGNS.get(entry, ()):
             if counts.get(op, 0) > 0:
-                return RuntimeViolation(entry, op, where.get(op, ""))
+                at = where.get(op, "")
+                if spans and not _in_spans(at, spans):
+                    at = ""
+                return RuntimeViolation(entry, op, at)
     return None
+
+
+def function_spans(source: str) -> dict[str, list[tuple[int, int]]]:
+    """Function name → the (first, last) lines of each definition of that name in ``source``."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return {}
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            name = node.name if not isinstance(node, ast.Lambda) else "<lambda>"
+            spans.setdefault(name, []).append((node.lineno, node.end_lineno or node.lineno))
+    return spans
+
+
+def _in_spans(where: str, spans: dict[str, list[tuple[int, int]]]) -> bool:
+    func, _, line = where.rpartition(":")
+    if not line.isdigit():
+        return False
+    n = int(line)
+    return any(a <= n <= b for a, b in spans.get(func, [])) or (func == "<module>" and n >= 1)
 
 
 # -- reading the source --------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from grader.checks import DEFAULT_DTYPES, CheckContext, CheckFailed, Modificatio
 from grader.compare import dtype_name
 from grader.errors import BadReturn, ForbiddenAPI, GraderError, LoadError, StudentError, StudentTimeout
 from grader.exercises import Exercise, get_exercise
-from grader.forbidden import Finding, SourceRefused, read_source, runtime_violation, scan
+from grader.forbidden import Finding, SourceRefused, function_spans, read_source, runtime_violation, scan
 from grader.oprecords import RecordUnreadable, read_record
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox.client import Limits, Sandbox, Session
@@ -102,7 +102,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
     if syntax is None:
         findings = scan(source, [f.name for f in spec.forbidden])
         result.problems += [f.describe(path.name) for f in findings]
-    ledger = CallLedger()
+    ledger = CallLedger(spans=function_spans(source) if syntax is None else {})
     with open_sandbox(sandbox, limits, device) as sb:
         session = sb.open(path, forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
         try:
@@ -186,6 +186,7 @@ class CallLedger:
     """What the calls of one submission ran, across its checks: the work of the last call of each
     function (for the spec's ``cost:`` rules) and the runtime findings, reported once each."""
 
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # where the file's functions are
     work: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     _noted: set[tuple[str, str]] = field(default_factory=set)
@@ -236,7 +237,7 @@ def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename:
         raise ForbiddenAPI(f"{fn} could not be checked: {e}",
                            hint="Leave the grader's recorder alone: it checks that forbidden APIs are not "
                                 "used.") from None
-    violation = runtime_violation(record.counts, record.where, [f.name for f in spec.forbidden])
+    violation = runtime_violation(record.counts, record.where, [f.name for f in spec.forbidden], ledger.spans)
     if violation is not None:
         message = violation.describe(fn, filename)
         ledger.note(fn, "forbidden", message)

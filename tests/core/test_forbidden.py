@@ -3,7 +3,7 @@ fires only on the forbidden thing itself (a layer's own ``backward`` is not ``to
 
 import pytest
 
-from grader.forbidden import RUNTIME_SIGNS, SourceRefused, read_source, runtime_violation, scan
+from grader.forbidden import RUNTIME_SIGNS, SourceRefused, function_spans, read_source, runtime_violation, scan
 from grader.oprecords import RecordUnreadable, read_record
 
 FORBIDDEN = ["torch.autograd", "torch.func", "torch.Tensor.backward", "functorch"]
@@ -196,6 +196,16 @@ def test_runtime_violation_takes_the_spec_order_and_the_location():
         "cross_entropy ran aten._log_softmax (softmax_ce.py, line 12, in helper), which this exercise forbids "
         "(torch.log_softmax)")
     assert runtime_violation({"aten::add": 1, "aten::exp": 2}, {}, ["torch.softmax", "torch.autograd"]) is None
+
+
+def test_a_location_outside_the_files_functions_is_dropped():
+    """Code exec'd under the submission's file name reports lines of a string: no wrong line is shown."""
+    source = "import torch\n\ndef softmax(z):\n    return helper(z)\n"
+    spans = function_spans(source)
+    counts = {"aten::_softmax": 1}
+    assert runtime_violation(counts, {"aten::_softmax": "softmax:4"}, ["torch.softmax"], spans).where == "softmax:4"
+    assert runtime_violation(counts, {"aten::_softmax": "s:2"}, ["torch.softmax"], spans).where == ""
+    assert runtime_violation(counts, {"aten::_softmax": "softmax:9"}, ["torch.softmax"], spans).where == ""
 
 
 GOOD = {"counts": {"aten::mm": 2}, "where": {"aten::mm": "forward:3"}, "work": 10, "intact": True}

@@ -305,6 +305,8 @@ def test_every_route_to_the_library_softmax_meets_the_same_rule(write_submission
     assert message.startswith("softmax ran aten._softmax"), message
     assert message.endswith("which this exercise forbids (torch.softmax)")
     assert lost["softmax_values"].diagnosis == "Write the softmax yourself."
+    if route.startswith("exec"):  # the exec'd string's lines are not the file's: no location rather than a wrong one
+        assert message == "softmax ran aten._softmax, which this exercise forbids (torch.softmax)"
     assert "log_softmax_values" not in lost and "bce_values" not in {c for c in lost if c.startswith("bce")}
 
 
