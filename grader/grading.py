@@ -25,6 +25,7 @@ from grader.oprecords import RecordUnreadable, read_record
 from grader.results import CheckResult, ExerciseResult
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
+from grader.sandbox.oprecord import Recorder
 from grader.spec import CheckSpec
 
 DTYPE_NAMES = {"float64": torch.float64, "float32": torch.float32}
@@ -212,7 +213,7 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
         reply = session.call(fn, args, kwargs, timeout=remaining)
         if reply.get("output"):
             outputs.append(str(reply["output"]))
-        _judge_record(ex, fn, reply.get("ops"), ledger, filename)
+        _judge_record(ex, fn, reply.get("ops"), ledger, filename, (args, kwargs))
         value = reply.get("value")
         refused = next((x for x in iter_leaves(value) if isinstance(x, Refused)), None)
         if refused is not None:
@@ -223,7 +224,7 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
     return call
 
 
-def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename: str) -> None:
+def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename: str, inputs: Any) -> None:
     """The runtime rule: from the record of what ``fn`` ran, a forbidden API or a backward pass that is
     not one (the spec's ``cost:`` rules) zeroes the check that called it."""
     spec = ex.spec
@@ -244,14 +245,35 @@ def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename:
         raise ForbiddenAPI(message, hint=_forbidden_hint(ex, violation.entry))
     ledger.work[fn] = record.work
     for rule in rules:
-        base = ledger.work.get(rule.relative_to, 0)
+        if rule.relative_to == "reference":
+            base = _reference_work(ex, fn, inputs)
+            what = "the reference solution on the same input"
+        else:
+            base, what = ledger.work.get(rule.relative_to, 0), rule.relative_to
         if base > 0 and record.work > rule.at_most * base:
-            message = (f"{fn} is not a backward pass: it did {record.work / base:.0f} times the work of "
-                       f"{rule.relative_to} (at most {rule.at_most:g} times)")
+            ratio = f"{record.work / base:.0f} times the work of {what} (at most {rule.at_most:g} times)"
+            message = f"{fn} did {ratio}" if rule.relative_to == "reference" else \
+                f"{fn} is not a backward pass: it did {ratio}"
             ledger.note(fn, "cost", message)
             raise ForbiddenAPI(message, hint=_sentence(rule.reason) or (
                 f"A hand-written {fn} costs a few calls of {rule.relative_to}; finite differences cost one "
                 "per parameter. Write it with the chain rule."))
+
+
+def _reference_work(ex: Exercise, fn: str, inputs: Any) -> int:
+    """The work of the reference's ``fn`` on the same inputs, recorded here in the parent (0: unknown, for
+    instance when an input is an object that stayed in the student's process)."""
+    reference = getattr(ex.reference, fn, None)
+    if reference is None or not all(isinstance(x, torch.Tensor | int | float | bool | str | None)
+                                    for x in iter_leaves(inputs)):
+        return 0
+    recorder = Recorder("")
+    args, kwargs = inputs
+    try:
+        recorder.run(reference, args, kwargs)
+    except Exception:  # noqa: BLE001 - no baseline, no claim
+        return 0
+    return recorder.work
 
 
 def _forbidden_hint(ex: Exercise, name: str) -> str:

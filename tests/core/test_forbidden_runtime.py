@@ -246,6 +246,55 @@ def test_finite_differences_are_not_a_backward_pass(write_submission, sandbox):
     assert len([p for p in result.problems if "not a backward pass" in p]) == 1
 
 
+FD_IN_FORWARD = '''import torch
+
+
+def _net(params, X):
+    x = X
+    for i in range(1, 5):
+        x = torch.sigmoid(x @ params[f"W{i}"].T + params[f"b{i}"])
+    return x
+
+
+def forward(params, X):
+    """The output, and its finite-difference Jacobian for every variable hidden in the cache."""
+    point = {k: v.double() for k, v in {**params, "X": X}.items()}
+    jac = {}
+    for k, v in point.items():
+        rows = []
+        for i in range(v.numel()):
+            up, down = v.clone(), v.clone()
+            up.view(-1)[i] += 1e-4
+            down.view(-1)[i] -= 1e-4
+            outs = [_net({a: b for a, b in {**point, k: w}.items() if a != "X"}, {**point, k: w}["X"])
+                    for w in (up, down)]
+            rows.append((outs[0] - outs[1]) / 2e-4)
+        jac[k] = torch.stack(rows)
+    out = _net(params, X)
+    return out, (out, jac, {k: tuple(v.shape) for k, v in point.items()})
+
+
+def loss(out, Y):
+    return ((out - Y) ** 2).sum() / out.shape[0]
+
+
+def backward(params, cache, Y):
+    out, jac, shapes = cache
+    g = (2 * (out - Y) / out.shape[0]).double()
+    return {k: (J * g).sum(dim=(1, 2)).reshape(shapes[k]).to(out.dtype) for k, J in jac.items()}
+'''
+
+
+def test_finite_differences_hidden_in_forward_are_caught_by_the_reference_cost(write_submission, sandbox):
+    result = grade_text(write_submission, sandbox, "mlp_backprop", FD_IN_FORWARD)
+    lost = zeroed(result)
+    assert "forward_output" in lost, [(c.id, c.message) for c in result.checks]
+    message = lost["forward_output"].message
+    assert message.startswith("forward did ") and message.endswith(
+        " times the work of the reference solution on the same input (at most 40 times)")
+    assert "gradients are backward's job" in lost["forward_output"].diagnosis
+
+
 AUTOGRAD_BACKWARD = LAYER_FUNCTIONS.split("def backward")[0] + '''def backward(params, cache, Y):
     p = {k: v.detach().clone() for k, v in params.items()}
     p["X"] = cache[0][0][0][0].detach().clone()
