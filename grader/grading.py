@@ -29,11 +29,13 @@ from grader.errors import (
     StudentTimeout,
 )
 from grader.exercises import Exercise, get_exercise
-from grader.forbidden import Finding, scan
+from grader.forbidden import Finding, SourceRefused, function_spans, read_source, runtime_violation, scan
 from grader.format import dtype_name
+from grader.oprecords import RecordUnreadable, read_record
 from grader.results import CheckResult, ExerciseResult, Status
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
+from grader.sandbox.oprecord import Recorder
 from grader.spec import CheckSpec
 
 DTYPE_NAMES = {"float64": torch.float64, "float32": torch.float32}
@@ -105,12 +107,16 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
     limits = Limits(timeout=options.timeout or spec.timeout, memory_mb=options.memory_mb or spec.memory_mb,
                     **options.extra_limits)
     result = ExerciseResult(ex.name, spec.title, str(path), [], environment(options, device))
-    source = path.read_text(encoding="utf-8", errors="replace")
-    syntax = syntax_problem(source, path.name)
+    try:
+        source = read_source(path.read_bytes())
+        syntax = syntax_problem(source, path.name)
+    except SourceRefused as e:
+        syntax = LoadError(str(e), hint="Save your file as UTF-8, without a `# coding:` line.")
     findings: list[Finding] = []
     if syntax is None:
         findings = scan(source, [f.name for f in spec.forbidden])
         result.problems += [f.describe(path.name) for f in findings]
+    ledger = CallLedger(spans=function_spans(source) if syntax is None else {})
     with open_sandbox(sandbox, limits, device) as sb:
         session = sb.open(path, limits=limits, device=device,
                           forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
@@ -128,7 +134,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                     continue
                 assert session is not None
                 result.checks.append(run_check(ex, cs, checks[cs.id], session, findings, options, device,
-                                               timeout, path.name))
+                                               timeout, path.name, ledger))
         finally:
             if session is not None:
                 if session.load_error is None and session.import_output:
@@ -137,6 +143,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
     if syntax is None and session is not None and isinstance(session.load_error, LoadError):
         result.problems.insert(0, session.load_error.message)
     result.problems += _not_written_problem(result)
+    result.problems += ledger.problems
     result.duration = time.perf_counter() - started
     return result
 
@@ -220,12 +227,13 @@ def _grader_error(cs: CheckSpec, message: str, details: str, duration: float) ->
 
 def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
               findings: list[Finding], options: GradeOptions, device: str, timeout: float,
-              filename: str) -> CheckResult:
+              filename: str, ledger: CallLedger | None = None) -> CheckResult:
     """Run one check. A grader fault (see :class:`GraderFault`) is retried once when a retry makes sense;
     if it happens again the check is ``grader_error``, which never counts against the student."""
-    result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename)
+    ledger = ledger or CallLedger()
+    result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename, ledger)
     if result.status == "grader_error" and result.details == RETRYABLE:
-        result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename)
+        result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename, ledger)
         if result.status == "grader_error" and result.details == RETRYABLE:
             result = replace(result, details="It failed the same way when retried.")
     return result
@@ -236,10 +244,10 @@ RETRYABLE = "retryable"
 
 def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
                     findings: list[Finding], options: GradeOptions, device: str, timeout: float,
-                    filename: str) -> CheckResult:
+                    filename: str, ledger: CallLedger) -> CheckResult:
     deadline = time.monotonic() + timeout
     outputs: list[str] = []
-    transport = _transport(ex, session, findings, deadline, timeout, outputs, filename)
+    transport = _transport(ex, session, findings, deadline, timeout, outputs, filename, ledger)
     ctx = CheckContext(check_id=cs.id, student=StudentAPI(transport), reference=ex.reference,
                        mistakes=ex.mistakes, seed=options.seed, dtypes=options.dtypes, device=device)
     t0 = time.perf_counter()
@@ -262,15 +270,31 @@ def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], No
                        duration=time.perf_counter() - t0, visibility=cs.visibility, notes=tuple(ctx.notes))
 
 
+@dataclass
+class CallLedger:
+    """What the calls of one submission ran, across its checks: the work of the last call of each
+    function (for the spec's ``cost:`` rules) and the runtime findings, reported once each."""
+
+    spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # where the file's functions are
+    work: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    _noted: set[tuple[str, str]] = field(default_factory=set)
+
+    def note(self, fn: str, kind: str, problem: str) -> None:
+        """Keep the first problem of each kind for each function (not one per check)."""
+        if (fn, kind) not in self._noted:
+            self._noted.add((fn, kind))
+            self.problems.append(problem)
+
+
 def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline: float, timeout: float,
-               outputs: list[str], filename: str):
-    tainted = {f.function: f for f in findings if f.function}
+               outputs: list[str], filename: str, ledger: CallLedger):
+    tainted = {f.function: f for f in findings if f.zeroes}
 
     def call(fn: str, args: tuple, kwargs: dict) -> tuple[Any, list[Modification]]:
-        if fn in tainted:
-            f = tainted[fn]
-            raise ForbiddenAPI(f"{fn} uses {f.used} ({filename}, line {f.line}), which this exercise forbids",
-                               hint=_forbidden_hint(ex, f))
+        f = tainted.get(fn)
+        if f is not None:
+            raise ForbiddenAPI(f.sentence(fn, filename), hint=f.hint() or _forbidden_hint(ex, f.name))
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise StudentTimeout(f"the check ran out of time ({timeout:g} s) before calling {fn}")
@@ -280,6 +304,7 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
             raise _not_written(e, fn, ex.spec.functions) or e from None
         if reply.get("output"):
             outputs.append(str(reply["output"]))
+        _judge_record(ex, fn, reply.get("ops"), ledger, filename, (args, kwargs))
         value = reply.get("value")
         refused = next((x for x in iter_leaves(value) if isinstance(x, Refused)), None)
         if refused is not None:
@@ -290,11 +315,68 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
     return call
 
 
-def _forbidden_hint(ex: Exercise, f: Finding) -> str:
+def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename: str, inputs: Any) -> None:
+    """The runtime rule: from the record of what ``fn`` ran, a forbidden API or a backward pass that is
+    not one (the spec's ``cost:`` rules) zeroes the check that called it."""
+    spec = ex.spec
+    rules = [r for r in spec.cost if r.function == fn]
+    if not spec.forbidden and not rules and all(r.relative_to != fn for r in spec.cost):
+        return
+    try:
+        record = read_record(raw)
+    except RecordUnreadable as e:
+        ledger.note(fn, "record", f"{fn}: {e}")
+        raise ForbiddenAPI(f"{fn} could not be checked: {e}",
+                           hint="Leave the grader's recorder alone: it checks that forbidden APIs are not "
+                                "used.") from None
+    violation = runtime_violation(record.counts, record.where, [f.name for f in spec.forbidden], ledger.spans)
+    if violation is not None:
+        message = violation.describe(fn, filename)
+        ledger.note(fn, "forbidden", message)
+        raise ForbiddenAPI(message, hint=_forbidden_hint(ex, violation.entry))
+    ledger.work[fn] = record.work
+    for rule in rules:
+        if rule.relative_to == "reference":
+            base = _reference_work(ex, fn, inputs)
+            what = "the reference solution on the same input"
+        else:
+            base, what = ledger.work.get(rule.relative_to, 0), rule.relative_to
+        if base > 0 and record.work > rule.at_most * base:
+            ratio = f"{record.work / base:.0f} times the work of {what} (at most {rule.at_most:g} times)"
+            message = f"{fn} did {ratio}" if rule.relative_to == "reference" else \
+                f"{fn} is not a backward pass: it did {ratio}"
+            ledger.note(fn, "cost", message)
+            raise ForbiddenAPI(message, hint=_sentence(rule.reason) or (
+                f"A hand-written {fn} costs a few calls of {rule.relative_to}; finite differences cost one "
+                "per parameter. Write it with the chain rule."))
+
+
+def _reference_work(ex: Exercise, fn: str, inputs: Any) -> int:
+    """The work of the reference's ``fn`` on the same inputs, recorded here in the parent (0: unknown, for
+    instance when an input is an object that stayed in the student's process)."""
+    reference = getattr(ex.reference, fn, None)
+    if reference is None or not all(isinstance(x, torch.Tensor | int | float | bool | str | None)
+                                    for x in iter_leaves(inputs)):
+        return 0
+    recorder = Recorder("")
+    args, kwargs = inputs
+    try:
+        recorder.run(reference, args, kwargs)
+    except Exception:  # noqa: BLE001 - no baseline, no claim
+        return 0
+    return recorder.work
+
+
+def _forbidden_hint(ex: Exercise, name: str) -> str:
     for entry in ex.spec.forbidden:
-        if entry.name == f.name and entry.reason:
-            return entry.reason[0].upper() + entry.reason[1:] + "."
+        if entry.name == name and entry.reason:
+            return _sentence(entry.reason)
     return "This exercise asks you to write it by hand."
+
+
+def _sentence(reason: str) -> str:
+    """A spec's ``reason`` as a hint: capitalised, with a full stop."""
+    return reason[:1].upper() + reason[1:].rstrip(".") + "." if reason else ""
 
 
 def _modifications(ex: Exercise, fn: str, args: tuple, kwargs: dict, reply: dict) -> list[Modification]:

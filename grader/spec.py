@@ -19,6 +19,7 @@ from grader.errors import SpecError
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 DottedName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)*$")]
+FunctionName = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z_]\w*$")]
 CheckId = Annotated[str, msgspec.Meta(pattern=r"^[a-z_][a-z0-9_]*$")]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
@@ -31,6 +32,17 @@ class _Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=T
 
 class ForbiddenEntry(_Strict, frozen=True, kw_only=True):
     name: DottedName
+    reason: str = ""
+
+
+class CostRule(_Strict, frozen=True, kw_only=True):
+    """``function`` may do at most ``at_most`` times the work of the last call of ``relative_to`` (work as
+    recorded in the sandbox: elements produced, multiply-adds of products). A backward pass costs a
+    few forward passes; finite differences cost one per parameter."""
+
+    function: FunctionName
+    relative_to: FunctionName
+    at_most: Annotated[float, msgspec.Meta(gt=1)]
     reason: str = ""
 
 
@@ -58,6 +70,7 @@ class ExerciseSpec(_Strict, frozen=True, kw_only=True):
     # then graded once whatever dtypes are asked for.
     dtypes: list[Literal["float64", "float32"]] = msgspec.field(default_factory=lambda: ["float64", "float32"])
     forbidden: list[ForbiddenEntry] = []
+    cost: list[CostRule] = []
     checks: Annotated[list[CheckSpec], msgspec.Meta(min_length=1)]
 
     def __post_init__(self) -> None:

@@ -39,6 +39,7 @@ RUNTIME_FILES = (
     "grader/sandbox/codec.py",
     "grader/sandbox/frames.py",
     "grader/sandbox/guard.py",
+    "grader/sandbox/oprecord.py",
     "grader/symbolic",
 )
 HIDDEN_PACKAGES = ("grader", "reference", "exercises")

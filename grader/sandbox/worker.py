@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-from grader.sandbox import guard
+from grader.sandbox import guard, oprecord
 from grader.sandbox.codec import Opaque, WireError, decode, encode, pack
 from grader.trusted import TrustedFunction
 
@@ -31,6 +31,8 @@ class Worker:
         self.module: Any = None
         self.refs: dict[int, Any] = {}
         self.stdout = guard.CappedStream(int(config.get("output_chars", 1_000_000)))
+        forbidden = config.get("forbidden", [])
+        self.recorder = oprecord.Recorder(self.path, any(str(f).startswith("sympy") for f in forbidden))
 
     # -- transport ------------------------------------------------------------------------------
     def recv(self) -> Any:
@@ -106,13 +108,13 @@ class Worker:
             return {"ok": False, "error": {"kind": "missing", "message": f"your file defines no function {name}"}}
         args, kwargs = self.resolve(args), self.resolve(kwargs)
         try:
-            value = fn(*args, **kwargs)
+            value = self.recorder.run(fn, args, kwargs)
         except BaseException as e:  # noqa: BLE001
             return self.error(e, during=name)
         return {"ok": True, "value": value, "args_after": [a if isinstance(a, torch.Tensor) else None
                                                            for a in args],
                 "kwargs_after": {k: v for k, v in kwargs.items() if isinstance(v, torch.Tensor)},
-                "output": self.stdout.take()}
+                "output": self.stdout.take(), "ops": self.recorder.take()}
 
     def resolve(self, tree: Any) -> Any:
         if isinstance(tree, Opaque):

@@ -68,14 +68,14 @@ def test_every_documented_key_is_a_spec_field():
     import re
     from pathlib import Path
 
-    from grader.spec import CheckSpec, ExerciseSpec, spec_keys
+    from grader.spec import CheckSpec, CostRule, ExerciseSpec, ForbiddenEntry, spec_keys
 
     guide = (Path(__file__).resolve().parents[2] / "docs" / "AUTHORING.md").read_text(encoding="utf-8")
     block = guide.split("## `exercise.yaml`", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
     top = set(re.findall(r"^([a-z_]+):", block, re.M))
     nested = set(re.findall(r"^ {2}(?:- )?\s*([a-z_]+):", block, re.M))
     assert top == set(spec_keys(ExerciseSpec)) - {"name"}
-    assert nested == set(spec_keys(CheckSpec)) | {"name", "reason"}
+    assert nested == set(spec_keys(CheckSpec)) | set(spec_keys(ForbiddenEntry)) | set(spec_keys(CostRule))
 
 
 def test_functions_must_be_names_and_reference_a_path(tmp_path):

@@ -76,3 +76,6 @@ def test_each_mistake_loses_marks_and_is_named(exercise, mistake_id, seed, sandb
     named = [c for c in failed if c.mistake == mistake_id]
     assert named, f"{mistake_id} not named; diagnoses: {[(c.id, c.mistake, c.advice) for c in failed]}"
     assert all(mistake.name in c.advice and mistake.hint in c.advice for c in named)
+    flagged = [c.message for c in failed if "forbid" in c.message or "not a backward pass" in c.message
+               or "could not be checked" in c.message]
+    assert flagged == [], f"{mistake_id} was reported for a forbidden API: {flagged}"
