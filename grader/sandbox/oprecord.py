@@ -193,4 +193,4 @@ def _hook_sympy(recorder: Recorder) -> None:
             recorder.note(SYMPY_DERIVATIVE)
         return original(cls, *args, **kwargs)
 
-    Derivative.__new__ = staticmethod(__new__)  # type: ignore[method-assign,assignment]
+    Derivative.__new__ = staticmethod(__new__)
