@@ -185,7 +185,7 @@ def test_not_finite() -> None:
     a[2, 1] = float("nan")
     p = _pattern(a)
     assert p.id == "not_finite"
-    assert "1 NaN or infinite entry (at [2, 1])" in p.hint
+    assert "1 NaN or infinite entry (at (2, 1))" in p.hint
 
 
 # -- batch -----------------------------------------------------------------------------------------------
@@ -250,7 +250,7 @@ def test_few_entries_wrong_says_where_and_values() -> None:
     a[4, 7] = 123.0
     p = _pattern(a, e)
     assert p.id == "some_entries_wrong"
-    assert "right except for 1 of 100 entries: at [4, 7] = 123 instead of" in p.hint
+    assert "right except for 1 of 100 entries: at (4, 7) = 123 instead of" in p.hint
 
 
 def test_many_wrong_entries_is_not_a_pattern() -> None:
