@@ -327,8 +327,12 @@ def confirms_tree(actual: Any, expected: Any, variant: Any, tol: Tolerance, *, n
     fa, fe, fv = flatten(actual), flatten(expected), flatten(variant)
     if fa is None or fe is None or fv is None or fa[0] != fv[0]:
         return False
-    reference = fe[1] if fe[0] == fv[0] else torch.full_like(fv[1], math.nan)  # differs everywhere
-    return confirms_variant(fa[1], reference, fv[1], tol, nonfinite=nonfinite)
+    if fe[0] == fv[0]:
+        return confirms_variant(fa[1], fe[1], fv[1], tol, nonfinite=nonfinite)
+    if fv[1].numel() == 0:
+        return True  # the variant differs only in structure (a missing value), and the submission shares it
+    # the variant differs everywhere: a reference of NaNs makes every finite entry of it evidence
+    return confirms_variant(fa[1], torch.full_like(fv[1], math.nan), fv[1], tol, nonfinite=nonfinite)
 
 
 def flatten(tree: Any) -> tuple[Any, torch.Tensor] | None:

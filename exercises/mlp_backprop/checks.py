@@ -132,3 +132,15 @@ def _gradients_at(point, Y):
         return api.backward(weights, api.forward(weights, point["X"])[1], Y)
 
     return gradients_of
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+@check("inputs_unchanged")
+def inputs_unchanged(ctx: CheckContext) -> None:
+    """The one check that charges an input changed in place (the others compare values and note it):
+    out -= Y in the loss, or X modified by forward, change the caller's tensors."""
+    dtype = ctx.dtypes[-1]
+    params = make_params(ctx, MIXED, dtype)
+    X, Y = make_data(ctx, MIXED, 6, dtype)
+    out = ctx.rand(6, MIXED[-1], dtype=dtype)
+    ctx.expect_inputs_unchanged([("forward", (params, X)), ("loss", (out, Y)), (_backward_of, (params, X, Y))])
