@@ -16,8 +16,9 @@ from typing import Any, NoReturn
 
 import torch
 
-from grader.compare import Mismatch, allclose_tree, compare_tree, describe
+from grader.compare import Mismatch, compare_tree, describe
 from grader.diagnosis import Diagnosis, confirms_variant
+from grader.format import num
 from grader.mistakes import Mistake, MistakeBook
 from grader.results import Attachment, Comparison
 from grader.tolerances import Tolerance, tolerance
@@ -196,7 +197,10 @@ class CheckContext:
         # a variant is matched at the dtype's tolerance even when the verdict allowed more (``within``)
         match_tol = self.tolerance(dtype or torch.float64, scale).scaled(MATCH_SLACK)
         diagnosis = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors, match_tol=match_tol)
-        raise CheckFailed(mismatch.message, mismatch.details, diagnosis,
+        details = mismatch.details
+        if diagnosis is None:
+            details = "\n".join(x for x in (details, measured_factor_line(mismatch, tol)) if x)
+        raise CheckFailed(mismatch.message, details, diagnosis,
                           attachments=(Comparison(label=name, inputs=tuple(describe_inputs(args, kwargs))),))
 
     # -- inputs changed in place: charged once -----------------------------------------------------------
@@ -235,7 +239,7 @@ class CheckContext:
                     run(self.mistakes.variant(m.id), *a, **k)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - a variant that cannot run says nothing
                 continue
-            if not allclose_tree((a, k), (args, kwargs), tolerance(torch.float64).scaled(0.0)):
+            if _changed_tensors((a, k), (args, kwargs)):
                 yield m
 
     def expect_gradients(
@@ -365,6 +369,28 @@ def flatten(tree: Any) -> tuple[Any, torch.Tensor] | None:
     return structure, values
 
 
+def _tensor_leaves(tree: Any) -> list[torch.Tensor]:
+    """Every tensor of a tree, those bound in a trusted function included."""
+    out: list[torch.Tensor] = []
+    map_tree(lambda x: out.append(x) if isinstance(x, torch.Tensor) else None, tree)
+    return out
+
+
+def _changed_tensors(after: Any, before: Any) -> bool:
+    """True when a tensor of ``after`` (a copy handed to a variant) no longer equals its original."""
+    a, b = _tensor_leaves(after), _tensor_leaves(before)
+    if len(a) != len(b):
+        return True
+    for x, y in zip(a, b, strict=True):
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return True
+        if x.is_floating_point() and not bool(((x == y) | (x.isnan() & y.isnan())).all()):
+            return True
+        if not x.is_floating_point() and not torch.equal(x, y):
+            return True
+    return False
+
+
 def input_modified(hint: str) -> Diagnosis:
     """The generic diagnosis of an input changed in place (observed, so always confirmed)."""
     return Diagnosis("input_modified", "input changed in place", hint, "pattern")
@@ -377,8 +403,19 @@ def pattern_diagnosis(mismatch: Mismatch, factors: Mapping[str, float] | None,
         return None
     from grader.patterns import name_pattern
 
-    found = name_pattern(mismatch.actual, mismatch.expected, name=mismatch.label, tol=tol, factors=factors)
-    return None if found is None else Diagnosis(found.id, "", found.hint, "pattern", found.factor)
+    return name_pattern(mismatch.actual, mismatch.expected, name=mismatch.label, tol=tol, factors=factors,
+                        any_factor=False)
+
+
+def measured_factor_line(mismatch: Mismatch, tol: Tolerance) -> str:
+    """"Yours is 0.5275 × the expected value in every entry.": a constant factor that is no recognisable
+    mistake is a measurement for the details, not a diagnosis."""
+    if not isinstance(mismatch.actual, torch.Tensor) or not isinstance(mismatch.expected, torch.Tensor):
+        return ""
+    from grader.patterns import measured_factor
+
+    c = measured_factor(mismatch.actual, mismatch.expected, tol)
+    return "" if c is None else f"Yours is {num(c)} × the expected value, in every entry."
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from grader import format as fmt
 from grader.diagnosis import Diagnosis, fit_factor
 from grader.tolerances import Tolerance, tolerance
 
-__all__ = ["Pattern", "name_pattern", "describe_factor", "rearrangements"]
+__all__ = ["Pattern", "name_pattern", "describe_factor", "measured_factor", "rearrangements"]
 
 # A transformed expected value is compared with this much more room than the plain tolerance: the
 # student's wrong value went through one more rounding than the reference (a product by T, a sum).
@@ -73,12 +73,16 @@ def name_pattern(
     name: str = "the result",
     tol: Tolerance | None = None,
     factors: Mapping[str, float] | None = None,
+    any_factor: bool = True,
 ) -> Diagnosis | None:
     """The mistake that turns ``expected`` into ``actual``, or None if none is recognised.
 
     ``name`` is how the hint names the tensor (``"dW3"``). ``factors`` names the sizes of the problem
     a constant factor may come from, e.g. ``{"T": 7, "N": 5}``: a claim 7 times too large is then
-    reported as "a factor of T = 7" (a sum over T where a mean was needed).
+    reported as "a factor of T = 7" (a sum over T where a mean was needed). ``any_factor=False`` names
+    only the recognisable factors (2, 1/2, −1, T, 1/T…): an arbitrary one such as 0.53 is often a
+    coincidence (a wrong scalar shared by a rank-one gradient) and is then left to
+    :func:`measured_factor`, a measurement rather than a diagnosis.
     """
     try:
         a, e, tol = _prepare(actual, expected, tol)
@@ -86,7 +90,7 @@ def name_pattern(
         return None
     if a is None or e is None:
         return None
-    ctx = _Ctx(a, e, tol, name, dict(factors or {}))
+    ctx = _Ctx(a, e, tol, name, dict(factors or {}), any_factor)
     if a.shape == e.shape and _close(a, e, tol, equal_nan=True):
         return None
     for finder in _FINDERS:
@@ -128,6 +132,19 @@ def rearrangements(claim: torch.Tensor, shape: Sequence[int]) -> Iterator[tuple[
 _BATCH = ("not_summed_over_batch", "not_averaged_over_batch")
 
 
+def measured_factor(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance | None = None) -> float | None:
+    """The constant c with actual ≈ c·expected entry by entry (same shape, finite, at least two nonzero
+    entries, c ≠ 1), or None."""
+    try:
+        a, e, tol = _prepare(actual, expected, tol)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if a is None or e is None or a.shape != e.shape or a.numel() == 0 or not bool(torch.isfinite(a).all()):
+        return None
+    found = _match_factor(_Ctx(a, e, tol, "", {}), a, e, allow_any=True)
+    return None if found is None else found[0]
+
+
 def describe_factor(c: float, factors: Mapping[str, float] | None = None) -> tuple[float, str] | None:
     """``(value, words)`` for a factor that is a "nice" one (2, ½, −1, T, 1/T, 2/T...), else None.
 
@@ -150,6 +167,7 @@ class _Ctx:
     tol: Tolerance
     name: str
     factors: dict[str, float]
+    any_factor: bool = True
 
     @property
     def loose(self) -> Tolerance:
@@ -235,7 +253,7 @@ def _match_factor(ctx: _Ctx, a: torch.Tensor, e: torch.Tensor, *, allow_any: boo
     nice = describe_factor(c, ctx.factors)
     if nice is not None and _close(a, nice[0] * e, ctx.loose):
         return nice
-    if not allow_any or math.isclose(c, 1.0, rel_tol=10 * ctx.tol.rtol) or abs(c) < 1e-12:
+    if not (allow_any and ctx.any_factor) or math.isclose(c, 1.0, rel_tol=10 * ctx.tol.rtol) or abs(c) < 1e-12:
         return None
     # an arbitrary constant needs two independent nonzero entries, otherwise any claim "fits"
     if int((e.abs() > ctx.tol.atol).sum()) < 2 or not _close(a, c * e, ctx.loose):

@@ -149,17 +149,17 @@ def _logits_against_labels(ctx: CheckContext, dtype: torch.dtype) -> tuple[torch
 @check("bce_with_logits_values")
 def bce_with_logits_values(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
-        # huge logits first: a naive log(σ(z)) is inf there in every dtype, which names the mistake
-        # (with moderate logits it only loses float32 precision, which no float64 variant reproduces)
+        # moderate logits first, where every value is finite and a wrong formula shows as a wrong number;
+        # then huge logits (float64 first): a naive log(σ(z)) is inf there, which names that mistake
+        for T in (1, 8):
+            z = ctx.randn(T, dtype=dtype, scale=3.0)
+            ctx.expect_close("bce_with_logits", z, _binary_labels(ctx, T, dtype),
+                             label=f"bce_with_logits(z, y), T = {T}, {dtype_name(dtype)}", factors={"T": T})
         z, y = _logits_against_labels(ctx, dtype)
         ctx.expect_close("bce_with_logits", z, y,
                          label=f"bce_with_logits(z, y) for |z| up to 1e4 against the labels, {dtype_name(dtype)}")
         ctx.expect_close("bce_with_logits", z, 1 - y,
                          label=f"bce_with_logits(z, y) for |z| up to 1e4 agreeing with the labels, {dtype_name(dtype)}")
-        for T in (1, 8):
-            z = ctx.randn(T, dtype=dtype, scale=3.0)
-            ctx.expect_close("bce_with_logits", z, _binary_labels(ctx, T, dtype),
-                             label=f"bce_with_logits(z, y), T = {T}, {dtype_name(dtype)}", factors={"T": T})
 
 
 @check("bce_with_logits_grad_values")
