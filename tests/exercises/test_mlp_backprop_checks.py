@@ -93,7 +93,7 @@ def test_missing_transpose_is_caught_on_a_square_layer_only(sandbox, tmp_path):
 
 def test_bias_not_summed_message_gives_the_shapes(sandbox, tmp_path):
     c = failures(grade_mistake(sandbox, tmp_path, "bias_not_summed"))["backward_output_layer"]
-    assert "['b4'] has shape (1, 3), expected (3,)" in c.message
+    assert c.message == "backward (T = 6, float64)['b4'] has shape (6, 3), expected (3,)"
     assert "G_a.sum(0)" in c.advice
 
 
