@@ -179,7 +179,7 @@ class CheckContext:
         An input changed in place is not charged here (see :meth:`expect_inputs_unchanged`): the value is
         still compared, and the modification is noted.
         """
-        name = label or (f"{fn}(…)" if isinstance(fn, str) else getattr(fn, "__name__", "result"))
+        name = label or (f"{fn}(…)" if isinstance(fn, str) else str(getattr(fn, "__name__", "result")))
         run = _as_pipeline(fn)
         self.student.modifications.clear()
         actual = run(self.student, *args, **kwargs)

@@ -74,3 +74,16 @@ def test_nonfinite_agreement_only_for_declared_variants() -> None:
     assert not confirms_tree(a, e, v, TOL)
     assert confirms_tree(a, e, v, TOL, nonfinite=True)
     assert not confirms_tree(torch.tensor([math.nan, 2.0], dtype=torch.float64), e, v, TOL, nonfinite=True)
+
+
+def test_an_arbitrary_factor_is_a_measurement_in_the_details() -> None:
+    from grader.checks import measured_factor_line, pattern_diagnosis
+    from grader.compare import compare_tree
+
+    e = torch.tensor([[1.0, -2.0, 0.5]], dtype=torch.float64)
+    m = compare_tree("dW4", 0.53 * e, e, tol=tolerance(torch.float64), dtype=torch.float64, device=None)
+    assert m is not None
+    assert pattern_diagnosis(m, None, tolerance(torch.float64)) is None
+    assert measured_factor_line(m, tolerance(torch.float64)) == "Yours is 0.53 × the expected value, in every entry."
+    m2 = compare_tree("dW4", 2 * e, e, tol=tolerance(torch.float64), dtype=torch.float64, device=None)
+    assert m2 is not None and pattern_diagnosis(m2, None, tolerance(torch.float64)).id == "scaled"  # type: ignore[union-attr]

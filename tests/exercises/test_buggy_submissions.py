@@ -107,3 +107,51 @@ def test_buggy_submission_diagnosis(c: Case, sandbox) -> None:
         assert all(x.mistake is None for x in failed), seen
     if c.only is not None:
         assert {x.id for x in failed} == c.only, seen
+
+
+# -- wording: first line says what failed, then the numbers, then the likely mistake ------------------------
+def _failed(exercise: str, file: str, check_id: str, sandbox):  # noqa: ANN001, ANN202
+    r = grade(exercise, BUGGY / exercise / f"{file}.py", GradeOptions(seed=0), sandbox=sandbox)
+    return r, next(x for x in r.checks if x.id == check_id and not x.passed)
+
+
+def test_wording_naive_bce_nan(sandbox) -> None:
+    _, c = _failed("softmax_ce", "naive_bce", "bce_values", sandbox)
+    assert c.message == ("bce(p, y) with p = 0 where y = 0 and p = 1 where y = 1, float64 contains NaN in 1 / 1 "
+                         "entries where a finite value is expected")
+    assert c.details.startswith("First at index (), where ")
+    assert c.advice.startswith("Likely mistake: NaN for a confident right answer: 0 · log 0. At p = 0 with y = 0")
+    assert "brackets" not in c.advice
+
+
+def test_wording_value_mismatch_in_assert_close_style(sandbox) -> None:
+    _, c = _failed("least_squares", "loop_gradient_without_two", "ls_grad_random", sandbox)
+    assert c.message == "ls_grad (W 7×3, float64): Tensor-likes are not close!"
+    lines = c.details.splitlines()
+    assert lines[0].startswith("Mismatched elements: ") and lines[1].startswith("Greatest absolute difference: ")
+    assert lines[2].startswith("Greatest relative difference: 0.5 at index ")
+    assert c.advice.startswith("Likely mistake: factor 2 missing. The gradient of ‖Wθ − y‖² is 2Wᵀ(Wθ − y)")
+
+
+def test_wording_ignored_eps(sandbox) -> None:
+    _, c = _failed("jacobians", "fixed_step", "numerical_jacobian_uses_eps", sandbox)
+    assert c.message == ("numerical_jacobian returns the same Jacobian for ε = 0.1 and ε = 0.05: it does not use "
+                         "its eps argument")
+    assert "must differ by about" in c.details and "the largest difference of yours is 0." in c.details
+    assert c.advice.startswith("Likely mistake: ε ignored: a fixed step. numerical_jacobian(f, x, eps) must")
+
+
+def test_wording_in_place_charged_once_with_notes(sandbox) -> None:
+    r, c = _failed("jacobians", "moving_x_in_place", "inputs_unchanged", sandbox)
+    assert c.message == "numerical_jacobian modified its input x in place"
+    assert c.details == "The caller's tensor had changed after the call: inputs belong to the caller."
+    assert c.advice.startswith("Likely mistake: input changed in place. Work on a new tensor (x = x - m, not x -= m")
+    noted = [x.id for x in r.checks if any("modified its input x in place" in n for n in x.notes)]
+    assert "numerical_jacobian_affine" in noted and all(x.passed for x in r.checks if x.id in noted)
+
+
+def test_wording_no_diagnosis_says_only_what_was_measured(sandbox) -> None:
+    _, c = _failed("mlp_backprop", "sigma_prime_of_preactivation", "backward_output_layer", sandbox)
+    assert c.message == "backward (T = 6, float64)['W4']: Tensor-likes are not close!"
+    assert c.details.startswith("Mismatched elements: 12 / 12 (100.0%)")
+    assert c.diagnosis is None and "Likely mistake" not in c.advice
