@@ -18,7 +18,7 @@ import torch
 
 from grader.compare import Mismatch, compare_tree, describe
 from grader.diagnosis import Diagnosis, confirms_variant
-from grader.format import num
+from grader.format import fmt_shape, num
 from grader.mistakes import Mistake, MistakeBook
 from grader.results import Attachment, Comparison
 from grader.tolerances import Tolerance, tolerance
@@ -266,7 +266,7 @@ class CheckContext:
         for name, p in params.items():
             g = claimed.get(name)
             if not isinstance(g, torch.Tensor) or g.shape != p.shape:
-                self.fail(f"{label}[{name!r}] should be a tensor of shape {tuple(p.shape)}, got {describe(g)}")
+                self.fail(f"{label}[{name!r}] should be a tensor of shape {fmt_shape(p.shape)}, got {describe(g)}")
         true_grads, known = None, {}
         if gradients_of is not None:
             true_grads = gradients_of(self.reference)

@@ -37,6 +37,7 @@ from dataclasses import dataclass
 import torch
 
 from grader import format as fmt
+from grader.compare import unravel
 from grader.diagnosis import Diagnosis, fit_factor
 from grader.tolerances import Tolerance, tolerance
 
@@ -547,21 +548,13 @@ def _are(idx: list[int]) -> str:
     return "is" if len(idx) == 1 else "are"
 
 
-def _unravel(flat: int, shape: torch.Size) -> tuple[int, ...]:
-    idx = []
-    for size in reversed(shape):
-        idx.append(flat % size)
-        flat //= size
-    return tuple(reversed(idx))
-
-
 def _list_indices(
     mask: torch.Tensor, shape: torch.Size, a: torch.Tensor | None = None, e: torch.Tensor | None = None
 ) -> str:
     flat = mask.reshape(-1).nonzero().flatten().tolist()
     parts = []
     for i in flat:
-        where = fmt.fmt_index(_unravel(i, shape))
+        where = fmt.fmt_index(unravel(i, shape))
         if a is not None and e is not None:
             where += f" = {fmt.num(a.reshape(-1)[i].item())} instead of {fmt.num(e.reshape(-1)[i].item())}"
         parts.append(where)
