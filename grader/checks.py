@@ -7,23 +7,33 @@ returns. A failed expectation raises :class:`CheckFailed`; an error in student c
 
 from __future__ import annotations
 
+import math
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, NoReturn
 
 import torch
 
-from grader.compare import Mismatch, allclose_tree, compare_tree, describe
-from grader.diagnosis import Diagnosis
-from grader.mistakes import MistakeBook
+from grader.compare import Mismatch, compare_tree, describe
+from grader.diagnosis import Diagnosis, confirms_variant
+from grader.format import fmt_shape, num
+from grader.mistakes import Mistake, MistakeBook
 from grader.results import Attachment, Comparison
 from grader.tolerances import Tolerance, tolerance
 from grader.trusted import TrustedFunction, trusted  # noqa: F401  (re-exported for checks)
 
 CheckFn = Callable[["CheckContext"], None]
 DEFAULT_DTYPES: tuple[torch.dtype, ...] = (torch.float64, torch.float32)
+# A variant is compared with the submission at this multiple of the check's tolerance: both went through
+# different roundings (the variant in float64 or in the inputs' dtype, the student in their own order).
+MATCH_SLACK = 10.0
+# The policy for inputs changed in place (docs/AUTHORING.md): one check of each exercise, with this id,
+# charges it, with this one hint; every other check compares the values and notes the edit.
+INPUTS_CHECK = "inputs_unchanged"
+INPLACE_HINT = ("Work on a new tensor (x = x - m, not x -= m; or x.clone() first) instead of changing the "
+                "argument in place: the caller's tensors are not yours to modify.")
 
 
 def check(id: str) -> Callable[[CheckFn], CheckFn]:
@@ -152,43 +162,76 @@ class CheckContext:
         label: str | None = None,
         scale: float = 1.0,
         factors: Mapping[str, float] | None = None,
+        truth: Any = None,
+        within: Tolerance | None = None,
         **kwargs: Any,
     ) -> Any:
-        """Run ``fn`` on the student and on the reference with the same inputs and compare.
+        """Run ``fn`` on the student and compare with the right value for the same inputs.
 
-        ``fn`` is an API function name or a pipeline ``(api, *args, **kwargs) -> value``. The
-        reference runs in float64 on the same inputs; the student's result must have the inputs'
-        dtype and device, the right shapes, values within the dtype's tolerance (times ``scale``), and
-        must leave its inputs untouched. ``factors`` names constants for the diagnosis
-        (``{"T": 7}`` turns "off by 7" into "off by a factor of T").
+        ``fn`` is an API function name or a pipeline ``(api, *args, **kwargs) -> value``. The right value
+        is the reference's, run in float64 on the same inputs, unless ``truth`` gives it (a numerical
+        derivative is compared with the analytic one, never with the reference's own finite difference).
+        The student's result must have the inputs' dtype and device, the right shapes, and values within
+        the dtype's tolerance (times ``scale``), or within ``within`` when the check knows a larger error
+        is legitimate (a finite difference's truncation and round-off). ``factors`` names constants for
+        the diagnosis (``{"T": 7}`` turns "off by 7" into "off by a factor of T").
+
+        An input changed in place is not charged here (see :meth:`expect_inputs_unchanged`): the value is
+        still compared, and the modification is noted.
         """
         name = label or (f"{fn}(…)" if isinstance(fn, str) else str(getattr(fn, "__name__", "result")))
         run = _as_pipeline(fn)
         self.student.modifications.clear()
         actual = run(self.student, *args, **kwargs)
-        if self.student.modifications:
-            self.fail_modified(run, args, kwargs, self.student.modifications[0])
+        self._note_modifications()
         dtype = working_dtype(args, kwargs)
-        args64, kwargs64 = to_float64((args, kwargs))
-        expected = run(self.reference, *args64, **kwargs64)
-        tol = self.tolerance(dtype or torch.float64, scale)
+        if truth is None:
+            args64, kwargs64 = to_float64((args, kwargs))
+            expected = run(self.reference, *args64, **kwargs64)
+        else:
+            expected = truth
+        tol = within or self.tolerance(dtype or torch.float64, scale)
         mismatch = compare_tree(name, actual, expected, tol=tol, dtype=dtype, device=self.device)
         if mismatch is None:
             return actual
-        diagnosis = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors)
-        raise CheckFailed(mismatch.message, mismatch.details, diagnosis,
+        # a variant is matched at the dtype's tolerance even when the verdict allowed more (``within``)
+        match_tol = self.tolerance(dtype or torch.float64, scale).scaled(MATCH_SLACK)
+        diagnosis = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors, match_tol=match_tol)
+        details = mismatch.details
+        if diagnosis is None:
+            details = "\n".join(x for x in (details, measured_factor_line(mismatch, tol)) if x)
+        raise CheckFailed(mismatch.message, details, diagnosis,
                           attachments=(Comparison(label=name, inputs=tuple(describe_inputs(args, kwargs))),))
 
-    def fail_modified(self, run: Callable[..., Any], args: tuple, kwargs: dict, m: Modification) -> None:
-        """The student changed an input in place: name the known mistake that does the same, if any."""
-        hint = "Work on a copy (x = x - m, not x -= m; or x.clone()) instead of changing the argument in place."
-        diagnosis = next((v.diagnosis for v in self._mistakes_modifying(run, args, kwargs)),
-                         input_modified(hint))
-        self.fail(f"{m.function} modified its input {m.argument} in place",
-                  details="The caller's tensor changed after the call. Inputs belong to the caller.",
-                  diagnosis=diagnosis, hint=hint)
+    # -- inputs changed in place: charged once -----------------------------------------------------------
+    def _note_modifications(self) -> None:
+        for m in self.student.modifications:
+            text = (f"{m.function} modified its input {m.argument} in place (charged once, by the check "
+                    f"{INPUTS_CHECK}).")
+            if text not in self.notes:
+                self.notes.append(text)
 
-    def _mistakes_modifying(self, run: Callable[..., Any], args: tuple, kwargs: dict):
+    def expect_inputs_unchanged(self, calls: Sequence[tuple[str | Callable[..., Any], tuple]]) -> None:
+        """The one place an in-place edit of an input costs marks (docs/AUTHORING.md, "Inputs changed in
+        place"): every call of ``calls`` (an API function or a pipeline, and its arguments) must leave the
+        caller's tensors as they were. Every other check compares values and only notes the edit."""
+        for fn, args in calls:
+            run = _as_pipeline(fn)
+            self.student.modifications.clear()
+            run(self.student, *args)
+            if self.student.modifications:
+                self.fail_modified(run, args, {}, self.student.modifications[0])
+
+    def fail_modified(self, run: Callable[..., Any], args: tuple, kwargs: dict, m: Modification) -> NoReturn:
+        """The student changed an input in place: name the known mistake whose variant changes the same
+        input on the same call, if any (observed, so confirmed), else the generic diagnosis."""
+        diagnosis = next((v.diagnosis for v in self._mistakes_modifying(run, args, kwargs)),
+                         input_modified(INPLACE_HINT))
+        self.fail(f"{m.function} modified its input {m.argument} in place",
+                  details="The caller's tensor had changed after the call: inputs belong to the caller.",
+                  diagnosis=diagnosis, hint=INPLACE_HINT)
+
+    def _mistakes_modifying(self, run: Callable[..., Any], args: tuple, kwargs: dict) -> Iterator[Mistake]:
         for m in self.mistakes or ():
             a, k = clone_tree(args), clone_tree(kwargs)
             try:
@@ -196,7 +239,7 @@ class CheckContext:
                     run(self.mistakes.variant(m.id), *a, **k)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - a variant that cannot run says nothing
                 continue
-            if not allclose_tree((a, k), (args, kwargs), tolerance(torch.float64).scaled(0.0)):
+            if _changed_tensors((a, k), (args, kwargs)):
                 yield m
 
     def expect_gradients(
@@ -223,7 +266,7 @@ class CheckContext:
         for name, p in params.items():
             g = claimed.get(name)
             if not isinstance(g, torch.Tensor) or g.shape != p.shape:
-                self.fail(f"{label}[{name!r}] should be a tensor of shape {tuple(p.shape)}, got {describe(g)}")
+                self.fail(f"{label}[{name!r}] should be a tensor of shape {fmt_shape(p.shape)}, got {describe(g)}")
         true_grads, known = None, {}
         if gradients_of is not None:
             true_grads = gradients_of(self.reference)
@@ -242,23 +285,27 @@ class CheckContext:
     # -- diagnosis -------------------------------------------------------------------------------
     def diagnose(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any, expected: Any,
                  mismatch: Mismatch, tol: Tolerance,
-                 factors: Mapping[str, float] | None = None) -> Diagnosis | None:
-        """Name the likely mistake: first the exercise's known mistakes, then generic patterns."""
-        known = self.match_mistake(run, args, kwargs, actual, expected, tol)
+                 factors: Mapping[str, float] | None = None, *,
+                 match_tol: Tolerance | None = None) -> Diagnosis | None:
+        """Name the likely mistake: first the exercise's known mistakes (matched at ``match_tol``, by default
+        ``tol`` widened by ``MATCH_SLACK``), then generic patterns (at ``tol``)."""
+        known = self.match_mistake(run, args, kwargs, actual, expected, match_tol or tol.scaled(MATCH_SLACK))
         if known is not None:
             return known
         return pattern_diagnosis(mismatch, factors, tol)
 
     def match_mistake(self, run: Callable[..., Any], args: tuple, kwargs: dict, actual: Any,
                       expected: Any, tol: Tolerance) -> Diagnosis | None:
-        """The first mistake whose variant reproduces the student's value on these inputs.
+        """The first mistake whose variant the student's value confirms on these inputs
+        (grader.diagnosis.confirms_variant: agreement where the variant differs from ``expected``, on
+        finite entries; non-finite entries count only for a mistake declared ``nonfinite``).
 
         Each variant runs in float64 and, if the inputs are not float64, in their own dtype too: some
-        mistakes (overflow, lost precision) only show in float32.
+        mistakes (overflow, lost precision) only show in float32. ``tol`` is the comparison's tolerance,
+        already widened for the extra rounding of a variant (``MATCH_SLACK``).
         """
         if self.mistakes is None:
             return None
-        actual64 = to_float64(actual)
         inputs = [to_float64((args, kwargs))]
         if working_dtype(args, kwargs) not in (None, torch.float64):
             inputs.append((args, kwargs))
@@ -269,11 +316,79 @@ class CheckContext:
                         guess = run(self.mistakes.variant(m.id), *clone_tree(a), **clone_tree(k))
                 except Exception:  # noqa: BLE001 - a variant that cannot run on these inputs says nothing
                     continue
-                if allclose_tree(guess, expected, tol):
-                    continue  # indistinguishable from the right answer on these inputs
-                if allclose_tree(actual64, to_float64(guess), tol.scaled(10.0)):
+                if confirms_tree(actual, expected, guess, tol, nonfinite=m.nonfinite):
                     return m.diagnosis
         return None
+
+
+def confirms_tree(actual: Any, expected: Any, variant: Any, tol: Tolerance, *, nonfinite: bool = False) -> bool:
+    """:func:`grader.diagnosis.confirms_variant` for structured values (tensors, numbers, tuples, dicts).
+
+    The submission must have the variant's structure (keys, lengths, shapes). When the variant's structure
+    differs from the reference's (a missing key, a row instead of a vector), that difference is the
+    evidence, and the submission must agree with the variant on its finite entries.
+    """
+    fa, fe, fv = flatten(actual), flatten(expected), flatten(variant)
+    if fa is None or fe is None or fv is None or fa[0] != fv[0]:
+        return False
+    if fe[0] == fv[0]:
+        return confirms_variant(fa[1], fe[1], fv[1], tol, nonfinite=nonfinite)
+    if fv[1].numel() == 0:
+        return True  # the variant differs only in structure (a missing value), and the submission shares it
+    # the variant differs everywhere: a reference of NaNs makes every finite entry of it evidence
+    return confirms_variant(fa[1], torch.full_like(fv[1], math.nan), fv[1], tol, nonfinite=nonfinite)
+
+
+def flatten(tree: Any) -> tuple[Any, torch.Tensor] | None:
+    """``(structure, values)``: the nesting, keys and shapes of ``tree``, and all its numbers as one float64
+    vector; None for anything that is not numbers (a string, an opaque object, a complex tensor)."""
+    leaves: list[torch.Tensor] = []
+
+    def walk(t: Any) -> Any:
+        if isinstance(t, torch.Tensor):
+            if t.is_complex():
+                raise TypeError
+            leaves.append(t.detach().to("cpu", torch.float64).reshape(-1))
+            return ("tensor", tuple(t.shape))
+        if isinstance(t, bool | int | float):
+            leaves.append(torch.tensor([float(t)], dtype=torch.float64))
+            return ("number",)
+        if isinstance(t, Mapping):
+            return ("dict", tuple((str(k), walk(t[k])) for k in sorted(t, key=str)))
+        if isinstance(t, tuple | list):
+            return ("sequence", tuple(walk(v) for v in t))
+        if t is None:
+            return ("none",)
+        raise TypeError
+
+    try:
+        structure = walk(tree)
+    except TypeError:
+        return None
+    values = torch.cat(leaves) if leaves else torch.zeros(0, dtype=torch.float64)
+    return structure, values
+
+
+def _tensor_leaves(tree: Any) -> list[torch.Tensor]:
+    """Every tensor of a tree, those bound in a trusted function included."""
+    out: list[torch.Tensor] = []
+    map_tree(lambda x: out.append(x) if isinstance(x, torch.Tensor) else None, tree)
+    return out
+
+
+def _changed_tensors(after: Any, before: Any) -> bool:
+    """True when a tensor of ``after`` (a copy handed to a variant) no longer equals its original."""
+    a, b = _tensor_leaves(after), _tensor_leaves(before)
+    if len(a) != len(b):
+        return True
+    for x, y in zip(a, b, strict=True):
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return True
+        if x.is_floating_point() and not bool(((x == y) | (x.isnan() & y.isnan())).all()):
+            return True
+        if not x.is_floating_point() and not torch.equal(x, y):
+            return True
+    return False
 
 
 def input_modified(hint: str) -> Diagnosis:
@@ -288,8 +403,19 @@ def pattern_diagnosis(mismatch: Mismatch, factors: Mapping[str, float] | None,
         return None
     from grader.patterns import name_pattern
 
-    found = name_pattern(mismatch.actual, mismatch.expected, name=mismatch.label, tol=tol, factors=factors)
-    return None if found is None else Diagnosis(found.id, "", found.hint, "pattern", found.factor)
+    return name_pattern(mismatch.actual, mismatch.expected, name=mismatch.label, tol=tol, factors=factors,
+                        any_factor=False)
+
+
+def measured_factor_line(mismatch: Mismatch, tol: Tolerance) -> str:
+    """"Yours is 0.5275 × the expected value in every entry.": a constant factor that is no recognisable
+    mistake is a measurement for the details, not a diagnosis."""
+    if not isinstance(mismatch.actual, torch.Tensor) or not isinstance(mismatch.expected, torch.Tensor):
+        return ""
+    from grader.patterns import measured_factor
+
+    c = measured_factor(mismatch.actual, mismatch.expected, tol)
+    return "" if c is None else f"Yours is {num(c)} × the expected value, in every entry."
 
 
 # -- helpers ----------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def _compare_tensor_values(label: str, actual: torch.Tensor, expected: torch.Ten
     nonfinite = a_bad & ~e_bad
     if nonfinite.any():
         n = int(nonfinite.sum())
-        idx = _unravel(int(nonfinite.flatten().nonzero()[0]), e.shape)
+        idx = unravel(int(nonfinite.flatten().nonzero()[0]), e.shape)
         kinds = []
         if torch.isnan(a[nonfinite]).any():
             kinds.append("NaN")
@@ -175,10 +175,10 @@ def _compare_tensor_values(label: str, actual: torch.Tensor, expected: torch.Ten
     if not bad.any():
         return None
     n = int(bad.sum())
-    abs_i = _unravel(int(diff.flatten().argmax()), e.shape)
+    abs_i = unravel(int(diff.flatten().argmax()), e.shape)
     rel = diff / e.abs().clamp_min(torch.finfo(torch.float64).tiny)
     rel = torch.nan_to_num(torch.where(diff == 0, torch.zeros_like(rel), rel), nan=float("inf"))
-    rel_i = _unravel(int(rel.flatten().argmax()), e.shape)
+    rel_i = unravel(int(rel.flatten().argmax()), e.shape)
     lines = [
         f"Mismatched elements: {n} / {total} ({100.0 * n / total:.1f}%)",
         f"Greatest absolute difference: {_num(float(diff[abs_i]))} at index {fmt_index(abs_i)} "
@@ -192,7 +192,8 @@ def _compare_tensor_values(label: str, actual: torch.Tensor, expected: torch.Ten
                     actual=actual, expected=expected, index=abs_i)
 
 
-def _unravel(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
+def unravel(flat: int, shape: Sequence[int]) -> tuple[int, ...]:
+    """The index of entry ``flat`` of a row-major tensor of ``shape``."""
     idx = []
     for s in reversed(tuple(shape)):
         idx.append(flat % s)

@@ -43,6 +43,9 @@ class Mistake:
     name: str  # a few words, shown as the mistake's title ("factor 2 missing")
     hint: str  # what the student should read: what is wrong and how to fix it
     overrides: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    # True for a mistake whose signature is a NaN or an infinity (0·log 0, an overflow): only then does a
+    # non-finite value of the submission count as evidence for it (grader.diagnosis.confirms_variant)
+    nonfinite: bool = False
 
     @property
     def functions(self) -> tuple[str, ...]:
@@ -71,18 +74,23 @@ class MistakeBook:
         self._reference = reference
 
     # -- building -----------------------------------------------------------------------------
-    def add(self, function: str, *, name: str, hint: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator: the decorated function replaces API function ``function``."""
+    def add(self, function: str, *, name: str, hint: str,
+            nonfinite: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        """Decorator: the decorated function replaces API function ``function``.
+
+        ``nonfinite=True`` declares a mistake recognised by the NaN or infinity it produces.
+        """
 
         def register(fn: Callable[..., Any]) -> Callable[..., Any]:
-            self._register(Mistake(fn.__name__, name, hint, {function: fn}))
+            self._register(Mistake(fn.__name__, name, hint, {function: fn}, nonfinite))
             return fn
 
         return register
 
-    def add_variant(self, id: str, *, name: str, hint: str, **overrides: Callable[..., Any]) -> Mistake:
+    def add_variant(self, id: str, *, name: str, hint: str, nonfinite: bool = False,
+                    **overrides: Callable[..., Any]) -> Mistake:
         """A mistake that replaces several API functions at once (``forward=..., backward=...``)."""
-        return self._register(Mistake(id, name, hint, dict(overrides)))
+        return self._register(Mistake(id, name, hint, dict(overrides), nonfinite))
 
     def _register(self, m: Mistake) -> Mistake:
         if m.id in self._mistakes:

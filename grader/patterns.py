@@ -1,8 +1,9 @@
 """Name the kind of mistake behind a wrong tensor: "what did the student do?".
 
 :func:`name_pattern` compares a claimed tensor with the true one and, when they differ in a
-recognisable way, returns a :class:`Pattern`: a machine id (``"transposed"``, ``"scaled"``...), a hint
-for the student that names the tensor, and the constant factor when there is one. It knows nothing
+recognisable way, returns a :class:`grader.diagnosis.Diagnosis` (``source="pattern"``): a machine id
+(``"transposed"``, ``"scaled"``...), a hint for the student that names the tensor, and the constant factor
+when there is one. It knows nothing
 about exercises; exercise-specific mistakes live in each exercise's ``mistakes.py`` and are tried
 first by the checks.
 
@@ -13,44 +14,54 @@ a forgotten term that leaves whole rows wrong, an off-by-one that breaks a few e
 Rules, so that a correct answer is never "diagnosed":
 
 * comparisons run in float64, with the tolerance of the claimed tensor's own dtype
-  (:func:`grader.tolerances.tolerance`) unless ``tol`` is given;
+  (:func:`grader.tolerances.tolerance`, the one table) unless ``tol`` is given;
 * when ``actual`` is close to ``expected`` (same shape, within ``tol``) the answer is always ``None``;
 * a transformation is accepted only if the transformed expected value matches ``actual`` entry by
   entry within the tolerance (a little widened: the claim went through one more rounding);
+* a localised diagnosis ("right except for k entries", "right for some rows only") needs the located
+  entries to be grossly wrong and all the others right: a value slightly off everywhere (a finite
+  difference with another step, float32 round-off, gradients whose small entries underflowed to 0) is
+  not a localised mistake, and gets no diagnosis;
 * NaN, Inf, empty, 0-dim, integer and boolean tensors never raise.
+
+The rearrangements a wrong answer is tested for (transposed, reshaped, not reduced over the batch) are
+listed once, in :func:`rearrangements`; the gradient engine uses the same list.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from grader import format as fmt
+from grader.compare import unravel
+from grader.diagnosis import Diagnosis, fit_factor
 from grader.tolerances import Tolerance, tolerance
 
-__all__ = ["Pattern", "name_pattern", "describe_factor"]
+__all__ = ["Pattern", "name_pattern", "describe_factor", "measured_factor", "rearrangements"]
 
 # A transformed expected value is compared with this much more room than the plain tolerance: the
 # student's wrong value went through one more rounding than the reference (a product by T, a sum).
 _SLACK = 4.0
-# At most this many indices are listed in a hint.
-_MAX_LISTED = 6
 # "A few wrong entries" means at most this fraction of the tensor.
 _FEW_ENTRIES = 1 / 3
+# A located entry is grossly wrong when it is off by this multiple of its tolerance or this fraction of its
+# own value, and the located errors reach this fraction of the tensor's largest entry: a finite
+# difference's step error (a few times the tolerance) or entries that underflowed to 0 (tiny next to the
+# others) are not (see _located).
+_GROSS_TOL = 1e3
+_GROSS_REL = 0.1
+_GROSS_SCALE = 1e-4
+
+# What the finders return: the one diagnosis type (the old name stays for the engines that import it).
+Pattern = Diagnosis
 
 
-@dataclass(frozen=True)
-class Pattern:
-    """A recognised mistake: ``id`` for machines, ``hint`` for the student, the factor if any."""
-
-    id: str
-    hint: str
-    factor: float | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"id": self.id, "hint": self.hint, "factor": self.factor}
+def _pattern(id: str, hint: str, factor: float | None = None) -> Diagnosis:
+    return Diagnosis(id, "", hint, "pattern", factor)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -63,12 +74,16 @@ def name_pattern(
     name: str = "the result",
     tol: Tolerance | None = None,
     factors: Mapping[str, float] | None = None,
-) -> Pattern | None:
+    any_factor: bool = True,
+) -> Diagnosis | None:
     """The mistake that turns ``expected`` into ``actual``, or None if none is recognised.
 
     ``name`` is how the hint names the tensor (``"dW3"``). ``factors`` names the sizes of the problem
     a constant factor may come from, e.g. ``{"T": 7, "N": 5}``: a claim 7 times too large is then
-    reported as "a factor of T = 7" (a sum over T where a mean was needed).
+    reported as "a factor of T = 7" (a sum over T where a mean was needed). ``any_factor=False`` names
+    only the recognisable factors (2, 1/2, −1, T, 1/T…): an arbitrary one such as 0.53 is often a
+    coincidence (a wrong scalar shared by a rank-one gradient) and is then left to
+    :func:`measured_factor`, a measurement rather than a diagnosis.
     """
     try:
         a, e, tol = _prepare(actual, expected, tol)
@@ -76,7 +91,7 @@ def name_pattern(
         return None
     if a is None or e is None:
         return None
-    ctx = _Ctx(a, e, tol, name, dict(factors or {}))
+    ctx = _Ctx(a, e, tol, name, dict(factors or {}), any_factor)
     if a.shape == e.shape and _close(a, e, tol, equal_nan=True):
         return None
     for finder in _FINDERS:
@@ -84,6 +99,51 @@ def name_pattern(
         if found is not None:
             return found
     return None
+
+
+def rearrangements(claim: torch.Tensor, shape: Sequence[int]) -> Iterator[tuple[str, torch.Tensor]]:
+    """The ways a claim may be the right value rearranged, as ``(pattern id, claim mapped back to shape)``.
+
+    Each yields what the right value would be if the claim were it transposed, reshaped instead of
+    transposed, reshaped, or not reduced over a leading batch axis. ``"identity"`` comes first when the
+    shapes agree. Value checks compare each with the right value (up to a constant factor); the gradient
+    engine tests each against finite-difference measurements.
+    """
+    a, shape = claim, torch.Size(shape)
+    if a.shape == shape:
+        yield "identity", a
+        if a.dim() >= 2 and a.shape[-1] == a.shape[-2] and a.shape[-1] > 1:
+            yield "transposed", a.transpose(-1, -2)
+        if a.dim() == 2 and a.shape[0] != a.shape[1] and min(a.shape) > 1:
+            yield "reshaped_not_transposed", a.reshape(a.shape[1], a.shape[0]).T  # claim = truth.T reshaped
+        return
+    if a.dim() == 2 and len(shape) == 2 and a.shape == torch.Size(reversed(shape)):
+        yield "transposed", a.T
+        yield "reshaped_not_transposed", a.reshape(shape)  # claim = truth reshaped to the transpose's shape
+        return
+    if a.dim() >= 2 and len(shape) == a.dim() and a.transpose(-1, -2).shape == shape:
+        yield "transposed", a.transpose(-1, -2)
+    if a.dim() == len(shape) + 1 and a.shape[1:] == shape and a.shape[0] > 0:
+        yield "not_summed_over_batch", a.sum(0)
+        yield "not_averaged_over_batch", a.mean(0)
+    if a.numel() == math.prod(shape) and a.numel() > 0:
+        yield "reshaped", a.reshape(shape)
+
+
+_BATCH = ("not_summed_over_batch", "not_averaged_over_batch")
+
+
+def measured_factor(actual: torch.Tensor, expected: torch.Tensor, tol: Tolerance | None = None) -> float | None:
+    """The constant c with actual ≈ c·expected entry by entry (same shape, finite, at least two nonzero
+    entries, c ≠ 1), or None."""
+    try:
+        a, e, tol = _prepare(actual, expected, tol)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+    if a is None or e is None or a.shape != e.shape or a.numel() == 0 or not bool(torch.isfinite(a).all()):
+        return None
+    found = _match_factor(_Ctx(a, e, tol, "", {}), a, e, allow_any=True)
+    return None if found is None else found[0]
 
 
 def describe_factor(c: float, factors: Mapping[str, float] | None = None) -> tuple[float, str] | None:
@@ -108,6 +168,7 @@ class _Ctx:
     tol: Tolerance
     name: str
     factors: dict[str, float]
+    any_factor: bool = True
 
     @property
     def loose(self) -> Tolerance:
@@ -148,10 +209,6 @@ def _wrong_mask(a: torch.Tensor, e: torch.Tensor, tol: Tolerance) -> torch.Tenso
 # --------------------------------------------------------------------------------------------------
 # factors
 # --------------------------------------------------------------------------------------------------
-def _frac(num: str, den: str) -> str:
-    return f"{num}/{den}"
-
-
 def _nice_factors(factors: Mapping[str, float]) -> Iterator[tuple[float, str]]:
     """Named factors first (they explain the mistake best), then the usual small constants."""
     for key, raw in factors.items():
@@ -187,26 +244,17 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
 
 
-def _fit_factor(a: torch.Tensor, e: torch.Tensor) -> float | None:
-    """Least-squares ``c`` with ``a ≈ c·e``; None when ``e`` cannot pin a factor down."""
-    ee = float((e * e).sum())
-    if not math.isfinite(ee) or ee == 0.0:
-        return None
-    c = float((a * e).sum()) / ee
-    return c if math.isfinite(c) else None
-
-
 def _match_factor(ctx: _Ctx, a: torch.Tensor, e: torch.Tensor, *, allow_any: bool) -> tuple[float, str] | None:
     """``(factor, words)`` if ``a`` is a constant multiple of ``e`` other than 1 (and 0)."""
     if a.shape != e.shape or a.numel() == 0 or not bool(torch.isfinite(a).all()):
         return None
-    c = _fit_factor(a, e)
-    if c is None:
+    c = fit_factor(a, e)
+    if c is None or not math.isfinite(c):
         return None
     nice = describe_factor(c, ctx.factors)
     if nice is not None and _close(a, nice[0] * e, ctx.loose):
         return nice
-    if not allow_any or math.isclose(c, 1.0, rel_tol=10 * ctx.tol.rtol) or abs(c) < 1e-12:
+    if not (allow_any and ctx.any_factor) or math.isclose(c, 1.0, rel_tol=10 * ctx.tol.rtol) or abs(c) < 1e-12:
         return None
     # an arbitrary constant needs two independent nonzero entries, otherwise any claim "fits"
     if int((e.abs() > ctx.tol.atol).sum()) < 2 or not _close(a, c * e, ctx.loose):
@@ -218,13 +266,9 @@ def _match_factor(ctx: _Ctx, a: torch.Tensor, e: torch.Tensor, *, allow_any: boo
 # --------------------------------------------------------------------------------------------------
 # finders: each returns a Pattern or None; tried in order
 # --------------------------------------------------------------------------------------------------
-def _shape(t: torch.Tensor) -> str:
-    return "(" + ", ".join(str(s) for s in t.shape) + (",)" if t.dim() == 1 else ")")
-
-
-def _find_missing(ctx: _Ctx) -> Pattern | None:
+def _find_missing(ctx: _Ctx) -> Diagnosis | None:
     if ctx.a.numel() == 0 and ctx.e.numel() > 0:
-        return Pattern(
+        return _pattern(
             "missing",
             f"{ctx.name} is empty (shape {_shape(ctx.a)}); it should have shape {_shape(ctx.e)}: "
             "nothing was computed or it was sliced away.",
@@ -232,7 +276,7 @@ def _find_missing(ctx: _Ctx) -> Pattern | None:
     return None
 
 
-def _find_non_finite(ctx: _Ctx) -> Pattern | None:
+def _find_non_finite(ctx: _Ctx) -> Diagnosis | None:
     if not bool(torch.isfinite(ctx.e).all()):
         return None  # the truth itself is not finite: nothing sensible to say
     bad = ~torch.isfinite(ctx.a)
@@ -240,66 +284,47 @@ def _find_non_finite(ctx: _Ctx) -> Pattern | None:
     if n == 0:
         return None
     where = _list_indices(bad, ctx.a.shape)
-    return Pattern(
+    return _pattern(
         "not_finite",
-        f"{ctx.name} has {n} NaN or infinite {_plural(n, 'entry', 'entries')} ({where}) where the correct "
+        f"{ctx.name} has {fmt.plural(n, 'NaN or infinite entry', 'NaN or infinite entries')} ({where}) where "
+        "the correct "
         "values are finite: look for an overflow in exp, a log of 0 or a division by 0.",
     )
 
 
-def _find_zero(ctx: _Ctx) -> Pattern | None:
+def _find_zero(ctx: _Ctx) -> Diagnosis | None:
     if ctx.a.numel() == 0 or not bool((ctx.a.abs() <= ctx.tol.atol).all()):
         return None
     if bool((ctx.e.abs() <= ctx.tol.atol).all()):
         return None
     if ctx.a.shape != ctx.e.shape:
-        return Pattern(
+        return _pattern(
             "zero",
             f"{ctx.name} is all zeros and has shape {_shape(ctx.a)} instead of {_shape(ctx.e)}: "
             "it was never computed (a placeholder left in, or the result not returned).",
         )
-    return Pattern(
+    return _pattern(
         "zero",
         f"{ctx.name} is all zeros but the correct value is not: it was never computed or never "
         "accumulated (a placeholder left in, an update to a copy, or a missing term).",
     )
 
 
-def _same_shape_views(e: torch.Tensor) -> Iterator[tuple[str, torch.Tensor]]:
-    """Rearrangements of ``e`` that keep its shape: the correct value, transposed or reshaped."""
-    yield "identity", e
-    if e.dim() >= 2 and e.shape[-1] == e.shape[-2] and e.shape[-1] > 1:
-        yield "transposed", e.transpose(-1, -2)
-    if e.dim() == 2 and e.shape[0] != e.shape[1] and min(e.shape) > 1:
-        yield "reshaped_not_transposed", e.T.reshape(e.shape)
-
-
-def _other_shape_views(e: torch.Tensor, a_shape: torch.Size) -> Iterator[tuple[str, torch.Tensor]]:
-    """Rearrangements of ``e`` into ``actual``'s (different) shape."""
-    if e.dim() == 2 and a_shape == e.T.shape:
-        yield "transposed", e.T
-        yield "reshaped_not_transposed", e.reshape(a_shape)
-    elif e.dim() >= 2 and a_shape == e.transpose(-1, -2).shape:
-        yield "transposed", e.transpose(-1, -2)
-    if e.numel() == math.prod(a_shape) and e.numel() > 0:
-        yield "reshaped", e.reshape(a_shape)
-
-
-def _find_rearranged(ctx: _Ctx) -> Pattern | None:
+def _find_rearranged(ctx: _Ctx) -> Diagnosis | None:
     """Transposed / reshaped / constant factor, and combinations of a rearrangement with a factor."""
     a, e = ctx.a, ctx.e
-    views = list(_same_shape_views(e) if a.shape == e.shape else _other_shape_views(e, a.shape))
-    for view_id, v in views:  # exact rearrangements first: "transposed" beats "transposed ×(−1)"
-        if view_id != "identity" and _close(a, v, ctx.loose):
+    views = [(view_id, r) for view_id, r in rearrangements(a, e.shape) if view_id not in _BATCH]
+    for view_id, r in views:  # exact rearrangements first: "transposed" beats "transposed ×(−1)"
+        if view_id != "identity" and _close(r, e, ctx.loose):
             return _rearranged_pattern(ctx, view_id, None)
-    for view_id, v in views:
-        fac = _match_factor(ctx, a, v, allow_any=True)
+    for view_id, r in views:
+        fac = _match_factor(ctx, r, e, allow_any=True)
         if fac is not None:
             return _rearranged_pattern(ctx, view_id, fac)
     return None
 
 
-def _rearranged_pattern(ctx: _Ctx, view_id: str, fac: tuple[float, str] | None) -> Pattern:
+def _rearranged_pattern(ctx: _Ctx, view_id: str, fac: tuple[float, str] | None) -> Diagnosis:
     if view_id == "identity":
         assert fac is not None
         return _factor_pattern(ctx, *fac)
@@ -333,14 +358,14 @@ def _rearranged_pattern(ctx: _Ctx, view_id: str, fac: tuple[float, str] | None) 
             "reshape it (or drop the extra dimension)."
         )
     if fac is None:
-        return Pattern(view_id, text)
-    return Pattern(view_id, f"{text} It is also off by a factor of {fac[1]}.", fac[0])
+        return _pattern(view_id, text)
+    return _pattern(view_id, f"{text} It is also off by a factor of {fac[1]}.", fac[0])
 
 
-def _factor_pattern(ctx: _Ctx, c: float, words: str) -> Pattern:
+def _factor_pattern(ctx: _Ctx, c: float, words: str) -> Diagnosis:
     n = ctx.name
     if c == -1.0:
-        return Pattern(
+        return _pattern(
             "sign_flipped",
             f"{n} has the wrong sign: it is −1 × the correct value. Check the sign of a difference "
             "(out − Y versus Y − out) or a minus sign lost in the chain rule.",
@@ -349,20 +374,20 @@ def _factor_pattern(ctx: _Ctx, c: float, words: str) -> Pattern:
     for key, raw in ctx.factors.items():
         k = float(raw)
         if k != 0 and abs(k) != 1 and c == k:
-            return Pattern(
+            return _pattern(
                 "summed_not_averaged",
                 f"{n} is {key} = {_num(k)} times too large: a sum over {key} where the mean is needed "
                 f"(divide by {key}).",
                 c,
             )
         if k != 0 and abs(k) != 1 and c == 1 / k:
-            return Pattern(
+            return _pattern(
                 "averaged_not_summed",
                 f"{n} is off by a factor of 1/{key} = 1/{_num(k)}: a mean over {key} where the sum is "
                 f"needed, or a 1/{key} applied twice.",
                 c,
             )
-    return Pattern(
+    return _pattern(
         "scaled",
         f"{n} is off by a factor of {words}: it equals {words} × the correct value, so a constant is "
         "missing or extra (a 2 from a square, a 1/T from a mean).",
@@ -370,21 +395,21 @@ def _factor_pattern(ctx: _Ctx, c: float, words: str) -> Pattern:
     )
 
 
-def _find_batch(ctx: _Ctx) -> Pattern | None:
+def _find_batch(ctx: _Ctx) -> Diagnosis | None:
     """``actual`` has one more leading axis than ``expected``: per-sample values not reduced."""
     a, e, n = ctx.a, ctx.e, ctx.name
     if a.dim() != e.dim() + 1 or a.shape[1:] != e.shape or a.shape[0] < 1:
         return None
     t = a.shape[0]
-    s = a.sum(0)
+    s = dict(rearrangements(a, e.shape))["not_summed_over_batch"]
     if _close(s, e, ctx.loose):
-        return Pattern(
+        return _pattern(
             "not_summed_over_batch",
             f"{n} is not summed over the batch: you returned one row per sample, shape {_shape(a)}; the "
             f"gradient is their sum over the {t} samples, shape {_shape(e)} (.sum(0)).",
         )
     if _close(s / t, e, ctx.loose):
-        return Pattern(
+        return _pattern(
             "not_averaged_over_batch",
             f"{n} is not averaged over the batch: you returned one row per sample, shape {_shape(a)}; the "
             f"result is their mean over the {t} samples, shape {_shape(e)} (.mean(0)).",
@@ -392,7 +417,7 @@ def _find_batch(ctx: _Ctx) -> Pattern | None:
         )
     fac = _match_factor(ctx, s, e, allow_any=True)
     if fac is not None:
-        return Pattern(
+        return _pattern(
             "not_summed_over_batch",
             f"{n} is not summed over the batch (shape {_shape(a)} instead of {_shape(e)}), and its sum "
             f"over the {t} samples is also off by a factor of {fac[1]}.",
@@ -401,7 +426,7 @@ def _find_batch(ctx: _Ctx) -> Pattern | None:
     return None
 
 
-def _find_reduced(ctx: _Ctx) -> Pattern | None:
+def _find_reduced(ctx: _Ctx) -> Diagnosis | None:
     """``actual`` has one leading axis less than ``expected``: reduced where per-sample was needed."""
     a, e, n = ctx.a, ctx.e, ctx.name
     if e.dim() != a.dim() + 1 or e.shape[1:] != a.shape or e.shape[0] < 2:
@@ -413,19 +438,45 @@ def _find_reduced(ctx: _Ctx) -> Pattern | None:
         how, fn = "averaged", "mean"
     else:
         return None
-    return Pattern(
+    return _pattern(
         f"{how}_over_batch",
         f"{n} was {how} over the batch: shape {_shape(a)} is the {fn} over the {t} samples, but one row "
         f"per sample is expected, shape {_shape(e)}.",
     )
 
 
-def _find_rows(ctx: _Ctx) -> Pattern | None:
+def _located(ctx: _Ctx) -> torch.Tensor | None:
+    """The wrong entries, when each is grossly wrong and every other entry is right; else None.
+
+    Grossly wrong: off by ``_GROSS_TOL`` times its tolerance, or by ``_GROSS_REL`` of its own value; and
+    the largest of these errors is at least ``_GROSS_SCALE`` of the tensor's largest entry. So a value
+    slightly off everywhere (a few entries past the tolerance) and entries that underflowed to 0 (tiny
+    next to the others) are not localised mistakes.
+    """
+    a, e, tol = ctx.a, ctx.e, ctx.tol
+    if a.shape != e.shape or e.numel() < 2:
+        return None
+    wrong = _wrong_mask(a, e, tol)
+    if not bool(wrong.any()):
+        return None
+    finite_e = e[torch.isfinite(e)]
+    scale = float(finite_e.abs().max()) if finite_e.numel() else 0.0
+    diff = torch.nan_to_num((a - e).abs(), nan=math.inf)
+    size = torch.nan_to_num(e.abs(), nan=0.0, posinf=0.0)
+    gross = (diff >= _GROSS_TOL * (tol.atol + tol.rtol * size)) | (diff >= _GROSS_REL * size)
+    if not bool(gross[wrong].all()) or float(diff[wrong].max()) < _GROSS_SCALE * scale:
+        return None
+    return wrong
+
+
+def _find_rows(ctx: _Ctx) -> Diagnosis | None:
     """Right for some rows (or columns) only: a term missing for part of the tensor."""
     a, e = ctx.a, ctx.e
     if a.shape != e.shape or e.dim() < 2 or e.shape[0] < 2 or e[0].numel() < 2:
         return None
-    wrong = _wrong_mask(a, e, ctx.tol)
+    wrong = _located(ctx)
+    if wrong is None:
+        return None
     for axis, word in ((0, "row"), (1, "column")):
         if e.shape[axis] < 2:
             continue
@@ -440,35 +491,36 @@ def _find_rows(ctx: _Ctx) -> Pattern | None:
     return None
 
 
-def _rows_pattern(ctx: _Ctx, word: str, bad: torch.Tensor) -> Pattern:
+def _rows_pattern(ctx: _Ctx, word: str, bad: torch.Tensor) -> Diagnosis:
     nbad, total = int(bad.sum()), bad.numel()
     bad_idx = bad.nonzero().flatten().tolist()
     good_idx = (~bad).nonzero().flatten().tolist()
     if len(good_idx) < len(bad_idx):
-        lines = _plural(len(good_idx), word, word + "s")
-        only = f"only {lines} {_index_list(good_idx)} {_are(good_idx)} right"
+        lines = word if len(good_idx) == 1 else word + "s"
+        only = f"only {lines} {fmt.listing(map(str, good_idx))} {_are(good_idx)} right"
         text = f"{ctx.name} is right for some {word}s only: {only} ({nbad} of {total} {word}s are wrong)."
     else:
+        lines = word if nbad == 1 else word + "s"
         text = (
-            f"{ctx.name} is right for some {word}s only: {_plural(nbad, word, word + 's')} "
-            f"{_index_list(bad_idx)} {_are(bad_idx)} wrong ({nbad} of {total}), the others are right."
+            f"{ctx.name} is right for some {word}s only: {lines} "
+            f"{fmt.listing(map(str, bad_idx))} {_are(bad_idx)} wrong ({nbad} of {total}), the others are right."
         )
-    return Pattern(f"some_{word}s_wrong", text + " A term or a sample is missing for those.")
+    return _pattern(f"some_{word}s_wrong", text + " A term or a sample is missing for those.")
 
 
-def _find_entries(ctx: _Ctx) -> Pattern | None:
-    """A few wrong entries: an index off by one, a boundary case, a single term forgotten."""
-    a, e = ctx.a, ctx.e
-    if a.shape != e.shape or e.numel() < 2:
+def _find_entries(ctx: _Ctx) -> Diagnosis | None:
+    """A few grossly wrong entries, all others right: an index off by one, a boundary case, a term
+    forgotten."""
+    wrong = _located(ctx)
+    if wrong is None:
         return None
-    wrong = _wrong_mask(a, e, ctx.tol)
-    n, total = int(wrong.sum()), e.numel()
-    if n == 0 or n > _FEW_ENTRIES * total:
+    n, total = int(wrong.sum()), ctx.e.numel()
+    if n > _FEW_ENTRIES * total:
         return None
-    where = _list_indices(wrong, e.shape, a, e)
-    return Pattern(
+    where = _list_indices(wrong, ctx.e.shape, ctx.a, ctx.e)
+    return _pattern(
         "some_entries_wrong",
-        f"{ctx.name} is right except for {n} of {total} {_plural(total, 'entry', 'entries')}: {where}. "
+        f"{ctx.name} is right except for {n} of {fmt.plural(total, 'entry', 'entries')}: {where}. "
         "Look for an index off by one or a boundary case.",
     )
 
@@ -488,28 +540,12 @@ _FINDERS: tuple[Callable[[_Ctx], Pattern | None], ...] = (
 # --------------------------------------------------------------------------------------------------
 # wording helpers
 # --------------------------------------------------------------------------------------------------
-def _plural(n: int, one: str, many: str) -> str:
-    return one if n == 1 else many
+def _shape(t: torch.Tensor) -> str:
+    return fmt.fmt_shape(t.shape)
 
 
 def _are(idx: list[int]) -> str:
     return "is" if len(idx) == 1 else "are"
-
-
-def _index_list(idx: list[int]) -> str:
-    shown = ", ".join(str(i) for i in idx[:_MAX_LISTED])
-    return shown + (", …" if len(idx) > _MAX_LISTED else "")
-
-
-def _fmt_index(flat: int, shape: torch.Size) -> str:
-    if len(shape) == 0:
-        return "()"
-    idx = []
-    for size in reversed(shape):
-        idx.append(flat % size)
-        flat //= size
-    inner = ", ".join(str(i) for i in reversed(idx))
-    return f"[{inner}]"
 
 
 def _list_indices(
@@ -517,11 +553,9 @@ def _list_indices(
 ) -> str:
     flat = mask.reshape(-1).nonzero().flatten().tolist()
     parts = []
-    for i in flat[:_MAX_LISTED]:
-        where = _fmt_index(i, shape)
+    for i in flat:
+        where = fmt.fmt_index(unravel(i, shape))
         if a is not None and e is not None:
-            where += f" = {a.reshape(-1)[i].item():.4g} instead of {e.reshape(-1)[i].item():.4g}"
+            where += f" = {fmt.num(a.reshape(-1)[i].item())} instead of {fmt.num(e.reshape(-1)[i].item())}"
         parts.append(where)
-    if len(flat) > _MAX_LISTED:
-        parts.append(f"and {len(flat) - _MAX_LISTED} more")
-    return "at " + ", ".join(parts)
+    return "at " + fmt.listing(parts)

@@ -49,3 +49,21 @@ def tolerance(dtype: torch.dtype, device: str | torch.device = "cpu", scale: flo
     if key not in _TABLE:
         raise KeyError(f"no tolerance for dtype {dtype} on {kind}")
     return _TABLE[key].scaled(scale) if scale != 1.0 else _TABLE[key]
+
+
+def central_difference_tolerance(dtype: torch.dtype, device: str | torch.device, eps: float, *,
+                                 third: float, size: float) -> Tolerance:
+    """Tolerance for a numerical derivative by central differences with step ``eps`` (the points
+    x ± ε·e_j), compared with the analytic derivative.
+
+    A correct central difference is off by its truncation, at most ε²/6·max|f'''| (``third``: a bound of
+    the third derivatives along the coordinate axes over the stencil), and by round-off, about u·|f|/ε for
+    the two evaluations and u·|x|·|f'|/ε for the rounding of x ± ε (``size``: a bound of |f| + |x|·|f'|).
+    Both are added, with a safety factor, to the dtype's own tolerance. A step of ε/2 on each side, also
+    a valid central difference, has a quarter of that truncation and passes too.
+    """
+    base = tolerance(dtype, device)
+    u = float(torch.finfo(dtype).eps)
+    truncation = 2.0 * eps**2 / 6.0 * third
+    roundoff = 8.0 * u * size / eps
+    return Tolerance(base.rtol, base.atol + truncation + roundoff)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from grader.patterns import Pattern, describe_factor, name_pattern
-from grader.tolerances import Tolerance
+from grader.diagnosis import Diagnosis
+from grader.patterns import describe_factor, measured_factor, name_pattern, rearrangements
+from grader.tolerances import Tolerance, tolerance
 
 
 def _randn(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -17,10 +18,12 @@ def _randn(*shape: int, seed: int = 0, dtype: torch.dtype = torch.float64) -> to
 E = _randn(5, 3)
 
 
-def _pattern(actual: torch.Tensor, expected: torch.Tensor = E, **kw: object) -> Pattern:
+def _pattern(actual: torch.Tensor, expected: torch.Tensor = E, **kw: object) -> Diagnosis:
     p = name_pattern(actual, expected, name="dW3", **kw)  # type: ignore[arg-type]
     assert p is not None, "expected a pattern"
+    assert isinstance(p, Diagnosis) and p.source == "pattern", "patterns are the one Diagnosis type"
     assert "dW3" in p.hint, "the hint must name the tensor"
+    assert p.sentence == p.hint, "a pattern's hint is its whole sentence (it names no catalogued mistake)"
     return p
 
 
@@ -62,7 +65,7 @@ def test_equal_edge_cases_are_not_named(a: torch.Tensor, e: torch.Tensor) -> Non
 )
 def test_odd_inputs_do_not_crash(a: torch.Tensor, e: torch.Tensor) -> None:
     p = name_pattern(a, e)
-    assert p is None or isinstance(p, Pattern)
+    assert p is None or (isinstance(p, Diagnosis) and p.source == "pattern" and p.hint != "")
 
 
 # -- rearrangements ----------------------------------------------------------------------------------
@@ -185,7 +188,7 @@ def test_not_finite() -> None:
     a[2, 1] = float("nan")
     p = _pattern(a)
     assert p.id == "not_finite"
-    assert "1 NaN or infinite entry (at [2, 1])" in p.hint
+    assert "1 NaN or infinite entry (at (2, 1))" in p.hint
 
 
 # -- batch -----------------------------------------------------------------------------------------------
@@ -250,7 +253,7 @@ def test_few_entries_wrong_says_where_and_values() -> None:
     a[4, 7] = 123.0
     p = _pattern(a, e)
     assert p.id == "some_entries_wrong"
-    assert "right except for 1 of 100 entries: at [4, 7] = 123 instead of" in p.hint
+    assert "right except for 1 of 100 entries: at (4, 7) = 123 instead of" in p.hint
 
 
 def test_many_wrong_entries_is_not_a_pattern() -> None:
@@ -265,3 +268,71 @@ def test_explicit_tolerance_is_used() -> None:
 
 def test_to_dict() -> None:
     assert _pattern(2 * E).to_dict()["factor"] == 2.0
+
+
+# -- arbitrary factors: a measurement, not a diagnosis, when asked -----------------------------------------
+def test_arbitrary_factor_is_only_measured_when_asked() -> None:
+    assert name_pattern(3.7 * E, E, any_factor=False) is None
+    assert measured_factor(3.7 * E, E) == pytest.approx(3.7)
+    assert name_pattern(2 * E, E, any_factor=False).id == "scaled"  # type: ignore[union-attr]
+    assert measured_factor(E + 0.1 * _randn(5, 3, seed=4), E) is None
+
+
+def test_rank_one_gradient_with_a_wrong_shared_scalar_is_not_named() -> None:
+    # at T = 1 with one output, dW = g·xᵀ: a wrong σ' in the scalar g scales the whole row
+    x = _randn(1, 6, seed=2)
+    assert name_pattern(0.5275 * x, x, any_factor=False) is None
+
+
+# -- localised diagnoses need grossly wrong entries and all others right --------------------------------------
+def test_step_error_everywhere_is_not_localised() -> None:
+    # a numerical Jacobian with another valid step: every entry off by about 2.5e-7, a few past the tolerance
+    # (the old matcher said "right except for 2 of 20 entries … index off by one" here)
+    e = 4 + 0.3 * _randn(4, 5, seed=3)
+    e[1, 2], e[3, 0] = 0.8, -1.1
+    a = e + 2.5e-7 * (1 + 0.1 * _randn(4, 5, seed=5))
+    tol = tolerance(torch.float64)
+    assert int((~torch.isclose(a, e, rtol=tol.rtol, atol=tol.atol)).sum()) == 2, "the premise: two exceed"
+    assert name_pattern(a, e, name="J") is None
+
+
+def test_underflowed_zeros_are_not_localised() -> None:
+    # with a purely relative tolerance, entries that underflowed to 0 are wrong but tiny next to the rest
+    e = _randn(6, 4, seed=6)
+    e[2, 1], e[4, 3] = 3e-30, -2e-28
+    a = e.clone()
+    a[2, 1] = a[4, 3] = 0.0
+    assert name_pattern(a, e, name="g", tol=Tolerance(rtol=1e-7, atol=0.0)) is None
+
+
+def test_gross_entries_among_right_ones_are_localised() -> None:
+    e = _randn(6, 4, seed=7)
+    a = e.clone()
+    a[3, 2] = e[3, 1]  # an index off by one
+    p = name_pattern(a, e, name="g")
+    assert p is not None and p.id == "some_entries_wrong"
+    assert "right except for 1 of 24 entries: at (3, 2) = " in p.hint
+
+
+def test_one_entry_slightly_wrong_among_gross_ones_is_not_localised() -> None:
+    e = _randn(6, 4, seed=8)
+    a = e.clone()
+    a[0, 0] += 5.0
+    a[5, 3] = e[5, 3] * (1 + 5e-7)  # past the tolerance, but only just
+    assert name_pattern(a, e, name="g") is None
+
+
+# -- the one rearrangement list ------------------------------------------------------------------------
+def test_rearrangements_map_a_claim_back_onto_the_shape() -> None:
+    square = _randn(3, 3, seed=9)
+    assert [i for i, _ in rearrangements(square, (3, 3))] == ["identity", "transposed"]
+    found = dict(rearrangements(E.T, (5, 3)))
+    assert list(found) == ["transposed", "reshaped_not_transposed"]
+    assert torch.equal(found["transposed"], E) and torch.equal(found["reshaped_not_transposed"], E.T.reshape(5, 3))
+    same = dict(rearrangements(E.T.reshape(5, 3), (5, 3)))
+    assert torch.equal(same["reshaped_not_transposed"], E)
+    per_sample = _randn(7, 3, seed=10)
+    batch = dict(rearrangements(per_sample, (3,)))
+    assert torch.allclose(batch["not_summed_over_batch"], per_sample.sum(0))
+    assert torch.allclose(batch["not_averaged_over_batch"], per_sample.mean(0))
+    assert list(dict(rearrangements(E.reshape(1, 15), (5, 3)))) == ["reshaped"]

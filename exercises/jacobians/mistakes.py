@@ -150,3 +150,30 @@ def numerical_jacobian_transposed(f, x, eps=1e-6):
         step[j] = eps
         rows.append((f(x + step) - f(x - step)) / (2 * eps))
     return torch.stack(rows)
+
+
+@MISTAKES.add("numerical_jacobian", name="ε ignored: a fixed step",
+              hint="numerical_jacobian(f, x, eps) must difference with the step it is given, x ± eps·e_j, "
+                   "divided by 2·eps. A step fixed inside the function (h = 1e-5) ignores the caller's "
+                   "choice: in float32 the caller passes a large ε because round-off costs about u·|f|/ε.")
+def numerical_eps_ignored(f, x, eps=1e-6):
+    h = 1e-5
+    columns = []
+    for j in range(x.shape[0]):
+        step = torch.zeros_like(x)
+        step[j] = h
+        columns.append((f(x + step) - f(x - step)) / (2 * h))
+    return torch.stack(columns, dim=1)
+
+
+# -- a diagonal matrix returned as a vector -------------------------------------------------------------
+MISTAKES.add_variant(
+    "diagonal_as_vector",
+    name="σ'(a) as a vector instead of diag σ'(a)",
+    hint="∂y/∂a is the Jacobian of an N-vector with respect to an N-vector: an N×N matrix. Its off-diagonal "
+         "entries are 0 because y_i depends on a_i only, so it is diag σ'(a) (torch.diag(s * (1 - s))), "
+         "not the vector σ'(a) of its diagonal.",
+    jac_y_a=lambda W, b, x: _sigmoid_prime(W @ x + b),
+    jac_y_b=lambda W, b, x: _sigmoid_prime(W @ x + b),
+    jac_y_wd=lambda W, b, x, d: x[d] * _sigmoid_prime(W @ x + b),
+)

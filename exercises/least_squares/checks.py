@@ -201,3 +201,17 @@ def ridge_solve_random(ctx: CheckContext) -> None:
             W, _, y = _problem(ctx, T, D, dtype)
             ctx.expect_close("ridge_solve", W, y, lam, label=f"ridge_solve (W {T}×{D}, λ = {lam}, "
                              f"{dtype_name(dtype)})")
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+@check("inputs_unchanged")
+def inputs_unchanged(ctx: CheckContext) -> None:
+    """The one check that charges an input changed in place (the others compare values and note it):
+    y -= W @ theta, or x.sub_(x.mean()) to centre the data, change the caller's tensors."""
+    dtype = ctx.dtypes[-1]
+    W, theta, y = _problem(ctx, 9, 3, dtype)
+    x, t = ctx.randn(9, dtype=dtype), ctx.randn(9, dtype=dtype)
+    ab = ctx.randn(2, dtype=dtype)
+    ctx.expect_inputs_unchanged([
+        ("ls_loss", (W, theta, y)), ("ls_grad", (W, theta, y)), ("ls_solve", (W, y)), ("fit_affine", (x, t)),
+        ("affine_grad", (x, t, ab)), ("ridge_solve", (W, y, 0.5))])

@@ -29,6 +29,13 @@ def ls_loss_not_squared(W, theta, y):
     return torch.linalg.norm(W @ theta - y)
 
 
+@MISTAKES.add("ls_loss", name="½ in the loss",
+              hint="ls_loss is ‖Wθ − y‖² with no ½: some courses put a ½ in front to cancel the 2 of the "
+                   "derivative, this one does not (and its gradient is 2Wᵀ(Wθ − y)).")
+def ls_loss_half(W, theta, y):
+    return 0.5 * ((W @ theta - y) ** 2).sum()
+
+
 # -- ls_grad ----------------------------------------------------------------------------------------
 @MISTAKES.add("ls_grad", name="factor 2 missing",
               hint="The gradient of ‖Wθ − y‖² is 2Wᵀ(Wθ − y): the derivative of r² is 2r, and the 2 "
@@ -124,6 +131,14 @@ def affine_grad_no_factor(x, y, theta):
 def affine_grad_no_two(x, y, theta):
     W = torch.stack([x, torch.ones_like(x)], dim=1)
     return W.T @ (W @ theta - y) / x.shape[0]
+
+
+@MISTAKES.add("affine_grad", name="columns of W swapped: rows [1, x_t]",
+              hint="θ = (a, b) goes with rows w_t = [x_t, 1], so that Wθ = a·x_t + b. With rows [1, x_t] the "
+                   "same θ describes the line b·x_t + a, and the gradient is that of another model.")
+def affine_grad_columns_swapped(x, y, theta):
+    W = torch.stack([torch.ones_like(x), x], dim=1)
+    return 2 * W.T @ (W @ theta - y) / x.shape[0]
 
 
 # -- ridge_solve ------------------------------------------------------------------------------------

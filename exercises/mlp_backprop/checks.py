@@ -19,7 +19,9 @@ from grader.format import dtype_name
 # is caught without a shape error.
 MIXED = (5, 7, 4, 4, 3)
 SQUARE = (5, 5, 5, 5, 5)
-BATCHES = (1, 6)
+# T = 6 first: a batch tells more than one sample (a per-sample bias gradient of shape (1, N) is the same
+# as one kept 2-D with keepdim at T = 1), and T = 1 still shows what only a single sample hides.
+BATCHES = (6, 1)
 
 
 def make_params(ctx: CheckContext, sizes: Sequence[int], dtype: torch.dtype) -> dict[str, torch.Tensor]:
@@ -98,7 +100,7 @@ def backward_square_layers(ctx: CheckContext) -> None:
 
 @check("backward_batch_sizes")
 def backward_batch_sizes(ctx: CheckContext) -> None:
-    _expect_gradients(ctx, (3, 8, 2, 6, 1), None, batches=(1, 2, 17))
+    _expect_gradients(ctx, (3, 8, 2, 6, 1), None, batches=(17, 2, 1))
 
 
 @check("backward_gradcheck")
@@ -132,3 +134,15 @@ def _gradients_at(point, Y):
         return api.backward(weights, api.forward(weights, point["X"])[1], Y)
 
     return gradients_of
+
+
+# -- inputs -----------------------------------------------------------------------------------------
+@check("inputs_unchanged")
+def inputs_unchanged(ctx: CheckContext) -> None:
+    """The one check that charges an input changed in place (the others compare values and note it):
+    out -= Y in the loss, or X modified by forward, change the caller's tensors."""
+    dtype = ctx.dtypes[-1]
+    params = make_params(ctx, MIXED, dtype)
+    X, Y = make_data(ctx, MIXED, 6, dtype)
+    out = ctx.rand(6, MIXED[-1], dtype=dtype)
+    ctx.expect_inputs_unchanged([("forward", (params, X)), ("loss", (out, Y)), (_backward_of, (params, X, Y))])

@@ -175,3 +175,41 @@ MISTAKES.add_variant(
     hint="The network applies σ after every layer, the last one included: out = x⁴ = σ(a⁴), in (0, 1). "
          "The backward pass then goes through σ'(a⁴) as well.",
     forward=_forward_linear_output, backward=_backward_linear_output)
+
+
+@MISTAKES.add("backward", name="weight gradient transposed",
+              hint="G_Wⁱ has the shape of Wⁱ, (N_i, N_{i−1}): with samples as rows it is G_Aⁱᵀ @ xⁱ⁻¹. "
+                   "xⁱ⁻¹ᵀ @ G_Aⁱ is its transpose (N_{i−1}, N_i); on a square layer the shape does not warn you.")
+def weight_gradient_transposed(params, cache, Y):
+    def step(G_a, i, c, W):
+        G_x, G_W, G_b = _through_affine(G_a, i, c, W)
+        return G_x, (G_W.T if G_W.shape[0] == G_W.shape[1] else G_W), G_b
+
+    return _backprop(params, cache, Y, affine_step=step)
+
+
+@MISTAKES.add("backward", name="bias gradient averaged over the batch",
+              hint="The 1/T of the mean is already in G_x⁴ = 2(x⁴ − y)/T: b is shared by all samples, so "
+                   "G_b = G_A.sum(0). G_A.mean(0) divides by T a second time.")
+def bias_averaged(params, cache, Y):
+    def step(G_a, i, c, W):
+        G_x, G_W, _ = _through_affine(G_a, i, c, W)
+        return G_x, G_W, G_a.mean(0)
+
+    return _backprop(params, cache, Y, affine_step=step)
+
+
+def _loss_all_entries(out: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    return ((out - Y) ** 2).mean()
+
+
+def _backward_all_entries(params, cache, Y):
+    return _backprop(params, cache, Y, loss_grad=lambda out, Y: 2 * (out - Y) / out.numel())
+
+
+MISTAKES.add_variant(
+    "mean_over_outputs_too", name="mean over the outputs too",
+    hint="The loss of one sample is the squared norm ‖x⁴_t − y_t‖², a sum over its N_4 outputs; only the "
+         "samples are averaged: (1/T) Σ_t ‖x⁴_t − y_t‖² = ((out − Y)**2).sum(1).mean(). "
+         "((out − Y)**2).mean() also divides by N_4.",
+    loss=_loss_all_entries, backward=_backward_all_entries)

@@ -108,6 +108,45 @@ def jacobian_dot_product(z1):
     return torch.diag(s) - s @ s
 
 
+def _logsumexp(z):
+    m = z.amax(dim=-1, keepdim=True)
+    return (m + torch.log(torch.exp(z - m).sum(dim=-1, keepdim=True))).squeeze(-1)
+
+
+@MISTAKES.add("cross_entropy", name="z[:, labels] in the logit term",
+              hint="With the loss written logsumexp(z) − z[label], z[:, labels] is a T×T matrix (every sample's "
+                   "logit for every sample's label), and broadcasting it against the T log-sum-exps averages "
+                   "T² terms. Take one logit per row: z[torch.arange(T), labels].")
+def logit_term_all_rows(z, labels):
+    return (_logsumexp(z) - z[:, labels]).mean()
+
+
+@MISTAKES.add("cross_entropy", name="ε added inside the log: log(p + 1e-5)",
+              hint="log(p + 1e-5) is not log p: it changes every loss by about 1e-5/p and caps −log p at "
+                   "11.5, so a confident wrong answer costs 11.5 instead of its true cost. The ε hides a "
+                   "log of 0 that a stable log-softmax never takes: −log softmax(z)[label] = "
+                   "logsumexp(z) − z[label].")
+def log_p_plus_epsilon(z, labels):
+    return -torch.log(_softmax(z)[_rows(z), labels] + 1e-5).mean()
+
+
+@MISTAKES.add("bce_with_logits", name="softmax where a sigmoid belongs",
+              hint="bce_with_logits takes one logit per sample, z (T,): the probability of class 1 is σ(z_t), "
+                   "a sigmoid of each logit on its own. A softmax over z normalises across the samples of "
+                   "the batch, which makes no sense here (and is 1 for T = 1).")
+def softmax_for_sigmoid(z, y):
+    p, y = _softmax(z), y.to(z.dtype)
+    return -(y * torch.log(p).clamp_min(-100) + (1 - y) * torch.log1p(-p).clamp_min(-100)).mean()
+
+
+@MISTAKES.add("softmax_jacobian", name="only the diagonal, diag(s(1 − s))",
+              hint="∂s_i/∂z_j is not 0 for i ≠ j: every probability depends on every logit through the "
+                   "normalisation. J = diag(s) − s sᵀ: the diagonal is s_i(1 − s_i), the rest −s_i s_j.")
+def jacobian_diagonal_only(z1):
+    s = _softmax(z1)
+    return torch.diag(s * (1 - s))
+
+
 # -- inputs changed in place ----------------------------------------------------------------------
 @MISTAKES.add("softmax", name="logits modified in place",
               hint="z -= z.max(dim=-1, keepdim=True).values changes the caller's tensor: the logits are "
@@ -126,7 +165,7 @@ def _log_of_softmax(z):
 
 
 MISTAKES.add_variant(
-    "log_of_softmax", name="log of softmax instead of log-softmax",
+    "log_of_softmax", name="log of softmax instead of log-softmax", nonfinite=True,
     hint="log(softmax(z)) gives −inf as soon as a probability underflows to 0 (a gap of about 104 "
          "between logits in float32, 745 in float64), and the cross-entropy becomes inf. Compute it "
          "directly: log_softmax(z) = (z − m) − log Σ exp(z − m), with m the max of the row.",
@@ -134,7 +173,7 @@ MISTAKES.add_variant(
     cross_entropy=lambda z, labels: -_log_of_softmax(z)[_rows(z), labels].mean())
 
 
-@MISTAKES.add("bce_with_logits", name="naive BCE with logits: log(σ(z))",
+@MISTAKES.add("bce_with_logits", name="naive BCE with logits: log(σ(z))", nonfinite=True,
               hint="log(σ(z)) is −inf once σ(z) underflows to 0 (z below about −88 in float32) and "
                    "log(1 − σ(z)) is −inf once σ(z) rounds to 1 (z above about 17 in float32). Use "
                    "−log σ(z) = softplus(−z): the loss per sample is max(z, 0) − y·z + log(1 + e^(−|z|)).")
@@ -168,10 +207,28 @@ def _naive_softmax_jacobian(z1):
 
 
 MISTAKES.add_variant(
-    "no_max_subtraction", name="exp overflows: the max is not subtracted",
+    "no_max_subtraction", name="exp overflows: the max is not subtracted", nonfinite=True,
     hint="Overflow for logits above 88: subtract the max. exp(z) is inf in float32 once z > 88.7 (709 in "
          "float64), and inf / inf is NaN. softmax(z) = softmax(z − m) with m the max of each row changes "
          "nothing mathematically and makes every exponent ≤ 0; for log_softmax use "
          "(z − m) − log Σ exp(z − m).",
     softmax=_naive_softmax, log_softmax=_naive_log_softmax, cross_entropy=_naive_cross_entropy,
     cross_entropy_grad=_naive_cross_entropy_grad, softmax_jacobian=_naive_softmax_jacobian)
+
+
+@MISTAKES.add("cross_entropy", name="log(p) · onehot: 0 · (−inf) = NaN", nonfinite=True,
+              hint="−Σ_c onehot_c · log p_c is NaN as soon as a probability of another class underflows to 0: "
+                   "log 0 = −inf and 0 · (−inf) = NaN. Pick the one log-probability you need instead of "
+                   "multiplying them all: −log_softmax(z)[torch.arange(T), labels].")
+def log_times_onehot(z, labels):
+    return -(_one_hot(labels, z) * torch.log(_softmax(z))).sum(dim=-1).mean()
+
+
+@MISTAKES.add("bce", name="NaN for a confident right answer: 0 · log 0", nonfinite=True,
+              hint="At p = 0 with y = 0 the term y·log p is 0 · (−inf) = NaN (and (1 − y)·log(1 − p) at p = 1 "
+                   "with y = 1), though a confident right answer costs 0. Clamp each log at −100, as "
+                   "torch.nn.functional.binary_cross_entropy does (torch.log(p).clamp_min(-100)), or use "
+                   "torch.xlogy(y, p), which is 0 where y = 0.")
+def bce_nan_when_confident(p, y):
+    y = y.to(p.dtype)
+    return -(y * torch.log(p) + (1 - y) * torch.log(1 - p)).mean()

@@ -56,3 +56,13 @@ def test_structures_name_the_leaf():
     a = {"W1": torch.zeros(2, dtype=torch.float64), "b1": torch.ones(2, dtype=torch.float64)}
     m = compare_tree("grads", a, e, tol=tolerance(torch.float64), dtype=torch.float64, device=None)
     assert m.message == "grads['b1']: Tensor-likes are not close!"
+
+
+def test_unravel_and_zero_dim_index():
+    from grader.compare import unravel
+
+    assert unravel(7, (3, 4)) == (1, 3)
+    assert unravel(0, ()) == ()
+    m = cmp(torch.tensor(float("nan"), dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64))
+    assert m.message == "dW3 contains NaN in 1 / 1 entries where a finite value is expected"
+    assert m.details == "First at index (), where 2 is expected."

@@ -34,7 +34,7 @@ def test_single_wrong_bias_entry_is_located_exactly(seed: int) -> None:
     assert e.claimed == pytest.approx(float(b[i]))
     assert e.true == pytest.approx(float(g["b1"][i]), abs=1e-7)
     assert t.diagnosis is not None and t.diagnosis.id == "some_entries_wrong"
-    assert t.diagnosis.hint.startswith(f"db1 is right except for 1 of 64 entries: at [{i}] = ")
+    assert t.diagnosis.hint.startswith(f"db1 is right except for 1 of 64 entries: at ({i},) = ")
 
 
 @pytest.mark.parametrize("n", [2**8, 2**12, 2**16, 2**17])
@@ -169,7 +169,7 @@ def test_missing_and_non_finite() -> None:
     assert r.tensor("b2").status == "missing"
     t = r.tensor("X")
     assert t.status == "failed" and t.diagnosis is not None and t.diagnosis.id == "not_finite"
-    assert "1 NaN or infinite entry (at [1, 2])" in t.diagnosis.hint
+    assert "1 NaN or infinite entry (at (1, 2))" in t.diagnosis.hint
 
 
 def test_float32_claim_with_a_bug() -> None:

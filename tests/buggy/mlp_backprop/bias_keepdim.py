@@ -1,0 +1,30 @@
+import torch
+
+
+def forward(params, X):
+    cache = {"x0": X}
+    x = X
+    for i in (1, 2, 3, 4):
+        a = x @ params["W%d" % i].t() + params["b%d" % i]
+        x = torch.sigmoid(a)
+        cache["x%d" % i] = x
+    return x, cache
+
+
+def loss(out, Y):
+    T = out.shape[0]
+    return ((out - Y) ** 2).sum() / T
+
+
+def backward(params, cache, Y):
+    T = Y.shape[0]
+    g = {}
+    G = 2 * (cache["x4"] - Y) / T
+    for i in (4, 3, 2, 1):
+        x = cache["x%d" % i]
+        Ga = G * x * (1 - x)
+        g["W%d" % i] = Ga.t() @ cache["x%d" % (i - 1)]
+        g["b%d" % i] = Ga.sum(0, keepdim=True)  # keep it 2-D like the batch
+        G = Ga @ params["W%d" % i]
+    g["X"] = G
+    return g
