@@ -17,7 +17,7 @@ import sympy
 from sympy.matrices.expressions import MatrixExpr
 
 from grader.symbolic.errors import ShapeError, SymbolicError
-from grader.symbolic.functions import FUNCTIONS
+from grader.symbolic.functions import FUNCTIONS, MAX_ARGUMENTS
 from grader.symbolic.symbols import shape_str
 
 MAX_NODES = 2000  # operations in one answer; a derivative written by hand has a few dozen
@@ -58,9 +58,13 @@ class Builder:
             raise SymbolicError(f"expression too large (more than {self.max_nodes} operations)")
 
     def _done(self, e: Any) -> Any:
-        """Refuse undefined values (1/0, log 0) and runaway constants as soon as they appear."""
+        """Refuse undefined values (1/0, log 0), complex numbers (sqrt(−1), log(−1), (−2)^0.5) and runaway
+        constants as soon as they appear: the answer must be a real-valued expression."""
         if e in _UNDEFINED or any(a in _UNDEFINED for a in getattr(e, "args", ())):
             raise SymbolicError("the expression is undefined (a division by zero or log 0?)")
+        if isinstance(e, sympy.Expr) and e.has(sympy.I):
+            raise SymbolicError("the answer is not a real number: it contains an imaginary number, as in "
+                                "sqrt(−1), log(−1) or (−2)^0.5")
         if isinstance(e, sympy.Rational) and _digits(e) > MAX_CONSTANT_DIGITS:
             raise SymbolicError(f"number too large (more than {MAX_CONSTANT_DIGITS} digits)")
         if isinstance(e, sympy.Float) and not math.isfinite(float(e)):
@@ -68,6 +72,14 @@ class Builder:
         return e
 
     # -- leaves ---------------------------------------------------------------------------------
+    def float(self, text: str) -> sympy.Float:
+        """A decimal or scientific literal (``2.5e-1`` is 0.25)."""
+        self._tick()
+        value = sympy.Float(text)
+        if not math.isfinite(float(value)) or (value != 0 and abs(float(value)) < 1e-300):
+            raise SymbolicError(f"number out of range: {text}")
+        return value
+
     def integer(self, text: str) -> sympy.Integer:
         self._tick()
         if len(text.lstrip("-")) > MAX_CONSTANT_DIGITS:
@@ -160,13 +172,17 @@ class Builder:
     def call(self, name: str, args: Sequence[Any]) -> Any:
         self._tick()
         ctor, arity = FUNCTIONS[name]
-        if arity is None and len(args) < 2:
-            raise SymbolicError(f"{name} needs at least two arguments, got {len(args)}")
-        if arity is not None and len(args) != arity:
+        if arity is None and not 2 <= len(args) <= MAX_ARGUMENTS:
+            raise SymbolicError(f"{name} takes 2 to {MAX_ARGUMENTS} arguments, got {len(args)}")
+        if isinstance(arity, tuple) and len(args) not in arity:
+            raise SymbolicError(f"{name} takes {' or '.join(map(str, arity))} arguments, got {len(args)}")
+        if isinstance(arity, int) and len(args) != arity:
             raise SymbolicError(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}")
         return self.apply(ctor, name, args)
 
     def apply(self, ctor: Any, name: str, args: Sequence[Any]) -> Any:
+        if ctor in (sympy.Max, sympy.Min) and len(args) > MAX_ARGUMENTS:
+            raise SymbolicError(f"{name} takes at most {MAX_ARGUMENTS} arguments, got {len(args)}")
         for a in args:
             if is_matrix(a):
                 raise ShapeError(f"{name} is applied to a {shape_str(a)} matrix; it takes scalars here")
@@ -178,6 +194,8 @@ class Builder:
         self._tick()
         if is_matrix(a) or is_matrix(b):
             raise SymbolicError("comparisons (<, >, ...) take scalars")
+        if is_condition(a) or is_condition(b):
+            raise SymbolicError("a comparison compares numbers, not conditions (write x > 0, not Eq(x > 0, True))")
         return _RELATIONS[op](a, b)
 
     def piecewise(self, pairs: Sequence[tuple[Any, Any]]) -> Any:

@@ -1,0 +1,141 @@
+"""Run the grading of one answer in a forked child that the parent can kill at the deadline.
+
+Everything the engine does with an answer (parsing, probing, the exact proof, the diagnosis) is sympy
+and numpy work on data that the safe parser has already checked, but sympy has no timeout and some
+innocent-looking answers keep it busy for minutes. A thread cannot be abandoned safely; a process can.
+The child is trusted grader code, forked (no re-import: it costs a few milliseconds), and it *streams*
+its verdicts: an interim one ("correct, checked numerically") before the exact proof, the final one after.
+At the deadline the parent kills the child and keeps the last verdict it received, or, with none, says
+that the answer took too long. Messages are JSON lines, never pickles.
+
+Any exception in the child becomes a verdict, never an exception in the parent: the caller gets what
+:func:`run` returns in every case.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import select
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+Emit = Callable[[dict[str, Any], bool], None]  # (verdict as a dict, final?)
+_MAX_MESSAGE = 1 << 20
+
+
+def run(work: Callable[[Emit], None], timeout: float, on_error: Callable[[BaseException], dict[str, Any]]
+        ) -> tuple[dict[str, Any] | None, str]:
+    """Run ``work(emit)`` in a forked child for at most ``timeout`` seconds.
+
+    Returns ``(verdict, how)``: the last verdict the child emitted, and ``how`` is ``"final"`` (the child
+    finished), ``"timeout"`` (killed at the deadline; the verdict, if any, is an interim one) or
+    ``"died"`` (the child ended without a final verdict: out of memory, killed from outside).
+    ``on_error`` turns an exception raised in the child into a final verdict (run in the child).
+    """
+    read_fd, write_fd = os.pipe()
+    try:
+        pid = os.fork()
+    except OSError:  # no process to spare: grade in this process, without a deadline
+        os.close(read_fd)
+        os.close(write_fd)
+        return _in_process(work, on_error)
+    if pid == 0:  # the child
+        os.close(read_fd)
+        _child(work, on_error, write_fd)
+    os.close(write_fd)
+    try:
+        return _collect(read_fd, pid, timeout)
+    finally:
+        os.close(read_fd)
+        _reap(pid)
+
+
+def _child(work: Callable[[Emit], None], on_error: Callable[[BaseException], dict[str, Any]], fd: int) -> None:
+    """Never returns: the child must not run the parent's cleanup (pytest, atexit, open sandboxes)."""
+    code = 0
+    try:
+        gc.freeze()  # the parent's objects are never collected here: a collection would copy every page
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+        def emit(verdict: dict[str, Any], final: bool) -> None:
+            data = (json.dumps({"final": final, "verdict": verdict}, default=str) + "\n").encode()
+            while data:
+                data = data[os.write(fd, data):]
+
+        try:
+            work(emit)
+        except RecursionError as e:
+            emit(on_error(e), True)
+        except Exception as e:  # noqa: BLE001 - any failure on an answer is a verdict about that answer
+            emit(on_error(e), True)
+    except BaseException:  # noqa: BLE001 - even a failure to report must end this process
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def _collect(fd: int, pid: int, timeout: float) -> tuple[dict[str, Any] | None, str]:
+    deadline = time.monotonic() + max(timeout, 0.0)
+    buf = b""
+    last: dict[str, Any] | None = None
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            _kill(pid)
+            return last, "timeout"
+        ready, _, _ = select.select([fd], [], [], left)
+        if not ready:
+            continue
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return last, "died"
+        buf += chunk
+        if len(buf) > _MAX_MESSAGE:
+            _kill(pid)
+            return last, "died"
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            message = json.loads(line)
+            last = message["verdict"]
+            if message["final"]:
+                return last, "final"
+
+
+def _in_process(work: Callable[[Emit], None], on_error: Callable[[BaseException], dict[str, Any]]
+                ) -> tuple[dict[str, Any] | None, str]:
+    box: list[tuple[dict[str, Any], bool]] = []
+    try:
+        work(lambda v, final: box.append((v, final)))
+    except Exception as e:  # noqa: BLE001 - as in the child
+        box.append((on_error(e), True))
+    if not box:
+        return None, "died"
+    verdict, final = box[-1]
+    return verdict, "final" if final else "died"
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(pid: int) -> None:
+    for _ in range(200):  # a killed child is gone at once; do not hang here if it is not
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if done:
+            return
+        time.sleep(0.005)
+    _kill(pid)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
