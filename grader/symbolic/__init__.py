@@ -21,7 +21,7 @@ from typing import Any
 
 _EXPORTS = {
     "parse": "parser", "tokenize": "parser", "MAX_CHARS": "parser",
-    "grade_answer": "grade", "compare_values": "grade", "read_answer": "grade", "Candidate": "candidates",
+    "grade_answer": "grade", "compare_values": "grade", "read_answer": "grade", "Candidate": "candidates", "decide_numerically": "grade",
     "SymbolicVerdict": "grade", "generic_candidates": "candidates", "string_table": "grade",
     "to_tree": "tree", "from_tree": "tree", "symbols_to_tree": "tree", "symbols_from_tree": "tree",
     "scalar": "symbols", "matrix": "symbols", "dim": "symbols",

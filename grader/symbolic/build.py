@@ -41,6 +41,18 @@ def is_condition(e: Any) -> bool:
     return isinstance(e, Relational | BooleanAtom | BooleanFunction)
 
 
+def _transpose_hint(a: Any, b: Any) -> str:
+    """Why a product does not fit, when a transpose explains it: one too many (a factor that is itself
+    a transpose fits without it) is told apart from one missing (a factor fits once transposed)."""
+    extra = (isinstance(a, sympy.Transpose) and a.arg.shape[1] == b.shape[0]) or (
+        isinstance(b, sympy.Transpose) and a.shape[1] == b.arg.shape[0])
+    if extra:
+        return " (a transpose too many?)"
+    if a.shape[0] == b.shape[0] or a.shape[1] == b.shape[1]:
+        return " (is a transpose missing?)"
+    return ""
+
+
 def _digits(n: sympy.Rational) -> int:
     return max(len(str(abs(int(n.p)))), len(str(int(n.q))))
 
@@ -123,11 +135,8 @@ class Builder:
         if not (is_matrix(a) and is_matrix(b)):
             raise ShapeError("@ multiplies two matrices; use * with a scalar")
         if a.shape[1] != b.shape[0]:
-            hint = ""
-            if a.shape[0] == b.shape[0] or a.shape[1] == b.shape[1]:
-                hint = " (is a transpose missing?)"
             raise ShapeError(f"shapes do not match in a matrix product: {shape_str(a)} times "
-                                f"{shape_str(b)}{hint}")
+                             f"{shape_str(b)}{_transpose_hint(a, b)}")
         return a * b
 
     def div(self, a: Any, b: Any) -> Any:

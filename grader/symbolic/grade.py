@@ -50,8 +50,8 @@ from grader.symbolic.probe import Batch, Probe
 from grader.symbolic.symbols import shape_str
 from grader.symbolic.tree import from_tree, kind_of, to_tree
 
-__all__ = ["BUDGET", "Candidate", "SymbolicVerdict", "compare_values", "generic_candidates", "grade_answer",
-           "read_answer", "string_table"]
+__all__ = ["BUDGET", "Candidate", "SymbolicVerdict", "compare_values", "decide_numerically", "generic_candidates",
+           "grade_answer", "read_answer", "string_table"]
 
 MIN_VALID = 0.5  # below this fraction of usable sample points the answer is "undefined"
 
@@ -173,6 +173,20 @@ def grade_answer(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterab
     return verdict
 
 
+def decide_numerically(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterable[Any], *,
+                       names: Sequence[str] | None = None, primitive: Any = None, variable: Any = None,
+                       candidates: Sequence[Candidate] = (), seed: int = 0, points: int = 48,
+                       domains: Mapping[str, tuple[float, float]] | None = None) -> SymbolicVerdict:
+    """The part of :func:`grade_answer` that depends on the seed (reading, probing, the 30-digit and far
+    checks, the diagnosis), in this process, without the exact proof and without a deadline: for tests
+    over many seeds and for benchmarks. A correct answer comes back as "correct (checked numerically)"."""
+    out: list[dict[str, Any]] = []
+    job = _Job(answer, expected, symbol_table(symbols), names, primitive, variable, candidates, seed, points,
+               domains, lambda v, final: out.append(v))
+    job.run(prove=False)
+    return SymbolicVerdict.from_dict(out[-1])
+
+
 def _failure_message(e: BaseException) -> str:
     if isinstance(e, RecursionError):
         return "answer refused: it is nested too deeply to evaluate"
@@ -202,7 +216,8 @@ class _Job:
     def final(self, verdict: SymbolicVerdict) -> None:
         self.emit(verdict.to_dict(), True)
 
-    def run(self) -> None:
+    def run(self, prove: bool = True) -> None:
+        """``prove=False`` stops after the numeric decision (the interim verdict): what the seed changes."""
         v = self.verdict
         try:
             table = string_table(self.table, self.names) if isinstance(self.answer, str) else self.table
@@ -221,7 +236,7 @@ class _Job:
                                     method="numeric"))
         gap = probe.confirmed_gap(expr, self.expected, self.table)
         if gap is not None:
-            return self.final(self.wrong(expr, probe, gap))
+            return self.final(self.wrong(expr, probe, gap, on_probes=True))
         tiny = residual.high_precision_gap(expr, self.expected, probe.kept_points(), self.table)
         if tiny is not None:
             return self.final(_fill(v, "wrong", "your answer is not equivalent to the expected derivative",
@@ -233,6 +248,8 @@ class _Job:
             return self.final(self.wrong(expr, probe, far))
         self.emit(_fill(v, "correct", "equivalent to the expected derivative (checked numerically)",
                         method="numeric").to_dict(), False)
+        if not prove:
+            return None
         left = prove_difference(expr, self.expected)
         if left is None:
             return self.final(_fill(v, "correct", "equivalent to the expected derivative", method="exact"))
@@ -249,10 +266,11 @@ class _Job:
             samples = [with_kink_sides(s, [expr, self.expected], self.variable, SPAN) for s in samples]
         return Probe.of_expressions(expr, self.expected, samples)
 
-    def wrong(self, expr: Any, probe: Probe, where: str) -> SymbolicVerdict:
+    def wrong(self, expr: Any, probe: Probe, where: str, on_probes: bool = False) -> SymbolicVerdict:
+        """``on_probes``: the difference shows on the probe points (not only far out, or in a window)."""
         generic = generic_candidates(self.expected, self.primitive, self.variable)
         diagnosis = probe.diagnose([*self.candidates, *generic], expr)
-        if diagnosis is None and probe.nearly_close():
+        if diagnosis is None and on_probes and probe.nearly_close():
             diagnosis = Diagnosis("tiny_difference", "", TINY_HINT, "pattern")
         return _fill(self.verdict, "wrong", "your answer is not equivalent to the expected derivative",
                      diagnosis=diagnosis, method="numeric", details=f"your answer: {expr}\n{where}")

@@ -240,17 +240,19 @@ def kink_roots(k: Any, variable: Any, fixed: Mapping[Any, float], span: float) -
 
 def with_kink_sides(batch: Samples, exprs: Sequence[Any], variable: Any, span: float,
                     offsets: Sequence[float] = (1e-2, 0.3)) -> Samples:
-    """``batch`` plus points on both sides of every kink of ``exprs`` along ``variable``: an answer that
-    is wrong only just left of a kink (or only beyond one far out) is caught."""
+    """``batch`` plus points on both sides of every kink of ``exprs`` along ``variable``, and between two
+    neighbouring kinks: an answer that is wrong only just left of a kink, only beyond one far out, or only
+    in a narrow window between two, is caught."""
     if variable is None or is_matrix(variable) or variable not in batch.values:
         return batch
     others = {s: float(v[0]) for s, v in batch.values.items() if s != variable and not is_matrix(s)}
-    extra: list[float] = []
+    roots: list[float] = []
     for k in kinks(*exprs):
-        if not k.free_symbols <= {variable, *others}:
-            continue
-        for r in kink_roots(k, variable, others, span):
-            extra += [r + d for d in offsets] + [r - d for d in offsets]
+        if k.free_symbols <= {variable, *others}:
+            roots += kink_roots(k, variable, others, span)
+    roots = sorted(set(roots))[:40]
+    extra = [r + sign * d for r in roots for d in offsets for sign in (1.0, -1.0)]
+    extra += [0.5 * (a + b) for a, b in zip(roots, roots[1:], strict=False)]  # a window between two kinks
     if not extra:
         return batch
     m = len(extra)

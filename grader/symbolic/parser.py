@@ -379,7 +379,7 @@ class Parser:
             return self.build(self.b.power, left, right, at=op)
         right = self.expression(bp)
         if bp == 10:
-            if is_condition(left):
+            if is_condition(left) and op.text != "==":
                 raise self.error("chained comparisons are not supported: write And(...)", op)
             return self.build(self.b.relation, op.text, left, right, at=op)
         if op.text == "+":

@@ -111,7 +111,7 @@ def kind_of(type_name: str) -> str:
              "Integral": "an Integral", "Subs": "an unevaluated Subs", "Lambda": "a sympy Lambda (a function)",
              "Tuple": "a tuple", "FiniteSet": "a set", "list": "a Python list", "tuple": "a Python tuple",
              "dict": "a Python dict", "function": "a Python function", "NoneType": "None"}
-    return kinds.get(name, f"a {name}")
+    return kinds.get(name, f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}")
 
 
 def _function(name: str, args: list[Tree]) -> Tree:
