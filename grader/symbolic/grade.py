@@ -150,6 +150,7 @@ def grade_answer(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterab
     """
     typed = answer if isinstance(answer, str) else ""
     expected_text = _pretty_or_str(expected)
+    warm_up()
 
     def work(emit: isolate.Emit) -> None:
         job = _Job(answer, expected, symbol_table(symbols), names, primitive, variable, candidates, seed,
@@ -171,6 +172,30 @@ def grade_answer(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterab
         verdict.notes.append(f"sympy could not simplify the difference to 0 within {timeout:g} s (time limit); "
                              "the answers agree at every sample point")
     return verdict
+
+
+_warm: list[bool] = []
+
+
+def warm_up() -> None:
+    """Run the engine's code paths once in this process before the first fork. A child inherits what the
+    parent has imported and cached; without this, every child imports sympy's simplifier, mpmath's
+    functions and the printers anew (about 0.3 s per answer, measured in BENCHMARKS.md)."""
+    if _warm:
+        return
+    _warm.append(True)
+    from grader.symbolic.symbols import matrix, scalar
+
+    x, w = scalar("x"), matrix("w", "D", 1)
+    sig = 1 / (1 + sympy.exp(-x))
+    try:
+        for answer in ("-σ(x)(1 - σ(x))", "2 Heaviside(x) + |x|", "σ(x) - σ(x)^2"):
+            decide_numerically(answer, sig * (1 - sig), [x], primitive=sig, seed=0)
+        decide_numerically("2w", w, [w])
+        difference_left(sympy.sech(x) ** 2, 1 - sympy.tanh(x) ** 2)
+        difference_left(2 * w - w, w)
+    except Exception:  # noqa: BLE001 - warming is an optimisation; grading itself reports any failure
+        pass
 
 
 def decide_numerically(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterable[Any], *,

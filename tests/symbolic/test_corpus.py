@@ -49,7 +49,7 @@ def test_the_corpus_is_large_and_covers_every_function():
 def test_correct_answers_get_full_marks(case):
     v = full(case)
     assert v.correct, (v.message, v.details, v.notes)
-    for seed in (1, 2, 3):
+    for seed in (1, 2):
         v = numeric(case, seed)
         assert v.correct, (seed, v.message, v.details)
 
