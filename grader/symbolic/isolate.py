@@ -6,7 +6,8 @@ innocent-looking answers keep it busy for minutes. A thread cannot be abandoned 
 The child is trusted grader code, forked (no re-import: it costs a few milliseconds), and it *streams*
 its verdicts: an interim one ("correct, checked numerically") before the exact proof, the final one after.
 At the deadline the parent kills the child and keeps the last verdict it received, or, with none, says
-that the answer took too long. Messages are JSON lines, never pickles.
+that the answer took too long. The deadline counts the child's CPU time, so that a loaded machine does
+not turn a correct answer into a timeout (wall time is capped too). Messages are JSON lines, never pickles.
 
 Any exception in the child becomes a verdict, never an exception in the parent: the caller gets what
 :func:`run` returns in every case.
@@ -29,7 +30,8 @@ _MAX_MESSAGE = 1 << 20
 
 def run(work: Callable[[Emit], None], timeout: float, on_error: Callable[[BaseException], dict[str, Any]]
         ) -> tuple[dict[str, Any] | None, str]:
-    """Run ``work(emit)`` in a forked child for at most ``timeout`` seconds.
+    """Run ``work(emit)`` in a forked child for at most ``timeout`` seconds of CPU time (and
+    ``WALL_FACTOR`` × ``timeout`` of wall time).
 
     Returns ``(verdict, how)``: the last verdict the child emitted, and ``how`` is ``"final"`` (the child
     finished), ``"timeout"`` (killed at the deadline; the verdict, if any, is an interim one) or
@@ -78,16 +80,25 @@ def _child(work: Callable[[Emit], None], on_error: Callable[[BaseException], dic
         os._exit(code)
 
 
+WALL_FACTOR = 3.0  # on a loaded machine the child may wait for a core: wall time up to 3× the budget
+
+
 def _collect(fd: int, pid: int, timeout: float) -> tuple[dict[str, Any] | None, str]:
-    deadline = time.monotonic() + max(timeout, 0.0)
+    """Read the child's verdicts until the final one. The budget is the child's *CPU* time (what the
+    answer costs, whatever else the machine runs), and wall time is capped at ``WALL_FACTOR`` × budget."""
+    start = time.monotonic()
+    wall_deadline = start + max(timeout, 0.0) * WALL_FACTOR
+    cpu_at_start = _cpu_seconds(pid)
     buf = b""
     last: dict[str, Any] | None = None
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        now = time.monotonic()
+        cpu = _cpu_seconds(pid)
+        used = (cpu - cpu_at_start) if cpu is not None and cpu_at_start is not None else now - start
+        if used >= timeout or now >= wall_deadline:
             _kill(pid)
             return last, "timeout"
-        ready, _, _ = select.select([fd], [], [], left)
+        ready, _, _ = select.select([fd], [], [], min(0.05, max(wall_deadline - now, 0.0)))
         if not ready:
             continue
         chunk = os.read(fd, 65536)
@@ -103,6 +114,19 @@ def _collect(fd: int, pid: int, timeout: float) -> tuple[dict[str, Any] | None, 
             last = message["verdict"]
             if message["final"]:
                 return last, "final"
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of ``pid`` (Linux /proc), or None where it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _in_process(work: Callable[[Emit], None], on_error: Callable[[BaseException], dict[str, Any]]
