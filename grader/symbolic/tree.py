@@ -175,8 +175,10 @@ class _Decoder:
             raise
         except SymbolicError as e:
             raise TreeError(str(e)) from None
-        except (TypeError, ValueError, ArithmeticError) as e:
-            raise TreeError(f"cannot rebuild {head}: {e}") from None
+        except RecursionError:
+            raise TreeError("expression nested too deeply") from None
+        except Exception as e:  # noqa: BLE001 - sympy refusing a combination, whatever it raises
+            raise TreeError(f"cannot rebuild {head}: {type(e).__name__}: {str(e)[:200]}") from None
 
     def kids(self, args: Sequence[Any], depth: int, n: int | None = None) -> list[Any]:
         if n is not None and len(args) != n:
