@@ -61,7 +61,10 @@ def _child(work: Callable[[Emit], None], on_error: Callable[[BaseException], dic
     code = 0
     try:
         gc.freeze()  # the parent's objects are never collected here: a collection would copy every page
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_DFL)  # Ctrl-C in the terminal ends the child too
+        except ValueError:  # forked from a thread that Python does not take for the main one
+            pass
 
         def emit(verdict: dict[str, Any], final: bool) -> None:
             data = (json.dumps({"final": final, "verdict": verdict}, default=str) + "\n").encode()
