@@ -233,6 +233,9 @@ class _Job:
                  primitive: Any, variable: Any, candidates: Sequence[Candidate], seed: int, points: int,
                  domains: Mapping[str, tuple[float, float]] | None, emit: isolate.Emit) -> None:
         self.answer, self.expected, self.table = answer, expected, table
+        # names in messages ("at x = 1.2"): a string answer's own names for the symbols passed
+        shown = list(names or ()) if isinstance(answer, str) else []
+        self.shown = {(shown[i] if i < len(shown) else k): s for i, (k, s) in enumerate(table.items())}
         self.names, self.primitive, self.candidates = names, primitive, candidates
         self.variable = variable if variable is not None else _default_variable(table)
         self.seed, self.points, self.domains, self.emit = seed, points, domains, emit
@@ -249,7 +252,8 @@ class _Job:
             expr = read_answer(self.answer, table)
         except SymbolicError as e:
             return self.final(_invalid(v, e))
-        v.student = _pretty_or_str(expr)
+        self.display = self.renamed(expr)
+        v.student = _pretty_or_str(self.display)
         shape_problem = _shape_problem(expr, self.expected)
         if shape_problem is not None:
             return self.final(_shape_verdict(v, expr, self.expected, shape_problem, self.table, self.seed,
@@ -259,16 +263,16 @@ class _Job:
             return self.final(_fill(v, "wrong", "your answer cannot be evaluated at most sample points "
                                     "(a division by zero, a log of a negative number, an overflow?)",
                                     method="numeric"))
-        gap = probe.confirmed_gap(expr, self.expected, self.table)
+        gap = probe.confirmed_gap(expr, self.expected, self.shown)
         if gap is not None:
             return self.final(self.wrong(expr, probe, gap, on_probes=True))
-        tiny = residual.high_precision_gap(expr, self.expected, probe.kept_points(), self.table)
+        tiny = residual.high_precision_gap(expr, self.expected, probe.kept_points(), self.shown)
         if tiny is not None:
             return self.final(_fill(v, "wrong", "your answer is not equivalent to the expected derivative",
-                                    method="numeric", details=f"your answer: {expr}\n{tiny}",
+                                    method="numeric", details=f"your answer: {self.display}\n{tiny}",
                                     diagnosis=Diagnosis("tiny_difference", "", TINY_HINT, "pattern")))
         far = residual.far_gap(expr, self.expected, [expr, self.expected], probe.batches[0].samples,
-                               self.variable, self.table)
+                               self.variable, self.shown)
         if far is not None:
             return self.final(self.wrong(expr, probe, far))
         self.emit(_fill(v, "correct", "equivalent to the expected derivative (checked numerically)",
@@ -278,11 +282,24 @@ class _Job:
         left = prove_difference(expr, self.expected)
         if left is None:
             return self.final(_fill(v, "correct", "equivalent to the expected derivative", method="exact"))
-        far = residual.far_gap(expr, self.expected, [left], probe.batches[0].samples, self.variable, self.table)
+        far = residual.far_gap(expr, self.expected, [left], probe.batches[0].samples, self.variable, self.shown)
         if far is not None:
             return self.final(self.wrong(expr, probe, far))
         v.notes.append("sympy could not simplify the difference to 0; the answers agree at every sample point")
         return self.final(v)
+
+    def renamed(self, expr: Any) -> Any:
+        """``expr`` written with the names the student used (a string's names), for display only."""
+        from grader.symbolic.symbols import scalar
+
+        swap = {}
+        for name, sym in self.shown.items():
+            if name != str(sym.name):
+                swap[sym] = sympy.MatrixSymbol(name, *sym.shape) if is_matrix(sym) else scalar(name)
+        try:
+            return expr.xreplace(swap) if swap else expr
+        except Exception:  # noqa: BLE001 - display only
+            return expr
 
     def probe(self, expr: Any) -> Probe:
         rng = np.random.default_rng(self.seed)
@@ -298,7 +315,7 @@ class _Job:
         if diagnosis is None and on_probes and probe.nearly_close():
             diagnosis = Diagnosis("tiny_difference", "", TINY_HINT, "pattern")
         return _fill(self.verdict, "wrong", "your answer is not equivalent to the expected derivative",
-                     diagnosis=diagnosis, method="numeric", details=f"your answer: {expr}\n{where}")
+                     diagnosis=diagnosis, method="numeric", details=f"your answer: {self.display}\n{where}")
 
 
 TINY_HINT = ("Your answer differs from the derivative by a tiny amount (a rounded or perturbed constant?). "

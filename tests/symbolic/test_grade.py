@@ -322,3 +322,10 @@ def test_code_derivative_wrong_shape():
     t = torch.zeros(5, dtype=torch.float64)
     v = compare_values(torch.zeros(5, 1, dtype=torch.float64), D_TANH, {"x": t})
     assert (v.mistake, v.message) == ("wrong_shape", "returned shape (5, 1), expected (5,) (elementwise)")
+
+
+def test_a_point_is_described_with_the_students_names():
+    u = scalar("u")
+    v = grade_answer("tanh(x)", 1 - sp.tanh(u) ** 2, [u], names=["x"])
+    assert v.status == "wrong" and "\nat x = " in v.details and "u =" not in v.details and "(u)" not in v.details
+    assert v.student == "tanh(x)"
