@@ -50,9 +50,9 @@ _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵":
 _CLOSERS = {"(": ")", "[": "]", "{": "}"}
 MAX_FUNCTION_POWER = 9  # tanh^2(x), sech²(x): a small positive power written on the function name
 _DIGITS = frozenset("0123456789")
-# "e" right after a number, then an optionally signed integer and no letter: scientific notation (2e-3).
-# "2e" alone, "2e^x", "2ex" and "2e-x" keep meaning 2·e…
-_SCIENTIFIC = re.compile(r"[eE]([-+]?[0-9]{1,4})(?![0-9A-Za-z_.])")
+# "e" right after a number, then an optionally signed integer: scientific notation (2e-3, and 1e-3x is
+# 0.001·x). "2e" alone, "2e^x", "2ex" and "2e-x" keep meaning 2·e…
+_SCIENTIFIC = re.compile(r"[eE]([-+]?[0-9]{1,4})(?![0-9.])")
 MAX_SCIENTIFIC_EXPONENT = 300  # str.isdigit() also accepts '²' and other scripts' digits
 
 

@@ -190,7 +190,7 @@ def test_many_operations_are_refused():
     ("|x - y|/2", sp.Abs(x - y) / 2), ("x/|x|", x / sp.Abs(x)),
     ("Heaviside(x, 0)", sp.Heaviside(x, 0)), ("H(x, 1/2)", sp.Heaviside(x)), ("Heaviside(x, 1)", sp.Heaviside(x, 1)),
     ("2.5e-1", sp.Float(0.25)), ("2.5E-1 x", sp.Float(0.25) * x), ("1e3", sp.Float(1000)), ("3e+2", sp.Float(300)),
-    ("2e", 2 * sp.E), ("2e^x", 2 * sp.exp(x)), ("2e-x", 2 * sp.E - x),
+    ("1e-3x", sp.Float("1e-3") * x), ("2e", 2 * sp.E), ("2e^x", 2 * sp.exp(x)), ("2e-x", 2 * sp.E - x),
 ])
 def test_notations_students_write(text, expected):
     assert parse(text, SCALAR) == expected
