@@ -168,9 +168,12 @@ def grade_answer(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterab
                   if how == "timeout" else "grading your answer stopped without a result (too large?)")
         return SymbolicVerdict("invalid", reason, expected=expected_text, answer=typed, method="timeout")
     verdict = SymbolicVerdict.from_dict(data)
-    if how != "final":  # the interim verdict: numeric agreement, the exact proof was cut off
+    if how == "timeout":  # the interim verdict: numeric agreement, the exact proof was cut off
         verdict.notes.append(f"sympy could not simplify the difference to 0 within {timeout:g} s (time limit); "
                              "the answers agree at every sample point")
+    elif how != "final":
+        verdict.notes.append("sympy stopped before it could simplify the difference (out of memory?); the "
+                             "answers agree at every sample point")
     return verdict
 
 

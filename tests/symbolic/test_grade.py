@@ -329,3 +329,16 @@ def test_a_point_is_described_with_the_students_names():
     v = grade_answer("tanh(x)", 1 - sp.tanh(u) ** 2, [u], names=["x"])
     assert v.status == "wrong" and "\nat x = " in v.details and "u =" not in v.details and "(u)" not in v.details
     assert v.student == "tanh(x)"
+
+
+def test_an_answer_that_exhausts_memory_is_an_invalid_verdict(monkeypatch):
+    import grader.symbolic.grade as g
+    from grader.symbolic import isolate
+
+    def hog(self, expr):  # as if probing this answer needed more memory than the child may have
+        return [bytearray(1 << 20) for _ in range(1 << 14)]  # 16 GiB, beyond the child's limit
+
+    monkeypatch.setattr(isolate, "MEMORY", 64 << 20)  # keep the test light on a shared machine
+    monkeypatch.setattr(g._Job, "probe", hog)
+    v = grade_answer("sech(x)^2", D_TANH, [x], timeout=30)
+    assert v.status == "invalid" and "MemoryError" in v.message
