@@ -205,6 +205,8 @@ def test_a_simplification_that_takes_sympy_minutes_is_cut_off():
 def test_an_answer_that_stalls_the_grading_is_an_invalid_verdict(monkeypatch):
     import grader.symbolic.grade as g
 
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
+
     def stall(self, expr):  # as if probing this answer took forever (in the child: the parent kills it)
         time.sleep(60)
 
@@ -217,6 +219,8 @@ def test_an_answer_that_stalls_the_grading_is_an_invalid_verdict(monkeypatch):
 @pytest.mark.parametrize("error", [RuntimeError("boom"), RecursionError(), ZeroDivisionError("x")])
 def test_an_exception_anywhere_in_the_grading_is_an_invalid_verdict(monkeypatch, error):
     import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
 
     def fail(self, expr):
         raise error
@@ -231,6 +235,8 @@ def test_a_child_that_dies_without_a_verdict_is_an_invalid_verdict(monkeypatch):
     import os
 
     import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
 
     monkeypatch.setattr(g._Job, "probe", lambda self, expr: os._exit(3))
     v = grade_answer("sech(x)^2", D_TANH, [x])
@@ -333,6 +339,8 @@ def test_a_point_is_described_with_the_students_names():
 
 def test_an_answer_that_exhausts_memory_is_an_invalid_verdict(monkeypatch):
     import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
     from grader.symbolic import isolate
 
     def hog(self, expr):  # as if probing this answer needed more memory than the child may have
