@@ -67,3 +67,26 @@ def central_difference_tolerance(dtype: torch.dtype, device: str | torch.device,
     truncation = 2.0 * eps**2 / 6.0 * third
     roundoff = 8.0 * u * size / eps
     return Tolerance(base.rtol, base.atol + truncation + roundoff)
+
+
+# -- the symbolic engine (grader.symbolic) -------------------------------------------------------------
+# A formula is not a result of some dtype: the engine evaluates both formulas itself. Two precisions:
+# * "float64": both formulas on probe points in float64 (the float64 row above). This catches every wrong
+#   answer that differs by more than rounding noise, and every equivalent form passes it.
+# * "digits30": the difference of the two formulas evaluated once more with 30 significant digits (mpmath),
+#   relative to the derivative's value. Equivalent forms leave ~1e-30 there, and decimal literals such as
+#   0.1 (binary, ~1e-17 off) pass; a difference of 1e-10 or 1e-10·x is then a *wrong answer*, deliberately:
+#   a formula is either the derivative or it is not.
+SYMBOLIC_DIGITS = 30
+_SYMBOLIC: dict[str, Tolerance] = {
+    "digits30": Tolerance(rtol=1e-13, atol=1e-13),
+}
+
+
+def symbolic_tolerance(precision: str = "float64") -> Tolerance:
+    """Tolerance of the symbolic engine's comparison at ``precision`` ("float64" or "digits30")."""
+    if precision == "float64":
+        return tolerance(torch.float64)
+    if precision not in _SYMBOLIC:
+        raise KeyError(f"no symbolic tolerance for precision {precision!r}")
+    return _SYMBOLIC[precision]

@@ -5,10 +5,17 @@ shown back to the student with the likely mistake. The expected expression goes 
 
 Shapes: w, x (D, 1); W (T, D), theta (D, 1), y (T, 1), with symbolic sizes D and T, so an answer
 that only works for square matrices is refused; the hidden check uses other names and concrete sizes.
+
+A *string* answer's names are the parameters of the student's function (shared/CONVENTIONS.md):
+``def d_tanh(x): return "1 - tanh(x)^2"`` is right when the hidden check calls ``d_tanh(u)``. The
+sandbox's reply does not carry the student's signature, so the names are the contract's (the template's)
+parameter names, which the reference module has; an f-string answer, which writes the passed symbol's
+own name, reads the same.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -59,25 +66,41 @@ PRIMITIVES: dict[str, Callable[..., Any]] = {
 DOMAINS = {"d_bce_logit": lambda args: {args[1].name: (0.0, 1.0)}}
 
 
-def known_mistakes(ctx: CheckContext, fn: str, args: Symbols) -> list[Candidate]:
+ANSWER_BUDGET = 2.0  # seconds to grade one answer (parse, probe, prove, diagnose): 9 answers fit the check's 20 s
+
+
+def known_mistakes(mistakes: Any, fn: str, args: Symbols) -> list[Candidate]:
     """The exercise's mistakes for ``fn``, evaluated on these symbols (trusted code, in the grader)."""
-    if ctx.mistakes is None:
+    if mistakes is None:
         return []
     out = []
-    for m in ctx.mistakes:
+    for m in mistakes:
         if fn in m.overrides:
             out.append(Candidate(m.id, m.name, m.hint, read_answer(m.overrides[fn](*args), args)))
     return out
 
 
+def parameter_names(reference: Any, fn: str) -> list[str]:
+    """The contract's parameter names of ``fn``: the names a string answer uses for its arguments."""
+    return list(inspect.signature(getattr(reference, fn)).parameters)
+
+
+def grade(answer: Any, reference: Any, mistakes: Any, fn: str, args: Symbols, seed: int,
+          timeout: float = ANSWER_BUDGET) -> Any:
+    """The verdict on ``answer`` to ``fn(*args)``: what the checks run, and what the tests and the benchmark
+    call directly."""
+    expected = getattr(reference, fn)(*args)
+    primitive = PRIMITIVES[fn](*args) if fn in PRIMITIVES else None
+    domains = DOMAINS[fn](args) if fn in DOMAINS else None
+    return grade_answer(answer, expected, args, names=parameter_names(reference, fn), primitive=primitive,
+                        variable=args[0], candidates=known_mistakes(mistakes, fn, args), seed=seed,
+                        timeout=timeout, domains=domains)
+
+
 def expect_derivative(ctx: CheckContext, fn: str, args: Symbols) -> None:
     """Call the student's ``fn`` on ``args`` and grade the answer against the reference's."""
     answer = getattr(ctx.student, fn)(*args)
-    expected = getattr(ctx.reference, fn)(*args)
-    primitive = PRIMITIVES[fn](*args) if fn in PRIMITIVES else None
-    domains = DOMAINS[fn](args) if fn in DOMAINS else None
-    verdict = grade_answer(answer, expected, args, primitive=primitive, variable=args[0],
-                           candidates=known_mistakes(ctx, fn, args), seed=ctx.seed, domains=domains)
+    verdict = grade(answer, ctx.reference, ctx.mistakes, fn, args, ctx.seed)
     for note in verdict.notes:
         ctx.note(f"{fn}: {note}")
     if not verdict.correct:

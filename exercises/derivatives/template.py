@@ -5,7 +5,7 @@ for example ``1 - sp.tanh(x)**2``. Scalars are ``sympy.Symbol``; vectors and mat
 ``sympy.MatrixSymbol`` (columns: x has shape (D, 1)), so use ``@`` (or ``*``) for matrix products and
 ``.T`` for the transpose.
 
-You may also return a string, written with the argument's name: ``f"1 - tanh({x})^2"``. Strings may use
+You may also return a string on one line, whose names are your parameters: ``"2x e^(x^2)"``. Strings may use
 σ(x) / sigma(x), H(x) / Heaviside(x), tanh, sech, exp, log, max, Piecewise((0, x < 0), (1, True)), ^ or
 ** for powers, Wᵀ / W.T / W^T and implicit products (2x, 2 W.T(W θ − y)).
 

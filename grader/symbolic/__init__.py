@@ -3,7 +3,8 @@
 Public API (imported lazily: ``import grader.symbolic`` does not import sympy)::
 
     parse(text, symbols) -> sympy expression             # safe: no eval, whitelisted names only
-    grade_answer(answer, expected, symbols, ...) -> SymbolicVerdict
+    grade_answer(answer, expected, symbols, ...) -> SymbolicVerdict   # in a killable child, always a verdict
+    decide_numerically(answer, expected, symbols, ...)   # the seed-dependent part, in process (tests, benchmarks)
     compare_values(values, expected, inputs, ...) -> SymbolicVerdict   # code derivative vs formula
     to_tree(expr) / from_tree(tree, allowed_symbols)     # crossing the sandbox boundary
     symbols_to_tree(symbols) / symbols_from_tree(tree)
@@ -21,8 +22,9 @@ from typing import Any
 
 _EXPORTS = {
     "parse": "parser", "tokenize": "parser", "MAX_CHARS": "parser",
-    "grade_answer": "grade", "compare_values": "grade", "read_answer": "grade", "Candidate": "grade",
-    "SymbolicVerdict": "grade", "generic_candidates": "grade",
+    "grade_answer": "grade", "compare_values": "grade", "read_answer": "grade", "decide_numerically": "grade",
+    "SymbolicVerdict": "grade", "string_table": "grade", "BUDGET": "grade",
+    "Candidate": "candidates", "generic_candidates": "candidates",
     "to_tree": "tree", "from_tree": "tree", "symbols_to_tree": "tree", "symbols_from_tree": "tree",
     "scalar": "symbols", "matrix": "symbols", "dim": "symbols",
     "sigma": "functions", "sigmoid": "functions", "pretty": "functions",

@@ -17,7 +17,7 @@ import sympy
 from sympy.matrices.expressions import MatrixExpr
 
 from grader.symbolic.errors import ShapeError, SymbolicError
-from grader.symbolic.functions import FUNCTIONS
+from grader.symbolic.functions import FUNCTIONS, MAX_ARGUMENTS
 from grader.symbolic.symbols import shape_str
 
 MAX_NODES = 2000  # operations in one answer; a derivative written by hand has a few dozen
@@ -41,6 +41,18 @@ def is_condition(e: Any) -> bool:
     return isinstance(e, Relational | BooleanAtom | BooleanFunction)
 
 
+def _transpose_hint(a: Any, b: Any) -> str:
+    """Why a product does not fit, when a transpose explains it: one too many (a factor that is itself
+    a transpose fits without it) is told apart from one missing (a factor fits once transposed)."""
+    extra = (isinstance(a, sympy.Transpose) and a.arg.shape[1] == b.shape[0]) or (
+        isinstance(b, sympy.Transpose) and a.shape[1] == b.arg.shape[0])
+    if extra:
+        return " (a transpose too many?)"
+    if a.shape[0] == b.shape[0] or a.shape[1] == b.shape[1]:
+        return " (is a transpose missing?)"
+    return ""
+
+
 def _digits(n: sympy.Rational) -> int:
     return max(len(str(abs(int(n.p)))), len(str(int(n.q))))
 
@@ -58,9 +70,13 @@ class Builder:
             raise SymbolicError(f"expression too large (more than {self.max_nodes} operations)")
 
     def _done(self, e: Any) -> Any:
-        """Refuse undefined values (1/0, log 0) and runaway constants as soon as they appear."""
+        """Refuse undefined values (1/0, log 0), complex numbers (sqrt(−1), log(−1), (−2)^0.5) and runaway
+        constants as soon as they appear: the answer must be a real-valued expression."""
         if e in _UNDEFINED or any(a in _UNDEFINED for a in getattr(e, "args", ())):
             raise SymbolicError("the expression is undefined (a division by zero or log 0?)")
+        if isinstance(e, sympy.Expr) and e.has(sympy.I):
+            raise SymbolicError("the answer is not a real number: it contains an imaginary number, as in "
+                                "sqrt(−1), log(−1) or (−2)^0.5")
         if isinstance(e, sympy.Rational) and _digits(e) > MAX_CONSTANT_DIGITS:
             raise SymbolicError(f"number too large (more than {MAX_CONSTANT_DIGITS} digits)")
         if isinstance(e, sympy.Float) and not math.isfinite(float(e)):
@@ -68,6 +84,14 @@ class Builder:
         return e
 
     # -- leaves ---------------------------------------------------------------------------------
+    def float(self, text: str) -> sympy.Float:
+        """A decimal or scientific literal (``2.5e-1`` is 0.25)."""
+        self._tick()
+        value = sympy.Float(text)
+        if not math.isfinite(float(value)) or (value != 0 and abs(float(value)) < 1e-300):
+            raise SymbolicError(f"number out of range: {text}")
+        return value
+
     def integer(self, text: str) -> sympy.Integer:
         self._tick()
         if len(text.lstrip("-")) > MAX_CONSTANT_DIGITS:
@@ -111,11 +135,8 @@ class Builder:
         if not (is_matrix(a) and is_matrix(b)):
             raise ShapeError("@ multiplies two matrices; use * with a scalar")
         if a.shape[1] != b.shape[0]:
-            hint = ""
-            if a.shape[0] == b.shape[0] or a.shape[1] == b.shape[1]:
-                hint = " (is a transpose missing?)"
             raise ShapeError(f"shapes do not match in a matrix product: {shape_str(a)} times "
-                                f"{shape_str(b)}{hint}")
+                             f"{shape_str(b)}{_transpose_hint(a, b)}")
         return a * b
 
     def div(self, a: Any, b: Any) -> Any:
@@ -160,13 +181,17 @@ class Builder:
     def call(self, name: str, args: Sequence[Any]) -> Any:
         self._tick()
         ctor, arity = FUNCTIONS[name]
-        if arity is None and len(args) < 2:
-            raise SymbolicError(f"{name} needs at least two arguments, got {len(args)}")
-        if arity is not None and len(args) != arity:
+        if arity is None and not 2 <= len(args) <= MAX_ARGUMENTS:
+            raise SymbolicError(f"{name} takes 2 to {MAX_ARGUMENTS} arguments, got {len(args)}")
+        if isinstance(arity, tuple) and len(args) not in arity:
+            raise SymbolicError(f"{name} takes {' or '.join(map(str, arity))} arguments, got {len(args)}")
+        if isinstance(arity, int) and len(args) != arity:
             raise SymbolicError(f"{name} takes {arity} argument{'s' * (arity > 1)}, got {len(args)}")
         return self.apply(ctor, name, args)
 
     def apply(self, ctor: Any, name: str, args: Sequence[Any]) -> Any:
+        if ctor in (sympy.Max, sympy.Min) and len(args) > MAX_ARGUMENTS:
+            raise SymbolicError(f"{name} takes at most {MAX_ARGUMENTS} arguments, got {len(args)}")
         for a in args:
             if is_matrix(a):
                 raise ShapeError(f"{name} is applied to a {shape_str(a)} matrix; it takes scalars here")
@@ -178,6 +203,8 @@ class Builder:
         self._tick()
         if is_matrix(a) or is_matrix(b):
             raise SymbolicError("comparisons (<, >, ...) take scalars")
+        if is_condition(a) or is_condition(b):
+            raise SymbolicError("a comparison compares numbers, not conditions (write x > 0, not Eq(x > 0, True))")
         return _RELATIONS[op](a, b)
 
     def piecewise(self, pairs: Sequence[tuple[Any, Any]]) -> Any:

@@ -45,10 +45,26 @@ def relu(x: sympy.Expr) -> sympy.Expr:
     return sympy.Max(0, x)
 
 
-# name typed by a student -> (constructor, number of arguments: an int, or None for "two or more")
-FUNCTIONS: dict[str, tuple[Any, int | None]] = {
+def heaviside(x: sympy.Expr, h0: sympy.Expr | None = None) -> sympy.Expr:
+    """``H(x)`` or ``H(x, h0)``; ``h0``, the value at 0, must be a number (the reference prints
+    ``Heaviside(x, 0)``). A symbolic ``h0`` is refused: it is not a function of the inputs we can probe."""
+    from grader.symbolic.errors import SymbolicError
+
+    if h0 is None:
+        return sympy.Heaviside(x)
+    if not (isinstance(h0, sympy.Expr) and h0.is_Number and h0.is_real):
+        raise SymbolicError("the second argument of Heaviside (its value at 0) must be a number, as in "
+                            "Heaviside(x, 0)")
+    return sympy.Heaviside(x, h0)
+
+
+MAX_ARGUMENTS = 8  # of max/min: sympy compares every pair, so max(x, x², …, x¹⁹⁹) took minutes
+
+# name typed by a student -> (constructor, numbers of arguments: an int, a tuple of them, or None for
+# "two to MAX_ARGUMENTS")
+FUNCTIONS: dict[str, tuple[Any, int | tuple[int, ...] | None]] = {
     "sigma": (sigma, 1), "sigmoid": (sigma, 1), "σ": (sigma, 1),
-    "H": (sympy.Heaviside, 1), "Heaviside": (sympy.Heaviside, 1),
+    "H": (heaviside, (1, 2)), "Heaviside": (heaviside, (1, 2)),
     "tanh": (sympy.tanh, 1), "sech": (sympy.sech, 1), "cosh": (sympy.cosh, 1), "sinh": (sympy.sinh, 1),
     "exp": (sympy.exp, 1), "log": (sympy.log, 1), "ln": (sympy.log, 1),
     "sin": (sympy.sin, 1), "cos": (sympy.cos, 1),
@@ -60,7 +76,7 @@ FUNCTIONS: dict[str, tuple[Any, int | None]] = {
 # sympy class name (as in a serialised tree) -> constructor; undefined functions named like ours map here
 TREE_FUNCTIONS: dict[str, Any] = {
     "sigma": sigma, "sigmoid": sigma, "σ": sigma,
-    "Heaviside": sympy.Heaviside, "tanh": sympy.tanh, "sech": sympy.sech, "cosh": sympy.cosh,
+    "Heaviside": heaviside, "tanh": sympy.tanh, "sech": sympy.sech, "cosh": sympy.cosh,
     "sinh": sympy.sinh, "exp": sympy.exp, "log": sympy.log, "sin": sympy.sin, "cos": sympy.cos,
     "Max": sympy.Max, "Min": sympy.Min, "Abs": sympy.Abs, "sign": sympy.sign,
 }

@@ -7,20 +7,21 @@ Two entry points, both returning a :class:`SymbolicVerdict`:
 * :func:`compare_values`: numbers computed by the student's code (``d_sigmoid(x)`` on a tensor)
   against a trusted expression at the same points.
 
-Equivalence is decided on seeded sample points (domain-aware, see :mod:`grader.symbolic.numeric`): a
-point where the answers differ is a proof that they differ, and that is when the diagnosis runs. When
-they agree everywhere, sympy is asked for an exact proof in a killable child process
-(:mod:`grader.symbolic.exact`); if it cannot prove it in time the numeric agreement stands and the
-verdict says so. Asking sympy first would spend its whole time budget on every wrong answer for
-nothing: it cannot prove that two expressions differ.
+Equivalence is decided on seeded probe points (log-uniform out to ±60, both sides of every kink, see
+:mod:`grader.symbolic.numeric`): a point where the answers differ (confirmed with 30 digits) is a proof
+that they differ, and that is when the diagnosis runs. When they agree everywhere, their difference is
+evaluated once more with 30 digits (a difference of 1e-10 is a wrong answer, :mod:`.residual`), then
+sympy is asked for an exact proof (:mod:`.exact`); when it leaves a residual, the residual is probed far
+out and around its own kinks before the answer is accepted. Asking sympy first would spend its whole
+time budget on every wrong answer for nothing: it cannot prove that two expressions differ.
+
+All of it runs in a forked child killed at the deadline (:mod:`.isolate`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,40 +29,31 @@ import sympy
 
 from grader.diagnosis import Diagnosis
 from grader.results import Attachment, ExpectedAnswer, SymbolicAnswer
-from grader.symbolic.build import is_matrix
+from grader.symbolic import isolate, residual
+from grader.symbolic.build import is_condition, is_matrix
+from grader.symbolic.candidates import Candidate, generic_candidates
 from grader.symbolic.errors import ParseError, ShapeError, SymbolicError
-from grader.symbolic.exact import prove_equal
+from grader.symbolic.exact import difference_left, is_zero, quick_zero
 from grader.symbolic.functions import pretty
 from grader.symbolic.numeric import (
+    SPAN,
     Evaluator,
     Samples,
     away_from_kinks,
     draw_samples,
     evaluate,
     kinks,
+    with_kink_sides,
 )
 from grader.symbolic.parser import parse, symbol_table
+from grader.symbolic.probe import Batch, Probe
 from grader.symbolic.symbols import shape_str
-from grader.symbolic.tree import from_tree, to_tree
+from grader.symbolic.tree import from_tree, kind_of, to_tree
 
-RTOL, ATOL = 1e-7, 1e-9  # float64 evaluation of equivalent forms agrees to ~1e-13 on the domains used
+__all__ = ["BUDGET", "Candidate", "SymbolicVerdict", "compare_values", "decide_numerically", "generic_candidates",
+           "grade_answer", "read_answer", "string_table"]
+
 MIN_VALID = 0.5  # below this fraction of usable sample points the answer is "undefined"
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A known wrong answer: ``expr`` is what a student with this mistake would write."""
-
-    id: str
-    name: str
-    hint: str
-    expr: Any
-
-    @property
-    def diagnosis(self) -> Diagnosis:
-        """Generic candidates (sign, factor, …) speak for themselves; catalogued mistakes are named."""
-        generic = self.id in GENERIC_IDS
-        return Diagnosis(self.id, "" if generic else self.name, self.hint, "pattern" if generic else "mistake")
 
 
 @dataclass
@@ -94,6 +86,16 @@ class SymbolicVerdict:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SymbolicVerdict:
+        """The verdict sent by the grading child (JSON)."""
+        fields = dict(d)
+        diagnosis = fields.pop("diagnosis", None)
+        verdict = cls(**fields)
+        verdict.diagnosis = Diagnosis.from_dict(diagnosis) if diagnosis else None
+        verdict.notes = list(verdict.notes)
+        return verdict
+
     def attachments(self) -> tuple[Attachment, ...]:
         """The answer as read (students see it) and the expected one (instructors only)."""
         return (SymbolicAnswer(answer=self.student, method=self.method), ExpectedAnswer(answer=self.expected))
@@ -108,80 +110,257 @@ def read_answer(answer: Any, symbols: Mapping[str, Any] | Iterable[Any]) -> Any:
     """
     table = symbol_table(symbols)
     if isinstance(answer, str):
-        return parse(answer, table)
-    if isinstance(answer, list):
-        return from_tree(answer, table)
-    if isinstance(answer, sympy.Basic):
-        return from_tree(to_tree(answer), table)
-    if answer is None:
+        expr = parse(answer, table)
+    elif isinstance(answer, sympy.Basic):
+        expr = from_tree(to_tree(answer), table)
+    elif answer is None:
         raise SymbolicError("the function returned None: return a sympy expression or a string")
-    reason = getattr(answer, "reason", None)  # the sandbox's Refused(reason)
-    if isinstance(reason, str):
-        raise SymbolicError(f"the function returned {reason}")
-    raise SymbolicError(f"expected a sympy expression or a string, got {type(answer).__name__}")
+    else:
+        reason = getattr(answer, "reason", None)  # the sandbox's Refused(reason)
+        if isinstance(reason, str):
+            raise SymbolicError(f"the function returned {reason}")
+        type_name = getattr(answer, "type_name", None)  # the sandbox's Opaque handle
+        kind = kind_of(type_name if isinstance(type_name, str) else type(answer).__name__)
+        raise SymbolicError(f"expected a sympy expression or a string, got {kind}")
+    if is_condition(expr) or isinstance(expr, sympy.Tuple):
+        raise SymbolicError("the answer must be an expression, not a condition (such as x > 0) or a tuple")
+    if isinstance(expr, sympy.Expr) and expr.has(sympy.I):
+        raise SymbolicError("the answer is not a real number: it contains the imaginary unit")
+    return expr
 
 
 # -- grading ----------------------------------------------------------------------------------------
+BUDGET = 2.0  # seconds for the whole grading of one answer, unless the caller gives its own
+
+
 def grade_answer(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterable[Any], *,
-                 primitive: Any = None, variable: Any = None, candidates: Sequence[Candidate] = (),
-                 seed: int = 0, timeout: float = 2.0, points: int = 48,
+                 names: Sequence[str] | None = None, primitive: Any = None, variable: Any = None,
+                 candidates: Sequence[Candidate] = (), seed: int = 0, timeout: float = BUDGET, points: int = 48,
                  domains: Mapping[str, tuple[float, float]] | None = None) -> SymbolicVerdict:
     """Grade ``answer`` against the trusted ``expected`` expression.
 
+    The whole grading (reading, probing, the exact proof, the diagnosis) runs in a forked child killed
+    after ``timeout`` seconds (:mod:`grader.symbolic.isolate`); whatever happens there, the result is a
+    verdict. ``names`` are the names a *string* answer uses for ``symbols``, in order: the parameters of
+    the student's function (a string's names are the student's own; the grader may pass other symbols).
     ``primitive`` is the function that was differentiated (it enables the diagnoses "the function
     instead of its derivative", "g(1 − g) for a g that is not σ" and "a chain-rule factor is missing")
-    and ``variable`` the symbol of differentiation (default: the only scalar symbol). ``candidates``
-    are the exercise's known mistakes, tried first. ``timeout`` bounds the exact proof; the numeric
-    check takes milliseconds. ``domains`` maps scalar names to sampling intervals.
+    and ``variable`` the symbol of differentiation (default: the first scalar symbol). ``candidates``
+    are the exercise's known mistakes. ``domains`` maps scalar names to sampling intervals.
     """
-    table = symbol_table(symbols)
-    verdict = SymbolicVerdict("wrong", "", expected=pretty(expected),
-                              answer=answer if isinstance(answer, str) else "")
+    typed = answer if isinstance(answer, str) else ""
+    expected_text = _pretty_or_str(expected)
+    warm_up()
+
+    def work(emit: isolate.Emit) -> None:
+        job = _Job(answer, expected, symbol_table(symbols), names, primitive, variable, candidates, seed,
+                   points, domains, emit)
+        job.verdict.expected, job.verdict.answer = expected_text, typed
+        job.run()
+
+    def on_error(e: BaseException) -> dict[str, Any]:
+        return SymbolicVerdict("invalid", _failure_message(e), expected=expected_text, answer=typed,
+                               method="parse").to_dict()
+
+    data, how = isolate.run(work, timeout, on_error)
+    if data is None:
+        reason = (f"grading your answer took longer than {timeout:g} s (simplify it, or write it differently)"
+                  if how == "timeout" else "grading your answer stopped without a result (too large?)")
+        return SymbolicVerdict("invalid", reason, expected=expected_text, answer=typed, method="timeout")
+    verdict = SymbolicVerdict.from_dict(data)
+    if how == "timeout":  # the interim verdict: numeric agreement, the exact proof was cut off
+        verdict.notes.append(f"sympy could not simplify the difference to 0 within {timeout:g} s (time limit); "
+                             "the answers agree at every sample point")
+    elif how != "final":
+        verdict.notes.append("sympy stopped before it could simplify the difference (out of memory?); the "
+                             "answers agree at every sample point")
+    return verdict
+
+
+_warm: list[bool] = []
+
+
+def warm_up() -> None:
+    """Run the engine's code paths once in this process before the first fork. A child inherits what the
+    parent has imported and cached; without this, every child imports sympy's simplifier, mpmath's
+    functions and the printers anew (about 0.3 s per answer, measured in BENCHMARKS.md)."""
+    if _warm:
+        return
+    _warm.append(True)
+    from grader.symbolic.symbols import matrix, scalar
+
+    x, w = scalar("x"), matrix("w", "D", 1)
+    sig = 1 / (1 + sympy.exp(-x))
     try:
-        expr = read_answer(answer, table)
-    except SymbolicError as e:
-        return _invalid(verdict, e)
-    verdict.student = pretty(expr)
-    shape_problem = _shape_problem(expr, expected)
-    if shape_problem is not None:
-        return _shape_verdict(verdict, expr, expected, shape_problem, table, seed, candidates)
-    rng = np.random.default_rng(seed)
-    probe = Probe.of_expressions(expr, expected, draw_samples(list(table.values()), rng, points, domains))
-    if probe.valid_fraction() < MIN_VALID:
-        return _fill(verdict, "wrong", "your answer cannot be evaluated at most sample points "
-                     "(a division by zero, a log of a negative number, an overflow?)", method="numeric")
-    if probe.all_close():
-        return _correct(verdict, expr, expected, timeout)
-    variable = variable if variable is not None else _default_variable(table)
-    generic = generic_candidates(expected, primitive, variable)
-    diagnosis = probe.diagnose([*candidates, *generic])
-    return _fill(verdict, "wrong", "your answer is not equivalent to the expected derivative",
-                 diagnosis=diagnosis, method="numeric",
-                 details=f"your answer: {expr}\n{probe.counterexample(table)}")
+        for answer in ("-σ(x)(1 - σ(x))", "2 Heaviside(x) + |x|", "σ(x) - σ(x)^2"):
+            decide_numerically(answer, sig * (1 - sig), [x], primitive=sig, seed=0)
+        decide_numerically("2w", w, [w])
+        difference_left(sympy.sech(x) ** 2, 1 - sympy.tanh(x) ** 2)
+        difference_left(2 * w - w, w)
+    except Exception:  # noqa: BLE001 - warming is an optimisation; grading itself reports any failure
+        pass
+
+
+def decide_numerically(answer: Any, expected: Any, symbols: Mapping[str, Any] | Iterable[Any], *,
+                       names: Sequence[str] | None = None, primitive: Any = None, variable: Any = None,
+                       candidates: Sequence[Candidate] = (), seed: int = 0, points: int = 48,
+                       domains: Mapping[str, tuple[float, float]] | None = None) -> SymbolicVerdict:
+    """The part of :func:`grade_answer` that depends on the seed (reading, probing, the 30-digit and far
+    checks, the diagnosis), in this process, without the exact proof and without a deadline: for tests
+    over many seeds and for benchmarks. A correct answer comes back as "correct (checked numerically)"."""
+    out: list[dict[str, Any]] = []
+    job = _Job(answer, expected, symbol_table(symbols), names, primitive, variable, candidates, seed, points,
+               domains, lambda v, final: out.append(v))
+    job.run(prove=False)
+    return SymbolicVerdict.from_dict(out[-1])
+
+
+def _failure_message(e: BaseException) -> str:
+    if isinstance(e, RecursionError):
+        return "answer refused: it is nested too deeply to evaluate"
+    text = str(e).split("\n")[0][:200]
+    return f"answer refused: it cannot be evaluated as a real-valued formula ({type(e).__name__}: {text})"
+
+
+def _pretty_or_str(expr: Any) -> str:
+    try:
+        return pretty(expr)
+    except Exception:  # noqa: BLE001 - a display problem must not stop grading
+        return str(expr)
+
+
+class _Job:
+    """One answer's grading, in the child: each step either ends with a final verdict or goes on."""
+
+    def __init__(self, answer: Any, expected: Any, table: dict[str, Any], names: Sequence[str] | None,
+                 primitive: Any, variable: Any, candidates: Sequence[Candidate], seed: int, points: int,
+                 domains: Mapping[str, tuple[float, float]] | None, emit: isolate.Emit) -> None:
+        self.answer, self.expected, self.table = answer, expected, table
+        # names in messages ("at x = 1.2"): a string answer's own names for the symbols passed
+        shown = list(names or ()) if isinstance(answer, str) else []
+        self.shown = {(shown[i] if i < len(shown) else k): s for i, (k, s) in enumerate(table.items())}
+        self.names, self.primitive, self.candidates = names, primitive, candidates
+        self.variable = variable if variable is not None else _default_variable(table)
+        self.seed, self.points, self.domains, self.emit = seed, points, domains, emit
+        self.verdict = SymbolicVerdict("wrong", "")
+
+    def final(self, verdict: SymbolicVerdict) -> None:
+        self.emit(verdict.to_dict(), True)
+
+    def run(self, prove: bool = True) -> None:
+        """``prove=False`` stops after the numeric decision (the interim verdict): what the seed changes."""
+        v = self.verdict
+        try:
+            table = string_table(self.table, self.names) if isinstance(self.answer, str) else self.table
+            expr = read_answer(self.answer, table)
+        except SymbolicError as e:
+            return self.final(_invalid(v, e))
+        self.display = self.renamed(expr)
+        v.student = _pretty_or_str(self.display)
+        shape_problem = _shape_problem(expr, self.expected)
+        if shape_problem is not None:
+            return self.final(_shape_verdict(v, expr, self.expected, shape_problem, self.table, self.seed,
+                                             self.candidates))
+        probe = self.probe(expr)
+        if probe.valid_fraction() < MIN_VALID:
+            return self.final(_fill(v, "wrong", "your answer cannot be evaluated at most sample points "
+                                    "(a division by zero, a log of a negative number, an overflow?)",
+                                    method="numeric"))
+        gap = probe.confirmed_gap(expr, self.expected, self.shown)
+        if gap is not None:
+            return self.final(self.wrong(expr, probe, gap, on_probes=True))
+        tiny = residual.high_precision_gap(expr, self.expected, probe.kept_points(), self.shown)
+        if tiny is not None:
+            return self.final(_fill(v, "wrong", "your answer is not equivalent to the expected derivative",
+                                    method="numeric", details=f"your answer: {self.display}\n{tiny}",
+                                    diagnosis=Diagnosis("tiny_difference", "", TINY_HINT, "pattern")))
+        far = residual.far_gap(expr, self.expected, [expr, self.expected], probe.batches[0].samples,
+                               self.variable, self.shown)
+        if far is not None:
+            return self.final(self.wrong(expr, probe, far))
+        self.emit(_fill(v, "correct", "equivalent to the expected derivative (checked numerically)",
+                        method="numeric").to_dict(), False)
+        if not prove:
+            return None
+        left = prove_difference(expr, self.expected)
+        if left is None:
+            return self.final(_fill(v, "correct", "equivalent to the expected derivative", method="exact"))
+        far = residual.far_gap(expr, self.expected, [left], probe.batches[0].samples, self.variable, self.shown)
+        if far is not None:
+            return self.final(self.wrong(expr, probe, far))
+        v.notes.append("sympy could not simplify the difference to 0; the answers agree at every sample point")
+        return self.final(v)
+
+    def renamed(self, expr: Any) -> Any:
+        """``expr`` written with the names the student used (a string's names), for display only."""
+        from grader.symbolic.symbols import scalar
+
+        swap = {}
+        for name, sym in self.shown.items():
+            if name != str(sym.name):
+                swap[sym] = sympy.MatrixSymbol(name, *sym.shape) if is_matrix(sym) else scalar(name)
+        try:
+            return expr.xreplace(swap) if swap else expr
+        except Exception:  # noqa: BLE001 - display only
+            return expr
+
+    def probe(self, expr: Any) -> Probe:
+        rng = np.random.default_rng(self.seed)
+        samples = draw_samples(list(self.table.values()), rng, self.points, self.domains)
+        if not is_matrix(self.expected):
+            samples = [with_kink_sides(s, [expr, self.expected], self.variable, SPAN) for s in samples]
+        return Probe.of_expressions(expr, self.expected, samples)
+
+    def wrong(self, expr: Any, probe: Probe, where: str, on_probes: bool = False) -> SymbolicVerdict:
+        """``on_probes``: the difference shows on the probe points (not only far out, or in a window)."""
+        generic = generic_candidates(self.expected, self.primitive, self.variable)
+        diagnosis = probe.diagnose([*self.candidates, *generic], expr)
+        if diagnosis is None and on_probes and probe.nearly_close():
+            diagnosis = Diagnosis("tiny_difference", "", TINY_HINT, "pattern")
+        return _fill(self.verdict, "wrong", "your answer is not equivalent to the expected derivative",
+                     diagnosis=diagnosis, method="numeric", details=f"your answer: {self.display}\n{where}")
+
+
+TINY_HINT = ("Your answer differs from the derivative by a tiny amount (a rounded or perturbed constant?). "
+             "A formula is compared exactly: write the exact constants.")
+
+
+def string_table(table: Mapping[str, Any], names: Sequence[str] | None) -> dict[str, Any]:
+    """The names a string answer may use: the student's parameter names for the symbols passed (in
+    order), and the symbols' own names where they do not clash with a parameter name (so that an
+    f-string answer, which writes the passed symbol's name, reads the same)."""
+    if not names:
+        return dict(table)
+    symbols = list(table.values())
+    own = {str(n): s for n, s in zip(names, symbols, strict=False)}
+    return {**{k: s for k, s in table.items() if k not in own}, **own}
 
 
 def _invalid(verdict: SymbolicVerdict, e: SymbolicError) -> SymbolicVerdict:
     first, _, rest = str(e).partition("\n")
     if isinstance(e, ShapeError) or getattr(e, "shape", False):
-        missing = "a transpose missing" in first
-        diagnosis = (Diagnosis("missing_transpose", "", "A transpose is missing: check the shape of every "
-                               "factor of each product.", "pattern") if missing else
-                     Diagnosis("wrong_shape", "", "The shapes of your matrices do not fit together.", "pattern"))
+        diagnosis = _shape_error_diagnosis(first)
         return _fill(verdict, "wrong", f"shape error: {first}", details=rest, method="shape", diagnosis=diagnosis)
     where = "could not read your answer" if isinstance(e, ParseError) else "answer refused"
     return _fill(verdict, "invalid", f"{where}: {first}", details=rest, method="parse")
 
 
-def _correct(verdict: SymbolicVerdict, expr: Any, expected: Any, timeout: float) -> SymbolicVerdict:
-    proof = prove_equal(expr, expected, timeout)
-    if proof == "equal":
-        return _fill(verdict, "correct", "equivalent to the expected derivative", method="exact")
-    note = {"timeout": f"sympy could not simplify the difference to 0 within {timeout:g} s (time limit)",
-            "unproven": "sympy could not simplify the difference to 0"}[proof]
-    verdict.notes.append(note + "; the answers agree at every sample point")
-    return _fill(verdict, "correct", "equivalent to the expected derivative (checked numerically)",
-                 method="numeric")
+def _shape_error_diagnosis(message: str) -> Diagnosis:
+    if "transpose missing" in message:
+        return Diagnosis("missing_transpose", "", "A transpose is missing: check the shape of every factor of "
+                         "each product.", "pattern")
+    if "transpose too many" in message:
+        return Diagnosis("extra_transpose", "", "A transpose too many: a factor of a product is transposed "
+                         "where it should not be.", "pattern")
+    return Diagnosis("wrong_shape", "", "The shapes of your matrices do not fit together.", "pattern")
 
+
+def prove_difference(expr: Any, expected: Any) -> Any:
+    """None when sympy shows the difference is 0, else what it leaves of the difference."""
+    if quick_zero(expr, expected):
+        return None
+    left = difference_left(expr, expected)
+    return None if is_zero(left) else left
 
 def _fill(verdict: SymbolicVerdict, status: str, message: str, **kw: Any) -> SymbolicVerdict:
     verdict.status, verdict.message = status, message
@@ -235,194 +414,6 @@ def _shape_diagnosis(expr: Any, expected: Any, problem: str, samples: Sequence[S
     return diagnosis
 
 
-# -- the numeric comparison -------------------------------------------------------------------------
-@dataclass
-class Batch:
-    """Values of the student's answer and of the expected one on one batch of sample points."""
-
-    ev: Evaluator
-    student: np.ndarray
-    expected: np.ndarray
-    keep: np.ndarray  # sample points used for the comparison
-    samples: Samples | None = None
-
-
-def _per_sample(x: np.ndarray) -> np.ndarray:
-    return x.reshape(len(x), -1)
-
-
-def _close(a: np.ndarray, b: np.ndarray, rtol: float = RTOL, atol: float = ATOL) -> np.ndarray:
-    """Per sample point: every entry of ``a`` within tolerance of ``b``."""
-    a2, b2 = _per_sample(a), _per_sample(b)
-    scale = np.maximum(np.abs(a2), np.abs(b2))
-    return np.all(np.abs(a2 - b2) <= atol + rtol * scale, axis=1)
-
-
-def _finite(x: np.ndarray) -> np.ndarray:
-    return np.all(np.isfinite(_per_sample(x)), axis=1)
-
-
-@dataclass
-class Probe:
-    batches: list[Batch]
-    rtol: float = RTOL
-    atol: float = ATOL
-
-    @classmethod
-    def of_expressions(cls, expr: Any, expected: Any, samples: Sequence[Samples]) -> Probe:
-        points = kinks(expr, expected)
-        batches = []
-        for s in samples:
-            ev = s.evaluator()
-            a, e = ev(expr), ev(expected)
-            keep = away_from_kinks(ev, points) & _finite(a) & _finite(e)
-            batches.append(Batch(ev, a, e, keep, s))
-        return cls(batches)
-
-    def valid_fraction(self) -> float:
-        total = sum(len(b.keep) for b in self.batches)
-        return sum(int(b.keep.sum()) for b in self.batches) / max(total, 1)
-
-    def all_close(self) -> bool:
-        return all(bool(np.all(_close(b.student, b.expected, self.rtol, self.atol)[b.keep]))
-                   for b in self.batches)
-
-    # -- diagnosis ------------------------------------------------------------------------------
-    def diagnose(self, candidates: Sequence[Candidate]) -> Diagnosis | None:
-        """The first candidate that reproduces the student's values (and differs from the right
-        answer), else a constant factor, else nothing."""
-        for c in candidates:
-            if self.reproduces(c.expr):
-                return c.diagnosis
-        factor = self.constant_factor()
-        if factor is not None:
-            return Diagnosis("constant_factor", "", factor_hint(factor), "pattern", factor)
-        return None
-
-    def reproduces(self, expr: Any) -> bool:
-        """``expr`` matches the student's values on every usable point, and the right answer's on none
-        of them all (a candidate equal to the right answer would name every correct submission)."""
-        differs_from_expected = False
-        for b in self.batches:
-            try:
-                v = np.broadcast_to(b.ev(expr), b.student.shape)
-            except (ValueError, ArithmeticError, TypeError):  # unknown node, shapes that do not fit
-                return False
-            keep = b.keep & _finite(v)
-            if not np.all(_close(b.student, v, self.rtol * 100, self.atol * 100)[keep]):
-                return False
-            differs_from_expected |= bool(np.any(~_close(v, b.expected, self.rtol, self.atol)[keep]))
-        return differs_from_expected
-
-    def constant_factor(self) -> float | None:
-        a = np.concatenate([_per_sample(b.student)[b.keep].ravel() for b in self.batches])
-        e = np.concatenate([_per_sample(b.expected)[b.keep].ravel() for b in self.batches])
-        if not len(e) or not np.any(e):
-            return None
-        c = float(a @ e / (e @ e))
-        if abs(c - 1) < 1e-6 or abs(c) < 1e-9 or not np.allclose(a, c * e, rtol=1e-6, atol=1e-9):
-            return None
-        return c
-
-    def counterexample(self, table: Mapping[str, Any]) -> str:
-        """One point where the answers differ, in words."""
-        for b in self.batches:
-            bad = np.flatnonzero(b.keep & ~_close(b.student, b.expected, self.rtol, self.atol))
-            if len(bad):
-                return _describe_point(b, int(bad[0]), table)
-        return ""
-
-
-def _describe_point(b: Batch, i: int, table: Mapping[str, Any]) -> str:
-    a, e = b.student[i], b.expected[i]
-    if np.ndim(a) == 0:
-        where = ", ".join(f"{name} = {float(b.ev.values[s][i]):.4g}" for name, s in table.items()
-                          if s in b.ev.values and not is_matrix(s))
-        return f"at {where}: your answer is {float(a):.6g}, the derivative is {float(e):.6g}"
-    sizes = ", ".join(f"{d} = {n}" for d, n in sorted(b.ev.dims.items(), key=lambda kv: str(kv[0])))
-    diff = np.abs(a - e)
-    r, c = np.unravel_index(int(np.argmax(diff)), diff.shape)
-    return (f"with {sizes} and random matrices, entry [{r}, {c}] of your answer is {a[r, c]:.6g} instead "
-            f"of {e[r, c]:.6g}")
-
-
-# -- generic mistakes -------------------------------------------------------------------------------
-GENERIC_IDS = ("value_not_derivative", "g_one_minus_g", "missing_chain_factor", "sign", "zero")
-
-
-def generic_candidates(expected: Any, primitive: Any = None, variable: Any = None) -> list[Candidate]:
-    """Mistakes that make sense for any derivative, most specific first."""
-    out: list[Candidate] = []
-    if primitive is not None and not is_matrix(primitive) and not is_matrix(expected):
-        out.append(Candidate("value_not_derivative", "the function, not its derivative",
-                             "You returned the function itself, not its derivative.", primitive))
-        out.append(Candidate(
-            "g_one_minus_g", "g(1 − g) for a function that is not σ",
-            "You used g′ = g(1 − g), which holds only for the sigmoid g = σ. (Deck 004 prints it for "
-            "tanh as well: that is a slide error, tanh′ = 1 − tanh².)", primitive * (1 - primitive)))
-        if variable is not None:
-            out += chain_rule_candidates(primitive, variable)
-    out.append(Candidate("sign", "sign error", "Sign error: your answer is the negative of the derivative.",
-                         -expected))
-    zero = sympy.ZeroMatrix(*expected.shape) if is_matrix(expected) else sympy.S.Zero
-    out.append(Candidate("zero", "zero", "Your answer is 0 everywhere.", zero))
-    return out
-
-
-@lru_cache(maxsize=128)  # differentiating the primitive again for every submission is wasted work
-def chain_rule_candidates(f: Any, x: Any, limit: int = 10) -> tuple[Candidate, ...]:
-    """Derivatives of ``f`` with one inner derivative dropped: d g(u)/dx taken as g′(u) instead of
-    g′(u)·u′. One candidate per composite node (a function or a power of something that is not x)."""
-    out = []
-    t = sympy.Dummy("t")
-    for node in _composites(f, x):
-        u = node.args[0]
-        du = sympy.diff(u, x)
-        if du in (0, 1):
-            continue
-        outer = node.func(t, *node.args[1:]) if not node.is_Pow else t ** node.args[1]
-        g_prime = sympy.diff(outer, t).subs(t, u)
-        n = sympy.Dummy("n")
-        F = f.xreplace({node: n})
-        variant = (sympy.diff(F, x) + sympy.diff(F, n) * g_prime).subs(n, node)
-        out.append(Candidate(
-            "missing_chain_factor", "a chain-rule factor is missing",
-            f"A chain-rule factor is missing: the derivative of {_name(node)} with u = {u} is "
-            f"{_name(node, prime=True)}·u′, and you dropped u′ = {du}.", variant))
-        if len(out) >= limit:
-            break
-    return tuple(out)
-
-
-def _composites(f: Any, x: Any) -> list[Any]:
-    found = []
-    for node in sympy.preorder_traversal(f):
-        is_fn = isinstance(node, sympy.Function) and len(node.args) == 1
-        is_pow = node.is_Pow and node.args[1].is_Number
-        if (is_fn or is_pow) and node.args[0] != x and node.args[0].has(x) \
-                and not isinstance(node, sympy.Heaviside | sympy.Abs | sympy.sign):
-            found.append(node)
-    return list(dict.fromkeys(found))
-
-
-def _name(node: Any, prime: bool = False) -> str:
-    if node.is_Pow:
-        n = node.args[1]
-        return f"{n}·u^({n - 1})" if prime else f"u^{n}"
-    return f"{node.func.__name__}′(u)" if prime else f"{node.func.__name__}(u)"
-
-
-def factor_hint(c: float) -> str:
-    frac = Fraction(c).limit_denominator(12)
-    shown = str(frac) if abs(float(frac) - c) < 1e-9 * max(1.0, abs(c)) else f"{c:.4g}"
-    hint = f"Off by a constant factor: your answer is {shown} times the right one."
-    if frac == Fraction(1, 2):
-        hint += " A factor 2 is missing (the 2 from differentiating a square?)."
-    elif frac == 2:
-        hint += " There is an extra factor 2."
-    return hint
-
-
 # -- code derivatives -------------------------------------------------------------------------------
 def compare_values(values: Any, expected: Any, inputs: Mapping[Any, Any], *, rtol: float | None = None,
                    atol: float | None = None, candidates: Sequence[Candidate] = (), primitive: Any = None,
@@ -455,7 +446,7 @@ def compare_values(values: Any, expected: Any, inputs: Mapping[Any, Any], *, rto
     if probe.all_close():
         return _fill(verdict, "correct", "values match the derivative", method="numeric")
     variable = variable if variable is not None else _default_variable(table)
-    diagnosis = probe.diagnose([*candidates, *generic_candidates(expected, primitive, variable)])
+    diagnosis = probe.diagnose([*candidates, *generic_candidates(expected, primitive, variable)], None)
     return _fill(verdict, "wrong", "values do not match the derivative", diagnosis=diagnosis,
                  method="numeric", details=probe.counterexample(table))
 

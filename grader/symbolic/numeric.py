@@ -5,9 +5,10 @@ node types are the same whitelist as the parser's, integer powers never become P
 arithmetic, and matrices are evaluated as batches (one matrix per sample point). Every value is an
 array whose first axis is the sample: a scalar is ``(N,)``, a matrix ``(N, rows, cols)``.
 
-Sampling is domain-aware: points where a kink (the argument of H, ReLU, |·|, a Piecewise condition)
-is near zero are dropped, so that answers equal almost everywhere (H(x) and Piecewise((0, x < 0),
-(1, True)) for ReLU') compare equal, and points where either side is not finite are not used.
+Sampling is domain-aware: probes reach ±60 log-uniformly, with points on both sides of every kink (the
+argument of H, ReLU, |·|, a Piecewise condition); points closer to a kink than a small distance *in the
+inputs* are dropped, so that answers equal almost everywhere (H(x) and Piecewise((0, x < 0), (1, True))
+for ReLU') compare equal, and points where either side is not finite are not used.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from sympy.core.function import AppliedUndef
 from grader.symbolic.build import is_matrix
 from grader.symbolic.functions import sigma
 
-KINK_MARGIN = 1e-2  # |kink argument| below this: the point is too close to a switch to compare
+KINK_MARGIN = 1e-4  # distance in the inputs below which a point is too close to a switch to compare
 
 
 class EvaluationError(ValueError):
@@ -172,17 +173,92 @@ def kinks(*exprs: Any) -> list[Any]:
                 found += [a[i] - a[j] for i in range(len(a)) for j in range(i + 1, len(a))]
             elif isinstance(node, sympy.core.relational.Relational):
                 found.append(node.lhs - node.rhs)
-    return list(dict.fromkeys(found))
+    return [k for k in dict.fromkeys(found) if not is_matrix(k)]
 
 
 def away_from_kinks(ev: Evaluator, points: Sequence[Any], margin: float = KINK_MARGIN) -> np.ndarray:
-    """Mask of the sample points farther than ``margin`` from every kink."""
+    """Mask of the sample points farther than ``margin`` *in the inputs* from every kink.
+
+    The distance to the zero set of a kink k is estimated as |k| / ‖∇k‖ (∇k by central differences in
+    every scalar input), so that H(x/300) hides |x| < 300·margin·(1/300) = margin, not |x| < 3. Where k
+    is 0 on a whole region (∇k = 0), the point is kept: the answer's value there (H(0), a Piecewise
+    branch) is what it is on the whole region, and must be compared."""
     keep = np.ones(ev.n, dtype=bool)
+    scalars = [s for s in ev.values if isinstance(s, sympy.Symbol)]
     for k in points:
         if is_matrix(k):
             continue
-        keep &= np.abs(ev(k)) > margin
+        value = ev(k)
+        grad2 = np.zeros(ev.n)
+        for s in k.free_symbols & set(scalars):
+            x = ev.values[s]
+            h = 1e-6 * (1.0 + np.abs(x))
+            shifted = []
+            for sign in (1.0, -1.0):
+                values = dict(ev.values)
+                values[s] = x + sign * h
+                shifted.append(Evaluator(values, ev.n, ev.dims)(k))
+            with np.errstate(all="ignore"):
+                grad2 = grad2 + ((shifted[0] - shifted[1]) / (2 * h)) ** 2
+        grad = np.sqrt(grad2)
+        with np.errstate(all="ignore"):
+            near = (grad > 0) & (np.abs(value) <= margin * grad)
+        keep &= np.isfinite(value) & ~near
     return keep
+
+
+def kink_roots(k: Any, variable: Any, fixed: Mapping[Any, float], span: float) -> list[float]:
+    """Where the scalar kink ``k`` changes sign along ``variable`` in (−span, span), the other scalars
+    held at ``fixed``: a grid scan, then bisection."""
+    grid = np.unique(np.concatenate([np.linspace(-span, span, 801),
+                                     np.geomspace(1e-3, span, 200), -np.geomspace(1e-3, span, 200)]))
+    n = len(grid)
+    values = {s: np.full(n, v) for s, v in fixed.items()}
+    values[variable] = grid
+    try:
+        with np.errstate(all="ignore"):
+            kv = Evaluator(values, n)(k)
+    except (EvaluationError, ValueError, TypeError, ArithmeticError):
+        return []
+    kv = np.broadcast_to(kv, (n,))
+    sign = np.sign(kv)
+    roots = list(grid[(sign == 0)])
+    lo_idx = np.flatnonzero(np.isfinite(kv[:-1]) & np.isfinite(kv[1:]) & (sign[:-1] * sign[1:] < 0))
+    lo, hi = grid[lo_idx], grid[lo_idx + 1]
+    s_lo = sign[lo_idx]
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        values = {s: np.full(len(mid), v) for s, v in fixed.items()}
+        values[variable] = mid
+        with np.errstate(all="ignore"):
+            km = np.broadcast_to(Evaluator(values, len(mid))(k), mid.shape)
+        same = np.sign(km) == s_lo
+        lo, hi = np.where(same, mid, lo), np.where(same, hi, mid)
+    roots += list(0.5 * (lo + hi))
+    return roots[:40]
+
+
+def with_kink_sides(batch: Samples, exprs: Sequence[Any], variable: Any, span: float,
+                    offsets: Sequence[float] = (1e-2, 0.3)) -> Samples:
+    """``batch`` plus points on both sides of every kink of ``exprs`` along ``variable``, and between two
+    neighbouring kinks: an answer that is wrong only just left of a kink, only beyond one far out, or only
+    in a narrow window between two, is caught."""
+    if variable is None or is_matrix(variable) or variable not in batch.values:
+        return batch
+    others = {s: float(v[0]) for s, v in batch.values.items() if s != variable and not is_matrix(s)}
+    roots: list[float] = []
+    for k in kinks(*exprs):
+        if k.free_symbols <= {variable, *others}:
+            roots += kink_roots(k, variable, others, span)
+    roots = sorted(set(roots))[:40]
+    extra = [r + sign * d for r in roots for d in offsets for sign in (1.0, -1.0)]
+    extra += [0.5 * (a + b) for a, b in zip(roots, roots[1:], strict=False)]  # a window between two kinks
+    if not extra:
+        return batch
+    m = len(extra)
+    values = {s: np.concatenate([v, np.full(m, others[s]) if s != variable else np.asarray(extra)])
+              for s, v in batch.values.items()}
+    return Samples(values, batch.dims, batch.n + m)
 
 
 # -- sampling ---------------------------------------------------------------------------------------
@@ -199,13 +275,25 @@ class Samples:
 
 
 DIM_CHOICES = ((5, 3, 4, 2), (3, 4, 2, 5), (2, 6, 5, 3))  # distinct sizes: no shape is square by chance
+SPAN = 60.0  # probes reach |x| = 60: e^{±60} and its square stay far from float64 overflow
+CORE = 3.5  # a third of the probes are uniform on (−3.5, 3.5), where activations switch
+SMALLEST = 1e-2  # the rest are log-uniform in magnitude on (0.01, 60), with a random sign
+
+
+def scalar_probes(rng: np.random.Generator, n: int, span: float = SPAN) -> np.ndarray:
+    """``n`` probe values for an unbounded scalar: both signs, near 0 and out to ±``span``."""
+    core = rng.uniform(-CORE, CORE, n // 3)
+    far = np.exp(rng.uniform(np.log(SMALLEST), np.log(span), n - len(core)))
+    far *= rng.choice((-1.0, 1.0), len(far))
+    far[:2] = (span, -span)[: len(far[:2])]  # the ends of the range, always
+    return rng.permutation(np.concatenate([core, far]))
 
 
 def draw_samples(symbols: Sequence[Any], rng: np.random.Generator, n: int,
                  domains: Mapping[str, tuple[float, float]] | None = None) -> list[Samples]:
-    """Seeded sample batches. Scalars are uniform on their domain (default (−3.5, 3.5): both sides of
-    0, where activations switch, without overflow). With matrices there is one batch per choice of
-    sizes, so that a shape that only works when T = D is caught."""
+    """Seeded sample batches. Scalars come from :func:`scalar_probes` (or are uniform on their domain).
+    With matrices there is one batch per choice of sizes, so that a shape that only works when T = D is
+    caught."""
     domains = domains or {}
     dim_syms = sorted({d for s in symbols if is_matrix(s) for d in s.shape if not d.is_Integer}, key=str)
     choices = DIM_CHOICES if dim_syms else ((),)
@@ -218,8 +306,10 @@ def draw_samples(symbols: Sequence[Any], rng: np.random.Generator, n: int,
             if is_matrix(s):
                 r, c = (int(d) if d.is_Integer else dims[d] for d in s.shape)
                 values[s] = rng.standard_normal((per_batch, r, c))
-            else:
-                lo, hi = domains.get(str(s.name), (-3.5, 3.5))
+            elif str(s.name) in domains:
+                lo, hi = domains[str(s.name)]
                 values[s] = rng.uniform(lo, hi, per_batch)
+            else:
+                values[s] = scalar_probes(rng, per_batch)
         batches.append(Samples(values, dims, per_batch))
     return batches

@@ -18,6 +18,7 @@ Accepted notation, with examples::
 from __future__ import annotations
 
 import keyword
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,13 +42,18 @@ CONSTANTS = {"e": sympy.E, "E": sympy.E, "pi": sympy.pi, "π": sympy.pi,
 _OPERATORS = {  # longest first
     "**": "^", "<=": "<=", ">=": ">=", "==": "==",
     "^": "^", "*": "*", "·": "*", "⋅": "*", "×": "*", "/": "/", "÷": "/", "+": "+", "-": "-", "−": "-",
-    "–": "-", "@": "@", "(": "(", ")": ")", "[": "(", "]": ")", ",": ",", "<": "<", ">": ">",
-    "≤": "<=", "≥": ">=", "ᵀ": "T",
+    "–": "-", "@": "@", "(": "(", ")": ")", "[": "(", "]": ")", "{": "(", "}": ")", ",": ",", "<": "<",
+    ">": ">", "≤": "<=", "≥": ">=", "ᵀ": "T", "|": "|",
 }
 _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7",
                  "⁸": "8", "⁹": "9", "⁻": "-"}
-_CLOSERS = {"(": ")", "[": "]"}
-_DIGITS = frozenset("0123456789")  # str.isdigit() also accepts '²' and other scripts' digits
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+MAX_FUNCTION_POWER = 9  # tanh^2(x), sech²(x): a small positive power written on the function name
+_DIGITS = frozenset("0123456789")
+# "e" right after a number, then an optionally signed integer: scientific notation (2e-3, and 1e-3x is
+# 0.001·x). "2e" alone, "2e^x", "2ex" and "2e-x" keep meaning 2·e…
+_SCIENTIFIC = re.compile(r"[eE]([-+]?[0-9]{1,4})(?![0-9.])")
+MAX_SCIENTIFIC_EXPONENT = 300  # str.isdigit() also accepts '²' and other scripts' digits
 
 
 @dataclass(frozen=True)
@@ -117,11 +123,16 @@ def _number(text: str, i: int, tokens: list[Token]) -> int:
     j = i
     while j < len(text) and (text[j] in _DIGITS or text[j] == "."):
         j += 1
+    exponent = _SCIENTIFIC.match(text, j)  # 2.5e-1 is 0.25, not 2.5·e − 1
+    if exponent is not None:
+        j = exponent.end()
     literal = text[i:j]
     if literal.count(".") > 1:
         raise ParseError(f"malformed number {literal!r}", text, i + 1)
     if sum(ch in _DIGITS for ch in literal) > MAX_LITERAL_DIGITS:
         raise ParseError(f"number too long (more than {MAX_LITERAL_DIGITS} digits)", text, i + 1)
+    if exponent is not None and abs(int(exponent.group(1))) > MAX_SCIENTIFIC_EXPONENT:
+        raise ParseError(f"number out of range ({literal})", text, i + 1)
     tokens.append(Token("num", literal, i + 1, literal))
     return j
 
@@ -218,7 +229,8 @@ class Parser:
                 if bp <= rbp:
                     break
                 left = self.infix(left, self.advance(), bp)
-            elif t.kind in ("num", "name") or (t.kind == "op" and t.text == "("):
+            elif t.kind in ("num", "name") or (t.kind == "op" and t.text == "(") or (
+                    t.kind == "op" and t.text == "|" and not self.bar_depth):
                 if _IMPLICIT <= rbp:
                     break
                 right = self.expression(_IMPLICIT)
@@ -237,6 +249,8 @@ class Parser:
         if t.kind == "op" and t.text in ("-", "+"):
             operand = self.expression(_UNARY)
             return self.build(self.b.neg, operand, at=t) if t.text == "-" else operand
+        if t.kind == "op" and t.text == "|":
+            return self.bars(t)
         if t.kind == "op" and t.text == "(":
             items = self.group(t)
             if len(items) == 1:
@@ -245,6 +259,23 @@ class Parser:
         raise self.unexpected(t)
 
     allow_tuple = False  # only while reading Piecewise's arguments
+    bar_depth = 0  # open |…| bars: inside them a "|" after an operand closes, outside it opens a product
+
+    def bars(self, opener: Token) -> Any:
+        """``|x|``: the absolute value. A bar in operand position opens, after an operand it closes."""
+        self.bar_depth += 1
+        saved, self.allow_tuple = self.allow_tuple, False
+        try:
+            inner = self.expression(0)
+        finally:
+            self.bar_depth -= 1
+            self.allow_tuple = saved
+        if not (self.tok.kind == "op" and self.tok.text == "|"):
+            if self.tok.kind == "end":
+                raise self.error(f"missing '|' (the '|' at column {opener.column} is not closed)")
+            raise self.unexpected()
+        self.advance()
+        return self.build(self.b.call, "abs", [inner], at=opener)
 
     def _tuple_error(self, t: Token) -> Any:
         raise self.error("a tuple (a, b) is only allowed inside Piecewise(...)", t)
@@ -266,8 +297,8 @@ class Parser:
         return items
 
     def number(self, t: Token) -> Any:
-        if "." in t.text:
-            return sympy.Float(t.text)
+        if "." in t.text or "e" in t.text.lower():
+            return self.build(self.b.float, t.text, at=t)
         return self.build(self.b.integer, t.text, at=t)
 
     def name(self, t: Token) -> Any:
@@ -279,6 +310,12 @@ class Parser:
             self.advance()
             args = self.group(nxt)
             return self.build(self.b.call, t.text, args, at=t)
+        if t.text in FUNCTIONS and t.text not in self.symbols:
+            power = self.function_power(t)
+            if power is not None:
+                opener = self.expect("(")
+                value = self.build(self.b.call, t.text, self.group(opener), at=t)
+                return self.build(self.b.power, value, sympy.Integer(power), at=t)
         if t.text in self.symbols:
             return self.symbols[t.text]
         if t.text in CONSTANTS:
@@ -289,6 +326,31 @@ class Parser:
         if split is not None:
             return self.build(self.b.mul, [self.symbols[s] for s in split], at=t)
         raise self.error(self.unknown(t), t)
+
+    def function_power(self, t: Token) -> int | None:
+        """``tanh²(x)``, ``tanh^2(x)``, ``sech**2(x)``: a power written on the function's name. Only small
+        positive integers: ``tanh^{-1}`` means the inverse function, which we do not read as a power."""
+        nxt = self.tok
+        if nxt.kind == "sup":
+            self.advance()
+            text = nxt.text
+        elif nxt.kind == "op" and nxt.text == "^":
+            after = self.tokens[self.pos + 1]
+            braced = after.kind == "op" and after.text == "(" and after.raw in "({"
+            k = self.pos + 2 if braced else self.pos + 1
+            sign = self.tokens[k].raw if self.tokens[k].kind == "op" and self.tokens[k].text == "-" else ""
+            num = self.tokens[k + bool(sign)]
+            close = self.tokens[k + bool(sign) + 1]
+            if num.kind != "num" or (braced and not (close.kind == "op" and close.text == ")")):
+                return None
+            self.pos = k + bool(sign) + 1 + braced
+            text = f"-{num.text}" if sign else num.text
+        else:
+            return None
+        if not text.isdigit() or not 1 <= int(text) <= MAX_FUNCTION_POWER:
+            raise self.error(f"{t.raw}^{text}(…) is not read as a power (write ({t.raw}(x))^n for a power; "
+                             "inverse functions are not supported)", nxt)
+        return int(text)
 
     def unknown(self, t: Token) -> str:
         if is_python_word(t.text):
@@ -317,7 +379,7 @@ class Parser:
             return self.build(self.b.power, left, right, at=op)
         right = self.expression(bp)
         if bp == 10:
-            if is_condition(left):
+            if is_condition(left) and op.text != "==":
                 raise self.error("chained comparisons are not supported: write And(...)", op)
             return self.build(self.b.relation, op.text, left, right, at=op)
         if op.text == "+":
@@ -360,6 +422,10 @@ def parse(text: str, symbols: Mapping[str, Any] | Iterable[Any], *, builder: Bui
         raise ParseError(f"expected a string, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise ParseError(f"answer too long: {len(text):,} characters (the limit is {MAX_CHARS:,})")
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) > 1:
+        raise ParseError(f"the answer has {len(lines)} lines: write the formula on one line (a drawing such as "
+                         "sympy.pretty's output cannot be read; return the expression itself)")
     table = symbol_table(symbols)
     parser = Parser(text, table, builder or Builder())
     try:

@@ -26,6 +26,7 @@ MAX_TREE_NODES = 5000
 MAX_TREE_DEPTH = 100
 _FLOAT = re.compile(r"^-?(\d{1,40}(\.\d{0,40})?|\.\d{1,40})([eE][-+]?\d{1,3})?$")
 _INT = re.compile(r"^-?\d{1,300}$")
+_MAX_BITS = 1000  # about 300 decimal digits, the builder's limit for any constant
 _RELATIONS = ("StrictLessThan", "LessThan", "StrictGreaterThan", "GreaterThan", "Equality", "Unequality")
 _BOOLEANS = ("And", "Or", "Not")
 
@@ -64,11 +65,13 @@ def _encode(e: Any, depth: int, budget: list[int], max_depth: int) -> Tree:
         return _encode(x, depth + 1, budget, max_depth)
 
     if not isinstance(e, sympy.Basic):
-        raise TreeError(f"not a sympy expression: {type(e).__name__}")
+        raise TreeError(f"not a sympy expression: {kind_of(type(e).__name__)}")
     if isinstance(e, sympy.Dummy):
         raise TreeError("dummy symbols cannot be sent")
     if isinstance(e, sympy.Symbol):
         return ["Symbol", e.name]
+    if isinstance(e, sympy.Rational) and max(int(e.p).bit_length(), int(e.q).bit_length()) > _MAX_BITS:
+        raise TreeError("number too large (more than 300 digits)")  # before str(): Python's digit limit
     if isinstance(e, sympy.Integer):
         return ["Integer", str(e.p)]
     if isinstance(e, sympy.Rational):
@@ -94,7 +97,21 @@ def _encode(e: Any, depth: int, budget: list[int], max_depth: int) -> Tree:
         return _function(name, [sub(a) for a in e.args])
     if name in ("Add", "Mul", "Pow", "Transpose", "MatMul", "MatAdd", *_RELATIONS, *_BOOLEANS):
         return [name, *[sub(a) for a in e.args]]
-    raise TreeError(f"unsupported sympy object: {name}")
+    raise TreeError(f"unsupported sympy object: {kind_of(name)}")
+
+
+def kind_of(type_name: str) -> str:
+    """What a student would call an object of this type: "a sympy Matrix", not "ImmutableDenseMatrix"."""
+    name = type_name[:60]
+    if "Matrix" in name and name not in ("MatrixSymbol", "MatrixExpr"):
+        return f"a sympy Matrix ({name})"
+    kinds = {"ImaginaryUnit": "the imaginary unit I", "Infinity": "infinity (oo)",
+             "NegativeInfinity": "minus infinity (-oo)", "ComplexInfinity": "complex infinity (zoo)",
+             "NaN": "nan", "Derivative": "an unevaluated Derivative (derive by hand)",
+             "Integral": "an Integral", "Subs": "an unevaluated Subs", "Lambda": "a sympy Lambda (a function)",
+             "Tuple": "a tuple", "FiniteSet": "a set", "list": "a Python list", "tuple": "a Python tuple",
+             "dict": "a Python dict", "function": "a Python function", "NoneType": "None"}
+    return kinds.get(name, f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}")
 
 
 def _function(name: str, args: list[Tree]) -> Tree:
@@ -158,8 +175,10 @@ class _Decoder:
             raise
         except SymbolicError as e:
             raise TreeError(str(e)) from None
-        except (TypeError, ValueError, ArithmeticError) as e:
-            raise TreeError(f"cannot rebuild {head}: {e}") from None
+        except RecursionError:
+            raise TreeError("expression nested too deeply") from None
+        except Exception as e:  # noqa: BLE001 - sympy refusing a combination, whatever it raises
+            raise TreeError(f"cannot rebuild {head}: {type(e).__name__}: {str(e)[:200]}") from None
 
     def kids(self, args: Sequence[Any], depth: int, n: int | None = None) -> list[Any]:
         if n is not None and len(args) != n:

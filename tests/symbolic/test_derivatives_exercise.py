@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from grader.api import GradeOptions, grade
 from grader.mistakes import load_book, mutant_source
 
@@ -33,9 +31,8 @@ def explain(result) -> str:
                      for c in result.checks if not c.passed)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_reference_gets_full_marks(sandbox, seed):
-    result = grade(EXERCISE, REFERENCE, GradeOptions(seed=seed), sandbox=sandbox)
+def test_reference_gets_full_marks(sandbox):  # at 50 seeds: tests/exercises/test_every_exercise.py
+    result = grade(EXERCISE, REFERENCE, GradeOptions(seed=1), sandbox=sandbox)
     assert result.full_marks, explain(result)
     assert result.max_score == MAX_SCORE
 
@@ -51,31 +48,24 @@ def _load(source: str, tmp_path: Path, name: str):
     return module
 
 
-def test_fifty_seeds_in_process(tmp_path):
-    """What the seed changes is the sample points: for 50 seeds, the reference and the other correct
-    forms pass and every mistake is named (numeric check only, timeout=0: the exact proof does not
-    depend on the seed and is covered above)."""
+def test_every_mistake_is_named_at_other_seeds():
+    """What the seed changes is the probe points: at two more seeds every mistake of mistakes.py is still
+    named (numeric decision only; the sandbox path for every mistake is tests/exercises/test_every_exercise.py,
+    the proof does not depend on the seed)."""
     from exercises.derivatives import checks
-    from grader.symbolic import Candidate, grade_answer, read_answer
+    from grader.symbolic import decide_numerically
     from reference import derivatives as ref
 
-    forms = [ref, _load(SYMPY_FORMS, tmp_path, "sympy_forms"), _load(STRING_FORMS, tmp_path, "string_forms")]
-    for seed in range(50):
-        for fn, make in checks.SYMBOLS.items():
-            args = make()
-            expected = getattr(ref, fn)(*args)
-            primitive = checks.PRIMITIVES[fn](*args) if fn in checks.PRIMITIVES else None
-            domains = checks.DOMAINS[fn](args) if fn in checks.DOMAINS else None
-            known = [Candidate(m.id, m.name, m.hint, read_answer(m.overrides[fn](*args), args))
-                     for m in BOOK if fn in m.overrides]
-            for module in forms:
-                v = grade_answer(getattr(module, fn)(*args), expected, args, seed=seed, timeout=0,
-                                 domains=domains)
-                assert v.correct, (seed, fn, module.__name__, v)
-            for c in known:
-                v = grade_answer(c.expr, expected, args, seed=seed, timeout=0, candidates=known,
-                                 primitive=primitive, domains=domains)
-                assert (v.status, v.mistake) == ("wrong", c.id), (seed, fn, v)
+    for seed in (4, 5):
+        for m in BOOK:
+            for fn, variant in m.overrides.items():
+                args = checks.SYMBOLS[fn]()
+                v = decide_numerically(variant(*args), getattr(ref, fn)(*args), args,
+                                       names=checks.parameter_names(ref, fn),
+                                       primitive=checks.PRIMITIVES[fn](*args) if fn in checks.PRIMITIVES else None,
+                                       variable=args[0], candidates=checks.known_mistakes(BOOK, fn, args), seed=seed,
+                                       domains=checks.DOMAINS[fn](args) if fn in checks.DOMAINS else None)
+                assert (v.status, v.mistake) == ("wrong", m.id), (seed, fn, v)
 
 
 SYMPY_FORMS = '''
@@ -134,22 +124,9 @@ def d_bce_logit(z, y):
 '''
 
 
-@pytest.mark.parametrize("source", [SYMPY_FORMS, STRING_FORMS], ids=["sympy", "strings"])
-def test_other_correct_forms_get_full_marks(sandbox, tmp_path, source):
-    result = run(sandbox, tmp_path, source)
+def test_other_correct_forms_get_full_marks(sandbox, tmp_path):
+    result = run(sandbox, tmp_path, SYMPY_FORMS)
     assert result.full_marks, explain(result)
-
-
-@pytest.mark.parametrize("mistake", [m.id for m in BOOK])
-def test_every_mistake_loses_marks_and_is_named(sandbox, tmp_path, mistake):
-    result = run(sandbox, tmp_path, mutant_source(EXERCISE, mistake), seed=3)
-    failed = failures(result)
-    assert failed and result.score < MAX_SCORE
-    fn = next(iter(BOOK[mistake].overrides))
-    check = failed[fn]
-    assert check.mistake == mistake, explain(result)
-    assert check.advice == f"Likely mistake: {BOOK[mistake].name}. {BOOK[mistake].hint}"
-    assert "other_names_and_sizes" in failed
 
 
 def test_failure_shows_the_students_expression_and_keeps_the_expected_one_apart(sandbox, tmp_path):
@@ -205,6 +182,7 @@ def test_hostile_and_malformed_answers(sandbox, tmp_path):
     assert "unsupported function 'erf'" in msg["d_softplus"]
     assert msg["grad_affine"] == ("grad_affine: answer refused: the function returned None: return a sympy "
                                   "expression or a string")
+    assert failed["grad_affine"].status == "failed"  # an invalid answer is the student's, not a grader error
     assert msg["grad_sq_norm"].startswith("grad_sq_norm: could not read your answer: unknown name 'y' "
                                           "(your variables: x)")
     assert failed["grad_least_squares"].mistake == "missing_transpose"
@@ -212,12 +190,14 @@ def test_hostile_and_malformed_answers(sandbox, tmp_path):
     assert failed["d_bce_logit"].details == "  sigma(z) - y)\n              ^"
 
 
-def test_hard_coded_names_fail_the_hidden_check(sandbox, tmp_path):
-    source = STRING_FORMS.replace('f"σ({x})(1 − σ({x}))"', '"σ(x)(1 − σ(x))"')
-    failed = failures(run(sandbox, tmp_path, source))
-    assert list(failed) == ["other_names_and_sizes"]
-    assert failed["other_names_and_sizes"].message.startswith(
-        "d_sigmoid: could not read your answer: unknown name 'x' (your variables: u)")
+def test_a_strings_names_are_the_functions_parameters(sandbox, tmp_path):
+    """shared/CONVENTIONS.md: in a string, a name is the function's parameter of that name, whatever symbol
+    the grader passes (the hidden check passes u, s, t, A, ...). (A name that is no parameter is refused:
+    tests/symbolic/test_grade.py.)"""
+    source = STRING_FORMS.replace('f"σ({x})(1 − σ({x}))"', '"σ(x)(1 − σ(x))"').replace(
+        'f"sigmoid({z}) - {y}"', '"sigmoid(z) - y"').replace('f"2 {W}ᵀ({W} {theta} − {y})"', '"2 Wᵀ(W θ − y)"')
+    result = run(sandbox, tmp_path, source)
+    assert result.full_marks, explain(result)  # the f-strings of STRING_FORMS are graded in the same run
 
 
 def test_sympy_diff_is_forbidden(sandbox, tmp_path):

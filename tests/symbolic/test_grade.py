@@ -3,6 +3,8 @@ simplification is cut off in time, and code derivatives are checked against form
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -153,7 +155,8 @@ def test_unreadable_answer_is_invalid_with_the_caret():
 
 @pytest.mark.parametrize("answer, message", [
     (None, "answer refused: the function returned None: return a sympy expression or a string"),
-    (3.5, "answer refused: expected a sympy expression or a string, got float"),
+    (3.5, "answer refused: expected a sympy expression or a string, got a float"),
+    (["Symbol", "x"], "answer refused: expected a sympy expression or a string, got a Python list"),
     (sp.Symbol("q"), "answer refused: unknown symbol 'q' (the variables are x)"),
 ])
 def test_wrong_kinds_of_answers(answer, message):
@@ -189,13 +192,109 @@ def test_seeded():
 
 
 def test_a_simplification_that_takes_sympy_minutes_is_cut_off():
-    # Equivalent to sech²(x), but sympy.simplify works on this for minutes.
+    # Equivalent to sech²(x), but sympy.simplify works on this for minutes: the numeric verdict stands.
     slow = " + ".join(f"tanh({k}x)^2 + sech({k}x)^2" for k in range(1, 10)) + " - 9 + sech(x)^2"
     v = grade_answer(slow, D_TANH, [x], timeout=1.0)
     assert v.correct and v.method == "numeric"
     assert v.message == "equivalent to the expected derivative (checked numerically)"
     assert v.notes == ["sympy could not simplify the difference to 0 within 1 s (time limit); the answers "
                        "agree at every sample point"]
+
+
+# -- time and isolation: the whole grading runs in a child; whatever happens there is a verdict ------------
+def test_an_answer_that_stalls_the_grading_is_an_invalid_verdict(monkeypatch):
+    import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
+
+    def stall(self, expr):  # as if probing this answer took forever (in the child: the parent kills it)
+        time.sleep(60)
+
+    monkeypatch.setattr(g._Job, "probe", stall)
+    v = grade_answer("sech(x)^2", D_TANH, [x], timeout=0.5)
+    assert (v.status, v.method) == ("invalid", "timeout")
+    assert v.message == "grading your answer took longer than 0.5 s (simplify it, or write it differently)"
+
+
+@pytest.mark.parametrize("error", [RuntimeError("boom"), RecursionError(), ZeroDivisionError("x")])
+def test_an_exception_anywhere_in_the_grading_is_an_invalid_verdict(monkeypatch, error):
+    import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
+
+    def fail(self, expr):
+        raise error
+
+    monkeypatch.setattr(g._Job, "probe", fail)
+    v = grade_answer("sech(x)^2", D_TANH, [x])
+    assert v.status == "invalid" and v.message.startswith("answer refused: ")
+    assert "Traceback" not in v.message
+
+
+def test_a_child_that_dies_without_a_verdict_is_an_invalid_verdict(monkeypatch):
+    import os
+
+    import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
+
+    monkeypatch.setattr(g._Job, "probe", lambda self, expr: os._exit(3))
+    v = grade_answer("sech(x)^2", D_TANH, [x])
+    assert v.status == "invalid" and "without a result" in v.message
+
+
+# -- the decision rules ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("answer", ["1 - tanh(x)^2 + 1e-10", "1 - tanh(x)^2 + 1e-10 x", "(1 + 1e-12)(1 - tanh(x)^2)"])
+def test_a_tiny_difference_is_a_wrong_answer(answer):
+    """The documented rule (grader/tolerances.py, "digits30"): a formula is the derivative or it is not."""
+    v = grade_answer(answer, D_TANH, [x])
+    assert (v.status, v.mistake) == ("wrong", "tiny_difference")
+
+
+@pytest.mark.parametrize("answer", ["0.1 * 10 * sech(x)^2", "2.5e-1 * 4 * (1 - tanh(x)^2)", "1.0/cosh(x)^2"])
+def test_decimal_literals_are_not_tiny_differences(answer):
+    assert grade_answer(answer, D_TANH, [x]).correct
+
+
+@pytest.mark.parametrize("answer", ["1 - tanh(x)^2 + Heaviside(|x| - 4)/100", "1 - tanh(x)^2 + Heaviside(-x - 5)/100",
+                                    "sech(x)^2 + Heaviside(x - 70)", "sech(x)^2 + Heaviside(x - 3000)"])
+def test_a_difference_only_far_out_is_caught(answer):
+    assert grade_answer(answer, D_TANH, [x]).status == "wrong"
+
+
+def test_an_unstable_but_equivalent_form_is_not_called_wrong():
+    # cosh² − sinh² = 1 cancels catastrophically in float64 at x = 60; 30 digits (then 90) see it is 1.
+    assert grade_answer("(cosh(x)^2 - sinh(x)^2)/cosh(x)^2", D_TANH, [x]).correct
+
+
+def test_kink_margins_are_distances_in_x():
+    from grader.symbolic.numeric import Evaluator, away_from_kinks
+
+    xs = np.array([-3.0, -0.5, -1e-5, 1e-5, 0.5, 3.0])
+    keep = away_from_kinks(Evaluator({x: xs}, len(xs)), [x / 300])
+    assert keep.tolist() == [True, True, False, False, True, True]
+    # H(x/300 − 0.005) switches at x = 1.5: wrong on (0, 1.5), which a margin in the argument hid
+    assert grade_answer("Heaviside(x/300 - 0.005)", D_RELU, [x]).status == "wrong"
+    assert grade_answer("Heaviside(x/300)", D_RELU, [x]).correct
+
+
+def test_a_window_between_two_kinks_is_probed():
+    assert grade_answer("Heaviside(x - 0.001)", D_RELU, [x]).status == "wrong"
+
+
+def test_a_kink_argument_that_is_zero_on_a_region_keeps_the_region():
+    # x + |x| is 0 for every x < 0: there H(0) decides, and is compared
+    assert grade_answer("Heaviside(x + |x|, 0)", D_RELU, [x]).correct
+    assert grade_answer("Heaviside(x + |x|, 1)", D_RELU, [x]).status == "wrong"
+
+
+def test_a_string_answer_uses_the_students_names():
+    u = scalar("u")
+    expected = 1 - sp.tanh(u) ** 2
+    assert grade_answer("1 - tanh(x)^2", expected, [u], names=["x"]).correct
+    assert grade_answer("1 - tanh(u)^2", expected, [u], names=["x"]).correct  # an f-string's name
+    v = grade_answer("1 - tanh(q)^2", expected, [u], names=["x"])
+    assert v.message.startswith("could not read your answer: unknown name 'q' (your variables: ")
 
 
 # -- code derivatives -------------------------------------------------------------------------------
@@ -229,3 +328,25 @@ def test_code_derivative_wrong_shape():
     t = torch.zeros(5, dtype=torch.float64)
     v = compare_values(torch.zeros(5, 1, dtype=torch.float64), D_TANH, {"x": t})
     assert (v.mistake, v.message) == ("wrong_shape", "returned shape (5, 1), expected (5,) (elementwise)")
+
+
+def test_a_point_is_described_with_the_students_names():
+    u = scalar("u")
+    v = grade_answer("tanh(x)", 1 - sp.tanh(u) ** 2, [u], names=["x"])
+    assert v.status == "wrong" and "\nat x = " in v.details and "u =" not in v.details and "(u)" not in v.details
+    assert v.student == "tanh(x)"
+
+
+def test_an_answer_that_exhausts_memory_is_an_invalid_verdict(monkeypatch):
+    import grader.symbolic.grade as g
+
+    g.warm_up()  # in this process, before the patch below: only the child must run the patched step
+    from grader.symbolic import isolate
+
+    def hog(self, expr):  # as if probing this answer needed more memory than the child may have
+        return [bytearray(1 << 20) for _ in range(1 << 14)]  # 16 GiB, beyond the child's limit
+
+    monkeypatch.setattr(isolate, "MEMORY", 64 << 20)  # keep the test light on a shared machine
+    monkeypatch.setattr(g._Job, "probe", hog)
+    v = grade_answer("sech(x)^2", D_TANH, [x], timeout=30)
+    assert v.status == "invalid" and "MemoryError" in v.message

@@ -171,3 +171,44 @@ def test_many_operations_are_refused():
     with pytest.raises(ParseError, match="expression too large"):
         parse("+".join(["x"] * 100), SCALAR, builder=Builder(max_nodes=50))
     parse("+".join(["x"] * 900), SCALAR)  # the default budget fits anything that fits in 2,000 characters
+
+
+# -- notations added for issue 10 ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text, expected", [
+    ("tanh²(x)", sp.tanh(x) ** 2), ("tanh^2(x)", sp.tanh(x) ** 2), ("sech^2(x)", sp.sech(x) ** 2),
+    ("sech**2(x)", sp.sech(x) ** 2), ("1 − tanh²(x)", 1 - sp.tanh(x) ** 2), ("cosh^{2}(x)", sp.cosh(x) ** 2),
+    ("σ²(x)", sigma(x) ** 2),
+    ("e^{-x}", sp.exp(-x)), ("{1 + x}{1 - x}", (1 + x) * (1 - x)), ("e^{-x}/(1 + e^{-x})^{2}",
+                                                                    sp.exp(-x) / (1 + sp.exp(-x)) ** 2),
+    ("|x|", sp.Abs(x)), ("2|x|", 2 * sp.Abs(x)), ("|x| |y|", sp.Abs(x) * sp.Abs(y)),
+    ("||x| - 1|", sp.Abs(sp.Abs(x) - 1)),
+    ("|x - y|/2", sp.Abs(x - y) / 2), ("x/|x|", x / sp.Abs(x)),
+    ("Heaviside(x, 0)", sp.Heaviside(x, 0)), ("H(x, 1/2)", sp.Heaviside(x)), ("Heaviside(x, 1)", sp.Heaviside(x, 1)),
+    ("2.5e-1", sp.Float(0.25)), ("2.5E-1 x", sp.Float(0.25) * x), ("1e3", sp.Float(1000)), ("3e+2", sp.Float(300)),
+    ("1e-3x", sp.Float("1e-3") * x), ("2e", 2 * sp.E), ("2e^x", 2 * sp.exp(x)), ("2e-x", 2 * sp.E - x),
+])
+def test_notations_students_write(text, expected):
+    assert parse(text, SCALAR) == expected
+
+
+def test_scientific_notation_is_a_number_not_e():
+    assert parse("2.5e-1", SCALAR) != 2.5 * sp.E - 1
+    assert float(parse("2.5e-1", SCALAR)) == 0.25
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1 - tanh(x)^2\n+ 1", "the answer has 2 lines"),
+    (sp.pretty(1 - sp.tanh(x) ** 2), "the answer has 2 lines"),
+    ("Heaviside(x, x)", "the second argument of Heaviside (its value at 0) must be a number"),
+    ("Heaviside(x, 0, 1)", "takes 1 or 2 arguments, got 3"),
+    ("tanh^-1(x)", "is not read as a power"), ("tanh^{-1}(x)", "inverse functions are not supported"),
+    ("|x", "missing '|'"), ("sqrt(-1)", "not a real number"), ("log(-1)", "not a real number"),
+    ("(-2)^0.5", "not a real number"), ("x > 0", "not a condition or a tuple"),
+    ("Piecewise((1, (x > 0) == (x > 1)), (0, True))", "compares numbers, not conditions"),
+    ("max(" + ",".join(f"x^{k}" for k in range(1, 10)) + ")", "max takes 2 to 8 arguments, got 9"),
+    ("1e400", "number out of range"),
+])
+def test_refused_with_a_clear_message(text, message):
+    with pytest.raises(ParseError) as e:
+        parse(text, SCALAR)
+    assert message in str(e.value)

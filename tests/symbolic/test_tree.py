@@ -93,11 +93,13 @@ def test_deep_and_wide_trees_are_refused():
 
 
 @pytest.mark.parametrize("expr, message", [
-    (sp.Derivative(sp.Function("f")(x), x), "unsupported sympy object: Derivative"),
+    (sp.Derivative(sp.Function("f")(x), x), "unsupported sympy object: an unevaluated Derivative"),
     (sp.erf(x), "unsupported function 'erf'"),
-    (sp.I * x, "unsupported sympy object: ImaginaryUnit"),
-    (sp.oo, "unsupported sympy object: Infinity"),
-    (3, "not a sympy expression: int"),
+    (sp.I * x, "unsupported sympy object: the imaginary unit I"),
+    (sp.oo, r"unsupported sympy object: infinity \(oo\)"),
+    (3, "not a sympy expression: an int"),
+    (sp.ImmutableMatrix([[x]]), r"unsupported sympy object: a sympy Matrix \(ImmutableDenseMatrix\)"),
+    (sp.Integer(10) ** 5000, "number too large"),
 ])
 def test_to_tree_refuses_what_we_cannot_read(expr, message):
     with pytest.raises(TreeError, match=message):
