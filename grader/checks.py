@@ -114,6 +114,7 @@ class CheckContext:
         seed: int = 0,
         dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES,
         device: str | torch.device = "cpu",
+        parameters: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.check_id = check_id
         self.student = student
@@ -122,6 +123,7 @@ class CheckContext:
         self.seed = seed
         self.dtypes = dtypes
         self.device = torch.device(device)
+        self._parameters = dict(parameters or {})
         self.notes: list[str] = []
         # Seeded per check so adding a check does not change the data of the others.
         self.generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(check_id.encode()))
@@ -150,6 +152,11 @@ class CheckContext:
     def expect(self, condition: bool, message: str, **kw: Any) -> None:
         if not condition:
             self.fail(message, **kw)
+
+    def parameter_names(self, fn: str) -> list[str] | None:
+        """The parameter names of the student's ``fn`` as written in their file (None when unknown)."""
+        names = self._parameters.get(fn)
+        return list(names) if names is not None else None
 
     def note(self, text: str) -> None:
         """A line shown with the check's result even when it passes (verbose mode)."""

@@ -245,11 +245,12 @@ RETRYABLE = "retryable"
 def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
                     findings: list[Finding], options: GradeOptions, device: str, timeout: float,
                     filename: str, ledger: CallLedger) -> CheckResult:
-    deadline = time.monotonic() + timeout
+    clock = StudentClock(timeout)
     outputs: list[str] = []
-    transport = _transport(ex, session, findings, deadline, timeout, outputs, filename, ledger)
+    transport = _transport(ex, session, findings, clock, outputs, filename, ledger)
     ctx = CheckContext(check_id=cs.id, student=StudentAPI(transport), reference=ex.reference,
-                       mistakes=ex.mistakes, seed=options.seed, dtypes=options.dtypes, device=device)
+                       mistakes=ex.mistakes, seed=options.seed, dtypes=options.dtypes, device=device,
+                       parameters=session.parameters)
     t0 = time.perf_counter()
     try:
         fn(ctx)
@@ -287,7 +288,21 @@ class CallLedger:
             self.problems.append(problem)
 
 
-def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline: float, timeout: float,
+@dataclass
+class StudentClock:
+    """The time a check's calls of student code may take together. Only time spent in those calls counts:
+    the grader's own work between them (finite differences, symbolic proofs) is never charged to the
+    student."""
+
+    budget: float
+    spent: float = 0.0
+
+    @property
+    def remaining(self) -> float:
+        return self.budget - self.spent
+
+
+def _transport(ex: Exercise, session: Session, findings: list[Finding], clock: StudentClock,
                outputs: list[str], filename: str, ledger: CallLedger):
     tainted = {f.function: f for f in findings if f.zeroes}
 
@@ -295,13 +310,16 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], deadline
         f = tainted.get(fn)
         if f is not None:
             raise ForbiddenAPI(f.sentence(fn, filename), hint=f.hint() or _forbidden_hint(ex, f.name))
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise StudentTimeout(f"the check ran out of time ({timeout:g} s) before calling {fn}")
+        if clock.remaining <= 0:
+            raise StudentTimeout(f"your functions used up the check's time ({clock.budget:g} s) before {fn} "
+                                 "was called")
+        started = time.monotonic()
         try:
-            reply = session.call(fn, args, kwargs, timeout=remaining)
+            reply = session.call(fn, args, kwargs, timeout=clock.remaining)
         except StudentException as e:
             raise _not_written(e, fn, ex.spec.functions) or e from None
+        finally:
+            clock.spent += time.monotonic() - started
         if reply.get("output"):
             outputs.append(str(reply["output"]))
         _judge_record(ex, fn, reply.get("ops"), ledger, filename, (args, kwargs))

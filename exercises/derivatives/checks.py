@@ -7,10 +7,10 @@ Shapes: w, x (D, 1); W (T, D), theta (D, 1), y (T, 1), with symbolic sizes D and
 that only works for square matrices is refused; the hidden check uses other names and concrete sizes.
 
 A *string* answer's names are the parameters of the student's function (shared/CONVENTIONS.md):
-``def d_tanh(x): return "1 - tanh(x)^2"`` is right when the hidden check calls ``d_tanh(u)``. The
-sandbox's reply does not carry the student's signature, so the names are the contract's (the template's)
-parameter names, which the reference module has; an f-string answer, which writes the passed symbol's
-own name, reads the same.
+``def d_tanh(x): return "1 - tanh(x)^2"`` is right when the hidden check calls ``d_tanh(u)``, and so is
+``def d_tanh(z): return "1 - tanh(z)^2"``. The sandbox sends each function's parameter names when it loads
+the file (``ctx.parameter_names``); where they are unknown, the contract's names are used. An f-string
+answer, which writes the passed symbol's own name, reads the same.
 """
 
 from __future__ import annotations
@@ -86,13 +86,15 @@ def parameter_names(reference: Any, fn: str) -> list[str]:
 
 
 def grade(answer: Any, reference: Any, mistakes: Any, fn: str, args: Symbols, seed: int,
-          timeout: float = ANSWER_BUDGET) -> Any:
+          timeout: float = ANSWER_BUDGET, names: list[str] | None = None) -> Any:
     """The verdict on ``answer`` to ``fn(*args)``: what the checks run, and what the tests and the benchmark
-    call directly."""
+    call directly. ``names``: the student's own parameter names (default: the contract's)."""
     expected = getattr(reference, fn)(*args)
     primitive = PRIMITIVES[fn](*args) if fn in PRIMITIVES else None
     domains = DOMAINS[fn](args) if fn in DOMAINS else None
-    return grade_answer(answer, expected, args, names=parameter_names(reference, fn), primitive=primitive,
+    if names is None or len(names) != len(args):
+        names = parameter_names(reference, fn)
+    return grade_answer(answer, expected, args, names=names, primitive=primitive,
                         variable=args[0], candidates=known_mistakes(mistakes, fn, args), seed=seed,
                         timeout=timeout, domains=domains)
 
@@ -100,7 +102,7 @@ def grade(answer: Any, reference: Any, mistakes: Any, fn: str, args: Symbols, se
 def expect_derivative(ctx: CheckContext, fn: str, args: Symbols) -> None:
     """Call the student's ``fn`` on ``args`` and grade the answer against the reference's."""
     answer = getattr(ctx.student, fn)(*args)
-    verdict = grade(answer, ctx.reference, ctx.mistakes, fn, args, ctx.seed)
+    verdict = grade(answer, ctx.reference, ctx.mistakes, fn, args, ctx.seed, names=ctx.parameter_names(fn))
     for note in verdict.notes:
         ctx.note(f"{fn}: {note}")
     if not verdict.correct:

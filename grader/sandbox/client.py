@@ -277,6 +277,7 @@ class Session:
         self.sock: socket.socket | None = None
         self.drain: Drain | None = None
         self.functions: list[str] = []
+        self.parameters: dict[str, list[str]] = {}  # the student's own parameter names, by function
         self.load_error: StudentError | None = None
         self.import_output = ""
         self.baseline = 0
@@ -325,6 +326,7 @@ class Session:
             self._kill()
             return
         self.functions = list(reply.get("functions", []))
+        self.parameters = _checked_parameters(reply.get("parameters"))
         self.import_output = str(reply.get("output", ""))
 
     def _baseline(self) -> int:
@@ -570,3 +572,15 @@ def _crash_hint(status: int | None) -> str:
     if status is not None and os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGSEGV:
         return "A segmentation fault: often an out-of-bounds index in native code."
     return ""
+
+
+def _checked_parameters(value: Any) -> dict[str, list[str]]:
+    """The child's parameter names, kept only where they are plain identifiers (it sent them)."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, list[str]] = {}
+    for fn, names in list(value.items())[:200]:
+        if (isinstance(fn, str) and fn.isidentifier() and isinstance(names, list) and len(names) <= 32
+                and all(isinstance(n, str) and n.isidentifier() and len(n) <= 64 for n in names)):
+            out[fn] = list(names)
+    return out

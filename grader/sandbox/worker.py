@@ -100,7 +100,8 @@ class Worker:
             return self.error(e, during="import")
         self.module = module
         functions = sorted(k for k, v in vars(module).items() if callable(v) and not k.startswith("_"))
-        return {"ok": True, "functions": functions, "output": self.stdout.take()}
+        return {"ok": True, "functions": functions, "parameters": _parameters(module, functions),
+                "output": self.stdout.take()}
 
     def call(self, name: str, args: Any, kwargs: Any) -> dict[str, Any]:
         fn = getattr(self.module, name, None) if self.module is not None else None
@@ -184,3 +185,19 @@ def student_traceback(e: BaseException, path: str) -> str:
         return ("Traceback (your code, most recent call last):\n" + "".join(lines) if lines else "") + tail
     except BaseException:  # noqa: BLE001
         return f"{type(e).__name__}: {_safe_str(e)}"
+
+
+def _parameters(module: Any, functions: list[str]) -> dict[str, list[str]]:
+    """The parameter names of each public function (a string answer's names are the student's own)."""
+    import inspect
+
+    out: dict[str, list[str]] = {}
+    for name in functions[:MAX_SIGNATURES]:
+        try:
+            out[name] = [str(p) for p in inspect.signature(getattr(module, name)).parameters][:MAX_PARAMETERS]
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+MAX_SIGNATURES, MAX_PARAMETERS = 200, 32

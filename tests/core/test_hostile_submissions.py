@@ -215,3 +215,12 @@ def test_nan_wrong_shape_and_wrong_dtype_are_named(write_submission, sandbox, ba
     msg = next(c.message for c in result.checks if not c.passed)
     expected = {"nan": "contains NaN", "shape": "has shape", "dtype": "has dtype float16"}[bad]
     assert expected in msg
+
+
+def test_only_time_in_student_code_counts_against_the_check():
+    """The grader's own work between calls (finite differences, symbolic proofs) is not charged."""
+    from grader.grading import StudentClock
+
+    clock = StudentClock(2.0)
+    clock.spent += 1.5
+    assert clock.remaining == 0.5

@@ -66,9 +66,8 @@ CASES = [
     # derivatives: answers as strings
     case("derivatives", "tanh_from_the_slides", "named", "tanh_slide_004"),
     case("derivatives", "softplus_exp", "none"),
-    pytest.param(case("derivatives", "other_forms", "pass"), marks=pytest.mark.xfail(
-        reason="CONVENTIONS: a string answer naming the student's own parameter is right when the grader calls "
-               "with another symbol; the check other_names_and_sizes refuses it (symbolic side)", strict=False)),
+    case("derivatives", "other_forms", "pass"),
+    case("derivatives", "own_parameter_names", "pass"),
     case("derivatives", "gradient_rows", "named", "affine_row", "least_squares_row"),
 ]
 
