@@ -51,7 +51,8 @@ def test_single_wrong_entry_costs_log_n_evaluations(n: int) -> None:
     r = check_gradients(f, {"x": x}, {"x": claim})
     loc = r.tensor("x").localisation
     assert loc is not None and loc.complete and [e.index for e in loc.entries] == [[i]]
-    assert r.evaluations <= 6 * math.log2(n) + 10, r.evaluations
+    # bisection, plus a fixed cost: three measured directions to test hypotheses, one to confirm the count
+    assert r.evaluations <= 6 * math.log2(n) + 30, r.evaluations
 
 
 def test_scaled_by_two() -> None:
