@@ -98,6 +98,8 @@ def implied_truth(
     measurement, including the fresh ones in ``confirm`` (none of which took part in the fit)."""
     if not fit or not confirm or not bool(torch.isfinite(claim).all()):
         return None
+    if claim.shape == shape and not discriminates(claim, confirm, tol):
+        return None
     for r in candidates(claim, shape):
         r = r.contiguous()
         p = torch.tensor([float((r * m.v).sum()) for m in fit], dtype=torch.float64)
@@ -111,6 +113,12 @@ def implied_truth(
             if all(agrees(implied, m, tol) for m in fit + confirm):
                 return implied
     return None
+
+
+def discriminates(claim: torch.Tensor, confirm: list[Measurement], tol: Tolerance) -> bool:
+    """The fresh measurements see the claim's error: a hypothesis that agrees with them is evidence,
+    not an artefact of a measurement too coarse to tell the claim from the truth."""
+    return all(not agrees(claim, m, tol) for m in confirm)
 
 
 def agrees(truth: torch.Tensor, m: Measurement, tol: Tolerance) -> bool:

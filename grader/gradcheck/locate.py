@@ -112,10 +112,11 @@ class Target:
     def xerr(self, w: torch.Tensor) -> float:
         return EPS64 * float((self.g.abs() * self.x.abs() * (w != 0)).sum())
 
-    def probe(self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0) -> Probe:
+    def probe(self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0, quick: bool = False) -> Probe:
         w = self.direction(idx, fresh)
         c = float((self.g * w).sum())
-        return probe(self.ev, self.name, w, c, self.limits(w), self.xerr(w), self.settings, min_steps=min_steps)
+        return probe(self.ev, self.name, w, c, self.limits(w), self.xerr(w), self.settings, min_steps=min_steps,
+                     quick=quick)
 
 
 @dataclass
@@ -158,7 +159,8 @@ def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, ma
             if res.probes >= max_probes:
                 _leave(res, frontier[k:])
                 return res
-            p = node.probe if node.probe is not None else _count(res, t.probe(node.idx))
+            quick = localise and node.idx.numel() > 1
+            p = node.probe if node.probe is not None else _count(res, t.probe(node.idx, quick=quick))
             if p.status == "pass":
                 continue
             if p.status == "fail":
@@ -196,7 +198,7 @@ def _leave(res: Resolution, nodes: list[Node]) -> None:
 def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
     mid = node.idx.numel() // 2
     li, ri = node.idx[:mid], node.idx[mid:]
-    lp = _count(res, t.probe(li))
+    lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
     left = Node(li, lp)
     right = Node(ri)
     parent = node.probe
@@ -209,6 +211,10 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
             c = float((t.g * w).sum())
             right = Node(ri, Probe("fail", c, c - m, b, lim.fail_limit, parent.step, 0), inferred=True)
     return [left, right]
+
+
+def parent_failed(node: Node) -> bool:
+    return node.probe is not None and node.probe.status == "fail"
 
 
 def _classify_leaf(t: Target, res: Resolution, node: Node) -> None:
