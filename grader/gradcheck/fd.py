@@ -1,9 +1,11 @@
 """Finite differences along a direction, with an error model that never lets a doubtful probe pass.
 
 One *probe* compares the claimed directional derivative ``c = <g, w>`` with central differences of
-``φ(t) = f(x + t·w)``. The direction ``w = v ⊙ s`` carries the per-entry scale ``s`` of the point (see
-:func:`entry_scale`), so a step ``t = h`` moves every entry by about ``h`` relative to its own
-magnitude: a tensor holding 1e-4 and 1e4 entries is probed at the right scale for both. Errors of a
+``φ(t) = f(x + t·w)``. The direction ``w = v ⊙ s ⊙ κ`` carries the scale ``s`` of each entry's block of
+similar magnitudes (see :func:`entry_scale`), so a step ``t = h`` moves every entry by about ``h``
+relative to its block: a tensor holding 1e-4 and 1e4 entries is probed at the right scale for both.
+``κ ∈ [1, 64]`` weighs up entries whose tolerance is small, so that every entry of a block is seen with
+a similar weight against its own tolerance. Errors of a
 central difference ``D(h)``:
 
 * round-off: ``≈ eps_f·(|φ(h)| + |φ(−h)|) / 2h`` plus the rounding of ``x + t·w`` itself
@@ -146,17 +148,17 @@ HOEFFDING_K = 5.4
 
 
 def entry_scale(x: torch.Tensor) -> torch.Tensor:
-    """The per-entry scale of the steps: ``|x_i|``, floored at a tenth of the block's RMS magnitude.
+    """The per-entry step scale: ``|x_i|``, floored at a tenth of the RMS of the entry's block.
 
-    The floor keeps an entry at (or near) zero movable by a step its peers would take; the caller groups
-    entries of similar magnitude (:func:`grader.gradcheck.locate.magnitude_blocks`), so the floor is
-    taken among peers and a 1e-4 entry is never moved like a 1e4 one.
+    The caller groups entries by magnitude (:func:`grader.gradcheck.locate.magnitude_blocks`), so a 1e-4
+    entry is never moved like a 1e4 one; the floor keeps a peer that happens to be near zero movable by
+    a step that rises above round-off.
     """
     a = x.abs()
-    nz = a[(a > 0) & torch.isfinite(a)]
-    typical = float(nz.pow(2).mean().sqrt()) if nz.numel() else 1.0
-    floor = max(0.1 * typical, 1e-300)
-    return torch.where(torch.isfinite(a), a.clamp(min=floor), torch.full_like(a, typical))
+    fin = a[torch.isfinite(a)]
+    typical = float(fin.pow(2).mean().sqrt()) if fin.numel() else 0.0
+    typical = typical if typical > 0 else 1.0
+    return torch.where(torch.isfinite(a), a.clamp(min=0.1 * typical), torch.full_like(a, typical))
 
 
 def probe(
@@ -170,6 +172,7 @@ def probe(
     *,
     min_steps: int = 1,
     quick: bool = False,
+    kink_patience: int = 0,
 ) -> Probe:
     """Compare ``claim = <g, w>`` with finite differences along ``w`` (see the module docstring).
 
@@ -177,8 +180,8 @@ def probe(
     Every verdict rests on two step sizes (4 evaluations), so that the truncation error is measured:
     a single central difference can hide a wrong entry behind its own truncation. ``min_steps`` is kept
     for callers that ask for a measurement; 2 is always the case. ``quick`` (for localisation inside a
-    tensor already proved wrong) settles for the first smooth pair: a failure is not confirmed again and
-    anything else is ``"gray"``.
+    tensor already proved wrong) does not confirm a failure at a second pair. ``kink_patience > 0`` gives up with ``"kink"`` after that many step pairs
+    in a row straddle a kink (for blocks, which are split anyway; single entries look further down).
     """
     if not bool((w != 0).any()):
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
@@ -211,7 +214,7 @@ def probe(
     if not sample(h):
         return done("kink", 0.0, math.inf, h, "f is not finite near the point")
     lo_h = hi_h = h
-    down, failed_once = True, False
+    down, failed_once, kinked = True, False, 0
     best: tuple[float, float, float] | None = None  # (bound, estimate, step) of the best smooth pair
     for _ in range(s.max_refinements):
         if down:
@@ -229,16 +232,21 @@ def probe(
         bound = trunc + rs + rb
         if not _second_difference_consistent(d2b, d2s, n2b, n2s, s.ratio):
             jump = max(jump, abs(d2b) / big)
-            down = True  # a kink within ±h: only smaller steps can tell
+            down, kinked = True, kinked + 1  # a kink within ±h: only smaller steps can tell
+            if kink_patience and kinked >= kink_patience:
+                break
             continue
         if jump > 0.0 and (abs(d2s) + n2s) / small >= 0.5 * jump:
-            down = True  # the kink seen before may hide in round-off: not smooth yet
+            down, kinked = True, kinked + 1  # the kink seen before may hide in round-off: not smooth yet
+            if kink_patience and kinked >= kink_patience:
+                break
             continue
+        kinked = 0
         if best is None or bound < best[0]:
             best = (bound, est, small)
         verdict = _decide(abs(est - c), bound, limits)
-        if quick:
-            return done(verdict if verdict in ("pass", "fail") else "gray", est, bound, small)
+        if quick and verdict is not None:
+            return done(verdict, est, bound, small)
         if verdict == "fail" and not failed_once:
             failed_once, down = True, True  # a failure must hold at the next smaller step too
             continue

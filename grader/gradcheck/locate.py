@@ -43,7 +43,7 @@ from grader.gradcheck.fd import (
 from grader.gradcheck.result import EntryError, Localisation
 
 _BAND_DECADES = 3.0  # entries within this many decades of each other share a block's step scale
-_MIN_BAND = 0.05  # a band holding fewer entries than this fraction (and 8) joins the next larger one
+_MIN_BAND = 0.05  # a band holding fewer entries than this fraction joins the next larger one
 
 
 def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
@@ -61,7 +61,7 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     keep: list[int] = []
     for b in ids:
         size = int((band == b).sum())
-        if b == 0 or size >= max(8, _MIN_BAND * n):
+        if b == 0 or size >= _MIN_BAND * n:
             keep.append(b)
         else:
             band[band == b] = keep[-1]  # too few to be worth their own probe: join the larger band
@@ -115,8 +115,11 @@ class Target:
     def probe(self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0, quick: bool = False) -> Probe:
         w = self.direction(idx, fresh)
         c = float((self.g * w).sum())
-        return probe(self.ev, self.name, w, c, self.limits(w), self.xerr(w), self.settings, min_steps=min_steps,
-                     quick=quick)
+        lim = self.limits(w)
+        if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
+            lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
+        return probe(self.ev, self.name, w, c, lim, self.xerr(w), self.settings, min_steps=min_steps,
+                     quick=quick, kink_patience=2 if idx.numel() > 1 else 0)
 
 
 @dataclass
@@ -166,7 +169,7 @@ def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, ma
             if p.status == "fail":
                 res.failed = True
                 res.top = res.top or (None if node.inferred else p)
-            if localise and p.status in ("gray", "unresolved") and abs(p.mismatch) - p.bound <= p.tolerance:
+            if localise and p.status in ("gray", "unresolved") and abs(p.mismatch) + p.bound <= p.tolerance:
                 continue  # the tensor is known wrong; this block does not hold what made it fail
             if node.idx.numel() == 1:
                 _classify_leaf(t, res, node)
