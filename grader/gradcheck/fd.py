@@ -180,8 +180,9 @@ def probe(
     Every verdict rests on two step sizes (4 evaluations), so that the truncation error is measured:
     a single central difference can hide a wrong entry behind its own truncation. ``min_steps`` is kept
     for callers that ask for a measurement; 2 is always the case. ``quick`` (for localisation inside a
-    tensor already proved wrong) does not confirm a failure at a second pair. ``kink_patience > 0`` gives up with ``"kink"`` after that many step pairs
-    in a row straddle a kink (for blocks, which are split anyway; single entries look further down).
+    tensor already proved wrong) does not confirm a failure at a second pair. ``kink_patience > 0``
+    gives up with ``"kink"`` after that many step pairs in a row straddle a kink (for blocks, which are
+    split anyway; single entries look further down).
     """
     if not bool((w != 0).any()):
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
