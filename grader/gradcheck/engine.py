@@ -1,15 +1,16 @@
-"""The gradient check: which tensor is wrong, which entries, what kind of mistake.
+"""The gradient check: which tensor is wrong, which entries, what kind of mistake, or "unresolved".
 
-Cost model. Each tensor is probed along one seeded random direction (2 evaluations of ``f`` when the
-claim is right, 4 to confirm a failure), so a correct gradient costs about ``2·(number of tensors)+1``
-forward passes, like ``torch.autograd.gradcheck``'s fast mode, whatever the sizes. Only a failing
-tensor costs more: one more measured direction to test hypotheses (factor, transpose, reshape...),
-then, if none explains it, bisection over blocks of entries (``O(log n)`` probes for a few wrong
-entries).
+Cost model. Each tensor is probed along one seeded direction per block of similar magnitudes (usually
+one block): 4 evaluations of ``f`` (two step sizes) when the claim is right, whatever the sizes, so a
+correct gradient costs about ``4·(number of tensors) + 1`` forward passes. Blocks the first probe
+leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how wrong entries are
+located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
+reshape...) and one to confirm what is named.
 
-Directions are ``±U(1, 2)`` per entry: no entry is nearly invisible (a single wrong entry always
-shows) and the magnitudes are continuous, so several errors cannot cancel except by a coincidence
-of probability zero.
+Guarantee (docs/GRADCHECK.md): a claim right up to its dtype's rounding except for one entry off by
+more than twice its tolerance is never passed (probability ≥ 1 − 1e-6), and with the default budget it
+fails with the entry located. A tensor the finite differences cannot decide is ``"inconclusive"``,
+never passed.
 """
 
 from __future__ import annotations
