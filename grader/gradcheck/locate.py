@@ -235,6 +235,8 @@ def _classify_leaf(t: Target, res: Resolution, node: Node) -> None:
         res.failed = True
         res.top = res.top or p
         res.wrong[i] = gi - p.mismatch / w
+    elif p.status == "kink" and any(fp == fm == t.ev.f0 for _, fp, fm in p.samples[-2:]):
+        res.undecided.append(Node(node.idx, p))  # f did not move at the smallest steps: nothing to compare
     elif p.status == "kink":
         left, right = one_sided(p, t.ev.f0)
         lo, hi = sorted((left / w, right / w))
