@@ -217,6 +217,7 @@ def _check_values(
         verdict.rel_error = _rel(top)
     if not res.failed:
         _kink_note(verdict, t, res)
+        verdict.notes.extend(res.notes)
         if not res.complete:
             verdict.status = "inconclusive"
             verdict.notes.append(

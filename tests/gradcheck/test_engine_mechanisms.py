@@ -58,19 +58,20 @@ def test_a_kink_seen_at_a_larger_step_is_not_forgotten_in_round_off() -> None:
         assert r.status != "failed", r.details()
 
 
-def test_an_entry_on_a_kink_passes_between_the_one_sided_derivatives_and_fails_outside() -> None:
+def test_an_entry_on_a_kink_passes_between_the_one_sided_derivatives_and_never_outside() -> None:
     x = torch.tensor([0.0, 1.0, -2.0], dtype=D)
 
     def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
         return torch.relu(p["x"]).sum()
 
-    ok = check_gradients(f, {"x": x}, {"x": torch.tensor([0.5, 1.0, 0.0])})
-    assert ok.passed and any("valid subgradient" in n for n in ok.tensor("x").notes), ok.details()
-    bad = check_gradients(f, {"x": x}, {"x": torch.tensor([3.0, 1.0, 0.0], dtype=D)})
-    t = bad.tensor("x")
-    assert t.status == "failed" and t.localisation is not None
-    assert [e.index for e in t.localisation.entries] == [[0]]
-    assert any("outside the one-sided derivatives" in n for n in t.notes)
+    ok = check_gradients(f, {"x": x}, {"x": torch.tensor([0.25, 1.0, 0.0])})
+    assert ok.passed, ok.details()
+    out = check_gradients(f, {"x": x}, {"x": torch.tensor([3.0, 1.0, 0.0], dtype=D)})
+    t = out.tensor("x")
+    # outside [0, 1]: not a pass; not a failure either, since conventions at several kinks meeting at one
+    # entry can land there (tests/gradcheck/test_gradcheck_correct.py has such points)
+    assert t.status == "inconclusive", out.details()
+    assert any("outside the one-sided derivatives [0, 1]" in n for n in t.notes)
 
 
 def _quadratic(n: int, seed: int):  # noqa: ANN202
