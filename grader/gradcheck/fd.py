@@ -219,6 +219,7 @@ def probe(
         return done("kink", 0.0, math.inf, h, "f is not finite near the point")
     lo_h = hi_h = h
     down, failed_once, kinked = True, False, 0
+    prev_diff = 0.0
     best: tuple[float, float, float] | None = None  # (bound, estimate, step) of the best smooth pair
     for _ in range(s.max_refinements):
         if down:
@@ -259,7 +260,14 @@ def probe(
             return done(verdict, est, bound, small)
         if verdict == "fail" and not failed_once:
             failed_once, down = True, True  # a failure must hold at the next smaller step too
+            prev_diff = ds - db
             continue
+        if verdict == "fail" and _first_order(prev_diff, ds - db, s.ratio):
+            # the differences shrink like h, not h²: φ is not twice differentiable here (relu², a max
+            # of smooth pieces), so Richardson's h² model does not hold: extrapolate to first order
+            est = ds + (ds - db) / (s.ratio - 1)
+            bound += abs(ds - db) / (s.ratio - 1)
+            verdict = _decide(abs(est - c), bound, limits)
         if verdict is not None:
             return done(verdict, est, bound, small)
         failed_once = False
@@ -275,6 +283,14 @@ def probe(
 
 
 _MAX_STEP_UP = 256.0  # a probe may grow its step to this many times the first one
+
+
+def _first_order(prev: float, cur: float, ratio: float) -> bool:
+    """Successive step differences shrink by ``ratio`` (error ∝ h) rather than ``ratio²`` (∝ h²)."""
+    if cur == 0.0:
+        return False
+    q = abs(prev / cur)
+    return q < 0.5 * ratio * ratio
 
 
 def _decide(m: float, bound: float, limits: Limits) -> ProbeStatus | None:
