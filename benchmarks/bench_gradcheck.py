@@ -40,6 +40,7 @@ import torch
 from torch.autograd.gradcheck import GradcheckError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 GRADCHECK_MODULE = sys.modules["torch.autograd.gradcheck"]
 SHIPPED_SLOW_MESSAGE = GRADCHECK_MODULE._run_slow_mode_and_get_error
 
@@ -420,6 +421,134 @@ def false_alarms(n: int) -> list[dict]:
 
 
 # --------------------------------------------------------------------------------------------------
+# the suite: six model families, float32 and float64, correct gradients and planted bugs
+# --------------------------------------------------------------------------------------------------
+def _pct(xs: list[float], q: float) -> float:
+    s = sorted(xs)
+    return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))] if s else math.nan
+
+
+def suite(correct_seeds: int, bug_seeds: int) -> dict:
+    """False alarms, detection, exact localisation, misdiagnoses and speed on ``gradcheck_suite``."""
+    from gradcheck_suite import ACCEPTABLE, BUG_KINDS, FAMILIES, make, plant
+
+    dtypes = (torch.float32, torch.float64)
+    out: dict = {"correct": 0, "false_alarms": 0, "inconclusive": 0, "alarm_cases": [], "families": {}}
+    ratios_fast: list[float] = []
+    ratios_full: list[float] = []
+    speed_rows = []
+    for fam in FAMILIES:
+        for dt in dtypes:
+            pr0 = make(fam, 0, dt)
+            _, full_s, full_n = cs231n_numerical(pr0.f, pr0.params)
+            slow = run_gradcheck(pr0.f, pr0.params, pr0.grads, fast=False)
+            ours_t, fast_t, sparse_t, evals = [], [], [], []
+            alarms = unsure = 0
+            for seed in range(correct_seeds):
+                pr = make(fam, seed, dt)
+                r = best_run(lambda pr=pr, seed=seed: run_ours(pr.f, pr.params, pr.grads, seed=seed), 2)
+                st = check_gradients(pr.f, pr.params, pr.grads, seed=seed).status
+                gf = best_run(lambda pr=pr, seed=seed: run_gradcheck(pr.f, pr.params, pr.grads, True, seed=seed), 2)
+                sp = run_cs231n_sparse(pr.f, pr.params, pr.grads, seed=seed)
+                out["correct"] += 1
+                alarms += st == "failed"
+                unsure += st == "inconclusive"
+                if st != "passed":
+                    out["alarm_cases" if st == "failed" else "inconclusive_cases"] = (
+                        out.get("alarm_cases" if st == "failed" else "inconclusive_cases", [])
+                        + [f"{fam}/{str(dt)[6:]}/{seed}"])
+                ours_t.append(r.seconds)
+                fast_t.append(gf.seconds)
+                sparse_t.append(sp.seconds)
+                evals.append(r.evals)
+                ratios_fast.append(r.seconds / gf.seconds)
+                ratios_full.append(full_s / r.seconds)
+            out["false_alarms"] += alarms
+            out["inconclusive"] += unsure
+            speed_rows.append({
+                "family": fam, "dtype": str(dt)[6:], "entries": sum(v.numel() for v in pr0.params.values()),
+                "ours_ms": _pct(ours_t, 0.5) * 1e3, "ours_evals": _pct([float(e) for e in evals], 0.5),
+                "fast_ms": _pct(fast_t, 0.5) * 1e3, "slow_ms": slow.seconds * 1e3,
+                "sparse_ms": _pct(sparse_t, 0.5) * 1e3,
+                "full_ms": full_s * 1e3, "full_evals": full_n, "alarms": alarms, "inconclusive": unsure,
+                "cases": correct_seeds,
+            })
+    out["speed"] = speed_rows
+    out["ratio_fast_median"] = _pct(ratios_fast, 0.5)
+    out["ratio_fast_p90"] = _pct(ratios_fast, 0.9)
+    out["speedup_full_median"] = _pct(ratios_full, 0.5)
+    bugs: dict[str, dict[str, int]] = {k: {"cases": 0, "detected": 0, "exact": 0, "located_cases": 0, "misdiagnosed": 0,
+                                          "named": 0, "other_alarms": 0} for k in BUG_KINDS}
+    mis: list[str] = []
+    missed: list[str] = []
+    for fam in FAMILIES:
+        for dt in dtypes:
+            for seed in range(bug_seeds):
+                pr = make(fam, 100 + seed, dt)
+                for kind in BUG_KINDS:
+                    bug = plant(pr, kind, seed)
+                    if bug is None:
+                        continue
+                    b = bugs[kind]
+                    b["cases"] += 1
+                    r = check_gradients(pr.f, pr.params, bug.claimed, seed=seed)
+                    t = r.tensor(bug.name)
+                    b["detected"] += t.status in ("failed", "wrong_shape")
+                    b["other_alarms"] += sum(1 for o in r.failed_tensors if o.name != bug.name)
+                    if t.diagnosis is not None:
+                        b["named"] += 1
+                        if t.diagnosis.id not in ACCEPTABLE[kind]:
+                            b["misdiagnosed"] += 1
+                            mis.append(f"{fam}/{str(dt)[6:]}/{kind}: {t.diagnosis.id}: {t.diagnosis.hint[:90]}")
+                    if kind in ("entry_edge", "entry_big", "row"):
+                        b["located_cases"] += 1
+                        loc = t.localisation
+                        # exact: every entry off by > 2τ found, nothing found that is within τ
+                        want = {tuple(i) for i in bug.mask.nonzero().tolist()}
+                        some = {tuple(i) for i in bug.loose.nonzero().tolist()}
+                        if loc is not None and loc.complete and len(want) <= loc.mismatched <= len(some):
+                            got = {tuple(e.index) for e in loc.entries}
+                            b["exact"] += got <= some and (want <= got or len(got) == 10)
+                    if t.status not in ("failed", "wrong_shape"):
+                        missed.append(f"{fam}/{str(dt)[6:]}/{kind}/{seed}: {t.status}")
+    out["bugs"] = bugs
+    out["misdiagnoses"] = mis
+    out["missed"] = missed
+    return out
+
+
+def print_suite(s: dict, correct_seeds: int, bug_seeds: int) -> None:
+    print(f"\n## Suite: 6 families × float32/float64; {correct_seeds} correct cases and {bug_seeds} seeds of "
+          "each bug kind per family and dtype\n")
+    print(f"Correct cases: {s['correct']}; false alarms: {s['false_alarms']}; inconclusive (unresolved, not a "
+          f"pass): {s['inconclusive']}")
+    if s.get("alarm_cases"):
+        print("  false alarms: " + ", ".join(s["alarm_cases"]))
+    if s.get("inconclusive_cases"):
+        print("  inconclusive: " + ", ".join(s["inconclusive_cases"][:20]))
+    print("\n| bug kind | cases | detected | exact localisation | named | misdiagnoses | alarms on other tensors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for k, b in s["bugs"].items():
+        exact = f"{b['exact']}/{b['located_cases']}" if b["located_cases"] else "–"
+        print(f"| {k} | {b['cases']} | {b['detected']} | {exact} | {b['named']} | {b['misdiagnosed']} "
+              f"| {b['other_alarms']} |")
+    for m in s["misdiagnoses"]:
+        print("  misdiagnosis: " + m)
+    for m in s["missed"]:
+        print("  missed: " + m)
+    print("\nSpeed on correct gradients (medians per family and dtype; ms):\n")
+    print("| family | dtype | entries | ours | ours f evals | gradcheck fast | gradcheck slow | cs231n sparse "
+          "| full per-entry FD (evals) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in s["speed"]:
+        print(f"| {r['family']} | {r['dtype']} | {r['entries']} | {r['ours_ms']:.2f} | {r['ours_evals']:.0f} "
+              f"| {r['fast_ms']:.2f} | {r['slow_ms']:.1f} | {r['sparse_ms']:.2f} | {r['full_ms']:.1f} "
+              f"({r['full_evals']}) |")
+    print(f"\nours / gradcheck-fast time: median {s['ratio_fast_median']:.2f}×, 90th percentile "
+          f"{s['ratio_fast_p90']:.2f}×; full per-entry FD / ours: median {s['speedup_full_median']:.0f}×")
+
+
+# --------------------------------------------------------------------------------------------------
 # output
 # --------------------------------------------------------------------------------------------------
 def machine() -> str:
@@ -487,19 +616,28 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=20, help="seeds for detection rates")
     ap.add_argument("--correct", type=int, default=200, help="correct cases per dtype for false alarms")
     ap.add_argument("--json", type=Path, help="also write the figures here")
+    ap.add_argument("--suite-correct", type=int, default=34, help="correct cases per family and dtype")
+    ap.add_argument("--suite-bugs", type=int, default=3, help="seeds per bug kind, family and dtype")
+    ap.add_argument("--suite-only", action="store_true", help="only the six-family suite")
     args = ap.parse_args()
     torch.set_num_threads(1)
     seeds, correct = (3, 10) if args.quick else (args.seeds, args.correct)
+    sc, sb = (2, 1) if args.quick else (args.suite_correct, args.suite_bugs)
     t0 = time.perf_counter()
-    rows, extra = bug_table(args.quick)
-    rates = detection_rates(seeds)
-    alarms = false_alarms(correct)
-    print_tables(rows, extra, rates, alarms)
+    rows, extra, rates, alarms = [], {}, [], []
+    if not args.suite_only:
+        rows, extra = bug_table(args.quick)
+        rates = detection_rates(seeds)
+        alarms = false_alarms(correct)
+        print_tables(rows, extra, rates, alarms)
+    figures = suite(sc, sb)
+    print_suite(figures, sc, sb)
     print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"rows": rows, "extra": extra, "rates": rates, "alarms": alarms, "machine": machine()},
+                {"rows": rows, "extra": extra, "rates": rates, "alarms": alarms, "suite": figures,
+                 "machine": machine()},
                 indent=1,
                 default=str,
             )

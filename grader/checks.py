@@ -285,6 +285,8 @@ class CheckContext:
                     continue
         result = check_gradients(loss, dict(params), {k: claimed[k] for k in params}, true_grads=true_grads,
                                  mistakes=known or None, factors=factors, seed=self.seed)
+        if result.status == "inconclusive":  # finite differences could not decide: not a pass, not the student's
+            raise GraderFault(f"{label}: the gradient check could not decide ({result.message})", retryable=False)
         if not result.passed:
             cr = result.to_check_result(self.check_id, label)
             raise CheckFailed(f"{label}: {result.message}", cr.details, cr.diagnosis, attachments=cr.attachments)

@@ -1,15 +1,16 @@
-"""The gradient check: which tensor is wrong, which entries, what kind of mistake.
+"""The gradient check: which tensor is wrong, which entries, what kind of mistake, or "unresolved".
 
-Cost model. Each tensor is probed along one seeded random direction (2 evaluations of ``f`` when the
-claim is right, 4 to confirm a failure), so a correct gradient costs about ``2·(number of tensors)+1``
-forward passes, like ``torch.autograd.gradcheck``'s fast mode, whatever the sizes. Only a failing
-tensor costs more: one more measured direction to test hypotheses (factor, transpose, reshape...),
-then, if none explains it, bisection over blocks of entries (``O(log n)`` probes for a few wrong
-entries).
+Cost model. Each tensor is probed along one seeded direction per block of similar magnitudes (usually
+one block): 4 evaluations of ``f`` (two step sizes) when the claim is right, whatever the sizes, so a
+correct gradient costs about ``4·(number of tensors) + 1`` forward passes. Blocks the first probe
+leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how wrong entries are
+located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
+reshape...) and one to confirm what is named.
 
-Directions are ``±U(1, 2)`` per entry: no entry is nearly invisible (a single wrong entry always
-shows) and the magnitudes are continuous, so several errors cannot cancel except by a coincidence
-of probability zero.
+Guarantee (docs/GRADCHECK.md): a claim right up to its dtype's rounding except for one entry off by
+more than twice its tolerance is never passed (probability ≥ 1 − 1e-6), and with the default budget it
+fails with the entry located. A tensor the finite differences cannot decide is ``"inconclusive"``,
+never passed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,16 @@ from typing import Literal
 import torch
 
 from grader.gradcheck import diagnose as dg
-from grader.gradcheck.fd import Evaluator, FDSettings, FunctionError, Probe, default_step
-from grader.gradcheck.locate import Found, Target, locate
+from grader.gradcheck.fd import EPS64, Evaluator, FDSettings, FunctionError, Probe, entry_scale
+from grader.gradcheck.locate import (
+    Node,
+    Resolution,
+    Target,
+    localisation,
+    magnitude_blocks,
+    resolve,
+    unravel,
+)
 from grader.gradcheck.result import (
     DirectionCheck,
     EntryError,
@@ -52,7 +61,7 @@ def check_gradients(
     factors: Mapping[str, float] | None = None,
     seed: int = 0,
     tol: Tolerance | None = None,
-    directions: int = 2,
+    directions: int = 1,
     locate_mode: LocateMode = "auto",
     label: Callable[[str], str] | None = None,
     fd: FDSettings | None = None,
@@ -174,138 +183,186 @@ def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options) -> TensorV
     if raw is None:
         return TensorVerdict(name, shape, "", "missing", notes=[f"no gradient was given for {name}"])
     claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
-    ctol = o.tol or _claim_tolerance(claim_t)
+    ctol = o.tol or engine_tolerance(claim_t)
     g = _as_float64(claim_t)
     verdict = TensorVerdict(name, shape, str(claim_t.dtype).replace("torch.", ""), "passed")
     if g.shape != x.shape:
-        _wrong_shape(verdict, ev, g, ctol, o)
+        _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
     elif x.numel() > 0:
-        _check_values(verdict, ev, g, ctol, o)
+        _check_values(verdict, ev, g, ctol, claim_t.dtype, o)
     verdict.evaluations = ev.count - count0
     return verdict
 
 
-def _check_values(verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
+def _check_values(
+    verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options
+) -> None:
     name = verdict.name
     if not bool(torch.isfinite(g).all()):
         _non_finite(verdict, g, ctol, o)
         return
-    target = _target(name, ev, g, ctol, o, 0)
-    probes = [target.probe(target.v)]
-    for j in range(1, o.directions):
-        if probes[-1].status != "pass":
+    t = _target(name, ev, g, ctol, dtype, o, 0)
+    budget = _budget(t.n, o)
+    res = resolve(t, [Node(idx) for idx in magnitude_blocks(t.x)], localise=False, max_probes=budget,
+                  max_blocks=o.max_blocks)
+    for j in range(1, o.directions):  # extra independent directions, on request
+        if res.failed or not res.complete:
             break
-        tj = _target(name, ev, g, ctol, o, j)
-        probes.append(tj.probe(tj.v))
-    verdict.checks = [_direction(p) for p in probes]
-    verdict.rel_error = max(_rel(p) for p in probes)
-    top = probes[-1]
-    if top.status == "pass":
-        _known_truth(verdict, g, ctol, o)
+        tj = _target(name, ev, g, ctol, dtype, o, j)
+        res = resolve(tj, [Node(idx) for idx in magnitude_blocks(tj.x)], localise=False, max_probes=budget,
+                      max_blocks=o.max_blocks)
+    top = res.top
+    verdict.checks = [_direction(top)] if top is not None else []
+    if top is not None:
+        verdict.rel_error = _rel(top)
+    if not res.failed:
+        _kink_note(verdict, t, res)
+        verdict.notes.extend(res.notes)
+        if not res.complete:
+            verdict.status = "inconclusive"
+            verdict.notes.append(
+                f"unresolved: finite differences could not decide {res.undecided_entries} of {t.n} entries "
+                "(kinks or a step error too large against the tolerance); this is not a pass"
+            )
+        else:
+            _known_truth(verdict, g, ctol, o)
         return
-    target = _target(name, ev, g, ctol, o, len(probes) - 1)
-    if top.status == "kink":
-        _kinked(verdict, target, top, ctol, o)
-    else:
-        verdict.status = "failed"
-        _explain(verdict, target, top, ctol, o)
+    verdict.status = "failed"
+    _explain(verdict, t, res, ctol, o)
 
 
-def _kinked(verdict: TensorVerdict, t: Target, top: Probe, ctol: Tolerance, o: _Options) -> None:
-    """Every step straddles a kink: find the entries on kinks, exclude them, check the rest."""
-    if o.locate_mode == "off":
-        verdict.status = "inconclusive"
-        verdict.notes.append("the point is on a kink of f along the test direction; not localised")
-        return
-    found = _fd_locate(t, top, o)
-    loc = found.localisation
-    verdict.localisation = loc
-    if loc.kinks:
+def engine_tolerance(claim: torch.Tensor) -> Tolerance:
+    """The per-entry tolerance the engine holds a claim to: its dtype's entry in the one table,
+    widened for float64 by ``FLOAT64_FD_SCALE``: finite differences run in float64 themselves and
+    resolve a derivative to about 1e-9 of ``|f|`` (round-off ``eps_f/h``), not to float64's 1e-9
+    absolute. Lower precisions keep the table's value."""
+    base = _claim_tolerance(claim)
+    return base.scaled(FLOAT64_FD_SCALE) if claim.dtype == torch.float64 else base
+
+
+# See engine_tolerance: 100 × (rtol 1e-7, atol 1e-9) = (1e-5, 1e-7).
+FLOAT64_FD_SCALE = 100.0
+
+
+def _budget(n: int, o: _Options) -> int:
+    """Probes allowed to decide one tensor: enough to follow a few doubtful blocks to single entries."""
+    return 8 * o.max_blocks + 16 * max(1, math.ceil(math.log2(max(n, 2))))
+
+
+def _kink_note(verdict: TensorVerdict, t: Target, res: Resolution) -> None:
+    if res.kinks:
+        k = len(res.kinks)
+        verdict.localisation = localisation(t, res, "bisection", 0)
         verdict.notes.append(
-            f"{len(loc.kinks)} {'entry is' if len(loc.kinks) == 1 else 'entries are'} at a non-differentiable "
-            "point (a kink of ReLU, abs or max): the claim lies between the one-sided derivatives there, "
-            "so they were excluded"
+            f"{k} {'entry is' if k == 1 else 'entries are'} at a non-differentiable point (a kink): the claim lies "
+            "between the one-sided derivatives there, which is a valid subgradient"
         )
-    if loc.mismatched:
-        verdict.status = "failed"
-        _diagnose_located(verdict, t, found, ctol, o)
-    elif not loc.complete:
-        verdict.status = "inconclusive"
-        verdict.notes.append("too many kinks to check every entry")
-    else:
-        _known_truth(verdict, t.g, ctol, o)
 
 
-def _explain(verdict: TensorVerdict, t: Target, top: Probe, ctol: Tolerance, o: _Options) -> None:
-    """A failing tensor: name the mistake and locate the wrong entries."""
+def _explain(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance, o: _Options) -> None:
+    """A failing tensor: name the mistake only on evidence, and locate the wrong entries."""
     label = o.label(t.name)
-    mistake = dg.match_mistake(t.name, t.g, o.mistakes, ctol)
     truth = o.true_grads.get(t.name)
-    if truth is not None and tuple(truth.shape) == tuple(t.g.shape):
-        tr = _as_float64(truth)
+    tr = _as_float64(truth) if truth is not None and tuple(truth.shape) == tuple(t.g.shape) else None
+    mistake = dg.match_mistake(t.name, t.g, o.mistakes, ctol, tr)
+    if tr is not None:
         verdict.diagnosis = mistake or dg.pattern_for(label, t.g, tr, ctol, o.factors)
         _with_truth(verdict, t, tr, ctol, "reference", o)
         if o.locate_mode == "fd":
-            verdict.localisation = _fd_locate(t, top, o).localisation
+            _locate(verdict, t, res, ctol, o, name_it=False)
         return
     zero = dg.zero_claim(label, t.g, ctol)
     if zero is not None:
         verdict.diagnosis = mistake or zero
         verdict.localisation = _all_entries(t)
         return
-    if o.locate_mode != "off":
-        implied = _hypotheses(t, top, t.g, ctol, o)
-        named = dg.pattern_for(label, t.g, implied, ctol, o.factors) if implied is not None else None
-        if named is not None:  # a hypothesis that names no pattern (a factor ≈ 1) explains nothing
-            verdict.diagnosis = mistake or named
-            _with_truth(verdict, t, implied, ctol, "hypothesis", o)  # type: ignore[arg-type]
-            return
     verdict.diagnosis = mistake
     if o.locate_mode == "off":
         return
-    found = _fd_locate(t, top, o)
-    verdict.localisation = found.localisation
-    loc = found.localisation
-    if loc.complete and loc.mismatched == 0:
-        # every entry checked out on its own: the whole-tensor mismatch came from kinks
-        verdict.status = "passed" if loc.kinks else "inconclusive"
-        verdict.notes.append(
-            f"no single entry is wrong; {len(loc.kinks)} entries on kinks explain the whole-tensor difference"
-            if loc.kinks
-            else "the whole-tensor difference could not be traced to any entry"
-        )
-        return
-    _diagnose_located(verdict, t, found, ctol, o)
+    if mistake is None and not res.kink_wrong:
+        implied = _hypotheses(t, res.top, t.g, ctol, o)
+        named = dg.pattern_for(label, t.g, implied, ctol, o.factors) if implied is not None else None
+        if named is not None:  # a hypothesis that names no pattern (a factor ≈ 1) explains nothing
+            verdict.diagnosis = named
+            _with_truth(verdict, t, implied, ctol, "hypothesis", o)  # type: ignore[arg-type]
+            return
+    _locate(verdict, t, res, ctol, o, name_it=verdict.diagnosis is None)
 
 
-def _diagnose_located(verdict: TensorVerdict, t: Target, found: Found, ctol: Tolerance, o: _Options) -> None:
-    if not found.complete:
+def _locate(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance, o: _Options, *, name_it: bool) -> None:
+    """Search the failing blocks down to single entries; name "right except for …" only when the
+    located entries account for the whole measured mismatch."""
+    start = t.ev.count
+    more = resolve(t, res.failing, localise=True, max_probes=_budget(t.n, o), max_blocks=o.max_blocks)
+    more.wrong = {**res.wrong, **more.wrong}
+    more.kinks = sorted(set(res.kinks) | set(more.kinks))
+    more.kink_wrong = res.kink_wrong + more.kink_wrong
+    more.notes = res.notes + more.notes
+    more.undecided = res.undecided + more.undecided
+    loc = localisation(t, more, "bisection" if t.n > 1 else "per_entry", t.ev.count - start)
+    verdict.localisation = loc
+    verdict.notes.extend(more.notes)
+    if not more.wrong:
         return
     implied = t.g.clone().reshape(-1)
-    for i, v in found.true_values.items():
+    for i, v in more.wrong.items():
         implied[i] = v
     implied = implied.reshape(t.g.shape)
-    if verdict.diagnosis is None:
-        verdict.diagnosis = dg.pattern_for(o.label(t.name), t.g, implied, ctol, o.factors)
-    verdict.rel_error_full = _rel_full(t.g, implied)
+    verdict.rel_error_full = _rel_full(t.g, implied) if loc.complete else None
+    if not loc.complete or not _accounts(t, res.top, implied, ctol, o):
+        verdict.notes.append(
+            f"{loc.mismatched} located {'entry does' if loc.mismatched == 1 else 'entries do'} not account for the "
+            "whole measured error: no pattern is named"
+            if loc.complete
+            else "the wrong entries were not all located: no pattern is named"
+        )
+        return
     verdict.error_map = _error_map(t.g, implied, ctol, o.error_map_limit)
+    if name_it:
+        verdict.diagnosis = dg.pattern_for(o.label(t.name), t.g, implied, ctol, o.factors)
 
 
-def _hypotheses(t: Target, top: Probe, claim: torch.Tensor, ctol: Tolerance, o: _Options) -> torch.Tensor | None:
-    """Measure one more direction and test factor / transpose / reshape / batch hypotheses."""
-    ms = []
-    if top.reliable:
-        ms.append(dg.Measurement(t.v, top.estimate, top.bound))
-    while len(ms) < 2:
-        tj = _target(t.name, t.ev, t.g, ctol, o, 100 + len(ms))
-        p = tj.probe(tj.v, min_steps=2)
+def _accounts(t: Target, top: Probe | None, implied: torch.Tensor, ctol: Tolerance, o: _Options) -> bool:
+    """The claim corrected at the located entries *passes* on a fresh whole-tensor direction: no entry
+    left uncorrected is off by more than twice its tolerance (the pass rule of a probe)."""
+    return _passes(t, implied, ctol, 300)
+
+
+def _passes(t: Target, implied: torch.Tensor, ctol: Tolerance, fresh: int) -> bool:
+    """``implied`` passes a probe on a fresh direction over the whole tensor: it is within twice its
+    tolerance everywhere, as far as one probe can tell (the residual test of a named pattern)."""
+    tau = ctol.atol + ctol.rtol * implied.abs()
+    corrected = Target(t.name, t.x, implied, t.v, t.scale, tau, t.rho, t.ev, t.settings, t.seed)
+    return corrected.probe(torch.arange(t.n), fresh=fresh).status == "pass"
+
+
+def _measure(t: Target, first: int, count: int) -> list[dg.Measurement]:
+    """``count`` measured directions over the whole tensor (fresh seeds from ``first``)."""
+    out = []
+    everything = torch.arange(t.n)
+    for j in range(first, first + count):
+        w = t.direction(everything, fresh=j)
+        p = t.probe(everything, min_steps=2, fresh=j)
         if not p.reliable:
-            return None
-        ms.append(dg.Measurement(tj.v, p.estimate, p.bound))
-    return dg.implied_truth(claim, t.x.shape, ms, ctol, o.factors)
+            return []
+        out.append(dg.Measurement(w, p.estimate, p.bound))
+    return out
 
 
-def _wrong_shape(verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
+def _hypotheses(t: Target, top: Probe | None, claim: torch.Tensor, ctol: Tolerance, o: _Options) -> torch.Tensor | None:
+    """Fit factor / transpose / reshape / batch hypotheses on two measured directions, confirm on a third."""
+    ms = _measure(t, 100, 3)
+    if len(ms) < 3:
+        return None
+    implied = dg.implied_truth(claim, t.x.shape, ms[:2], ms[2:], ctol, o.factors)
+    if implied is None or not _passes(t, implied, ctol, 250):
+        return None  # the residual after applying the hypothesis is not within tolerance
+    return implied
+
+
+def _wrong_shape(
+    verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options
+) -> None:
     verdict.status = "wrong_shape"
     verdict.claimed_shape = list(g.shape)
     label, name = o.label(verdict.name), verdict.name
@@ -315,10 +372,8 @@ def _wrong_shape(verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: T
     if truth is not None:
         implied = _as_float64(truth)
     elif o.locate_mode != "off" and bool(torch.isfinite(g).all()):
-        t = _target(name, ev, torch.zeros_like(ev.x[name]), ctol, o, 0)
-        top = t.probe(t.v, min_steps=2)
-        verdict.checks = [_direction(top)]
-        implied = _hypotheses(t, top, g, ctol, o)
+        t = _target(name, ev, torch.zeros_like(ev.x[name]), ctol, dtype, o, 0)
+        implied = _hypotheses(t, None, g, ctol, o)
     mistake = dg.match_mistake(name, g, o.mistakes, ctol)
     diag = dg.pattern_for(label, g, implied, ctol, o.factors) if implied is not None else None
     verdict.diagnosis = mistake or diag or dg.shape_diagnosis(label, g.shape, shape)
@@ -329,7 +384,7 @@ def _non_finite(verdict: TensorVerdict, g: torch.Tensor, ctol: Tolerance, o: _Op
     bad = ~torch.isfinite(g)
     flat = bad.reshape(-1).nonzero().flatten().tolist()
     entries = [
-        EntryError(_unravel(i, g.shape), float(g.reshape(-1)[i]), math.nan, "finite_differences", math.inf, math.inf)
+        EntryError(unravel(i, g.shape), float(g.reshape(-1)[i]), math.nan, "finite_differences", math.inf, math.inf)
         for i in flat[:10]
     ]
     verdict.localisation = Localisation("per_entry", True, len(flat), g.numel(), entries)
@@ -339,34 +394,55 @@ def _non_finite(verdict: TensorVerdict, g: torch.Tensor, ctol: Tolerance, o: _Op
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _target(name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, o: _Options, j: int) -> Target:
+def _target(
+    name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options, j: int
+) -> Target:
     x = ev.x[name]
+    scale = torch.empty(x.numel(), dtype=torch.float64)
+    flat = x.reshape(-1)
+    tau = (ctol.atol + ctol.rtol * g.abs()).reshape(-1)
+    for idx in magnitude_blocks(x):
+        # κ: an entry with a small τ_i·s_i weighs more, so that τ_i·|w_i| is similar across the block
+        s = entry_scale(flat[idx])
+        ts = tau[idx] * s
+        scale[idx] = s * (ts.max() / ts).clamp(1.0, _MAX_WEIGHT)
     return Target(
         name,
         x,
         g,
-        _direction_vector(x, o.seed, name, j),
-        ctol.rtol,
-        ctol.atol,
-        default_step(x, o.settings),
+        _direction_vector(x, o.seed, name, j, g if j == 0 else None),
+        scale.reshape(x.shape),
+        ctol.atol + ctol.rtol * g.abs(),
+        _rounding(dtype),
         ev,
         o.settings,
         o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
     )
 
 
-def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int) -> torch.Tensor:
-    """Seeded ``±U(1, 2)``: reproducible per (seed, tensor name, index)."""
+_MAX_WEIGHT = 64.0  # the largest extra weight κ of an entry with a small tolerance (its step grows as much)
+
+
+def _rounding(dtype: torch.dtype) -> float:
+    """Relative error of a right claim in ``dtype``: 8 units of its rounding (a few accumulated
+    roundings of a backward pass). This is the "noise" a block's pass limit allows for."""
+    if not dtype.is_floating_point:
+        return 8 * EPS64
+    return 8 * float(torch.finfo(dtype).eps)
+
+
+def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int, g: torch.Tensor | None = None) -> torch.Tensor:
+    """Seeded ``±U(1, 2)``: reproducible per (seed, tensor name, index).
+
+    With ``g`` (the claim), the signs follow the claim's (random where it is zero): a claim off by a
+    factor, however close to 1, then shows in full (``<g, w>`` cannot cancel), and a single wrong entry
+    shows as before. A right claim's rounding is still far below the fail limit, even when coherent.
+    """
     s = (seed * 1_000_003 + zlib.crc32(name.encode()) * 7919 + j * 104_729) % (2**62)
     gen = torch.Generator().manual_seed(s)
     u = torch.rand(x.shape, generator=gen, dtype=torch.float64) * 2 - 1  # sign and |u| independent
-    return torch.sign(u) * (1.0 + u.abs())
-
-
-def _fd_locate(t: Target, top: Probe, o: _Options) -> Found:
-    return locate(
-        t, top, per_entry_limit=o.per_entry_limit, max_blocks=o.max_blocks, sample_entries=o.sample_entries, seed=o.seed
-    )
+    sign = torch.sign(u) if g is None else torch.where(g != 0, torch.sign(g), torch.sign(u))
+    return sign * (1.0 + u.abs())
 
 
 def _with_truth(
@@ -379,7 +455,7 @@ def _with_truth(
     order = flat[torch.argsort(err[flat], descending=True)][:10].tolist()
     entries = [
         EntryError(
-            _unravel(i, t.g.shape),
+            unravel(i, t.g.shape),
             float(t.g.reshape(-1)[i]),
             float(truth.reshape(-1)[i]),
             source,
@@ -440,14 +516,6 @@ def _as_float64(t: object) -> torch.Tensor:
     if tt.is_complex():
         raise TypeError("complex tensors are not supported")
     return tt.detach().to("cpu", torch.float64).clone()
-
-
-def _unravel(flat: int, shape: torch.Size) -> list[int]:
-    idx = []
-    for size in reversed(shape):
-        idx.append(flat % size)
-        flat //= size
-    return list(reversed(idx))
 
 
 def _dot(f: Callable[[dict[str, torch.Tensor]], torch.Tensor], v: torch.Tensor) -> ScalarFunction:

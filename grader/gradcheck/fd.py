@@ -1,19 +1,32 @@
-"""Finite differences along a direction, with an error model that keeps a correct gradient passing.
+"""Finite differences along a direction, with an error model that never lets a doubtful probe pass.
 
-One *probe* compares the claimed directional derivative ``<g, v>`` with central differences of
-``φ(t) = f(x + t·v/‖v‖)``. Errors of a central difference ``D(h)``:
+One *probe* compares the claimed directional derivative ``c = <g, w>`` with central differences of
+``φ(t) = f(x + t·w)``. The direction ``w = v ⊙ s ⊙ κ`` carries the scale ``s`` of each entry's block of
+similar magnitudes (see :func:`entry_scale`), so a step ``t = h`` moves every entry by about ``h``
+relative to its block: a tensor holding 1e-4 and 1e4 entries is probed at the right scale for both.
+``κ ∈ [1, 64]`` weighs up entries whose tolerance is small, so that every entry of a block is seen with
+a similar weight against its own tolerance. Errors of a
+central difference ``D(h)``:
 
-* round-off: ``≈ eps_f·(|φ(h)| + |φ(−h)|) / 2h`` plus the rounding of ``x + t·u`` itself
+* round-off: ``≈ eps_f·(|φ(h)| + |φ(−h)|) / 2h`` plus the rounding of ``x + t·w`` itself
   (``eps·Σ|g_i x_i| / h``): it grows as ``h`` shrinks;
 * truncation: ``≈ h²·|φ'''|/6``: it shrinks as ``h`` shrinks, and is measured, not assumed, by
   comparing ``D(h)`` with ``D(h/4)`` (Richardson: the difference is 15/16 of the truncation of ``D(h)``).
 
-A probe passes as soon as the claim lies within the claim's own tolerance plus the FD error bound
-(usually after 2 evaluations). It fails only when two step sizes agree that the claim is off by more
-than the tolerance, the whole step difference and the round-off bound together, *and* the second
-difference ``φ(h) + φ(−h) − 2φ(0)`` scales like ``h²`` between the two steps: it scales like ``h`` when
-the difference straddles a kink (ReLU, abs, max), and then smaller steps are tried. A kink that stays
-at every step (``x`` sits on it) gives the status ``"kink"``: the caller localises it instead of failing.
+The caller gives two limits (see :mod:`grader.gradcheck.locate`): the probe *passes* only when
+``|estimate − claim| + bound + noise ≤ pass_limit`` (the bound is small against what a wrong entry
+would show), and *fails* only when ``|estimate − claim| − bound > fail_limit`` (no claim within its
+tolerance can be that far) on a measured, smooth step pair, and again on the next smaller pair (a kink
+crossed between two steps can mimic a smooth pair once, hardly twice). In between, with a small bound,
+the probe is ``"gray"``: the caller splits the block. When no step resolves the question the probe is
+``"unresolved"``, never a pass. Every verdict rests on at least two step sizes (4 evaluations): a
+single central difference can hide a wrong entry behind its unmeasured truncation. When round-off
+dominates the first pair the step grows instead of shrinking.
+
+Kinks (ReLU, abs, max): across a kink the second difference ``φ(h) + φ(−h) − 2φ(0)`` scales like ``h``,
+not ``h²``. A kink seen at one step is remembered: a smaller step is called smooth only when its own
+second difference is resolved above round-off and no longer shows the jump. A kink that stays at every
+step gives ``"kink"``: the caller compares the claim with the one-sided derivatives of single entries.
 """
 
 from __future__ import annotations
@@ -26,19 +39,20 @@ from typing import Literal
 import torch
 
 EPS64 = float(torch.finfo(torch.float64).eps)
-ProbeStatus = Literal["pass", "fail", "kink"]
+ProbeStatus = Literal["pass", "fail", "gray", "kink", "unresolved"]
 ScalarFunction = Callable[[dict[str, torch.Tensor]], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class FDSettings:
     """Knobs of the error model. The defaults are conservative: a false alarm costs more than a miss
-    of an error below ~1e-8 relative (bugs are O(1))."""
+    of an error below the guarantee (bugs are O(1))."""
 
-    eps_f: float = 1e-13  # relative accuracy assumed for one float64 evaluation of f
+    eps_f: float = 1e-14  # relative accuracy assumed for one float64 evaluation of f
     safety: float = 8.0  # multiplies every round-off bound
     ratio: float = 4.0  # step reduction between two step sizes
-    max_refinements: int = 5  # steps h, h/4, ..., h/4^5 before giving up with "kink"
+    max_refinements: int = 5  # steps h, h/4, ..., h/4^5 before giving up
+    step: float = 4e-4  # first step, relative to each entry's scale (the second is a quarter of it)
 
 
 class FunctionError(RuntimeError):
@@ -86,21 +100,37 @@ def _as_scalar(out: object) -> float:
     raise FunctionError(f"f must return a scalar tensor, got {type(out).__name__}")
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What decides a probe, in the claim's units along ``w``.
+
+    ``pass_limit``: the largest ``|mismatch| + bound + noise`` that still proves no entry of the block
+    is off by more than twice its tolerance; ``fail_limit``: the largest ``|mismatch|`` a claim within
+    its tolerance can show (with probability ≥ 1 − 1e-6); ``noise``: the claim's own rounding, seen
+    through ``w``.
+    """
+
+    pass_limit: float
+    fail_limit: float
+    noise: float = 0.0
+
+
 @dataclass
 class Probe:
-    """One directional comparison. ``estimate`` and ``bound`` are for ``<true gradient, v>``."""
+    """One directional comparison. ``estimate`` and ``bound`` are for ``<true gradient, w>``."""
 
     status: ProbeStatus
     claim: float
     estimate: float
     bound: float  # error bound of the estimate (finite differences only)
-    tolerance: float  # precision asked of the claim along v (from the claim's dtype)
+    tolerance: float  # fail limit: the room a claim within its tolerance has along w
     step: float
     evaluations: int
-    # (h, φ(h), φ(−h)) for each step tried, in the unit direction: reused for one-sided checks
+    # (h, φ(h), φ(−h)) for each step tried: reused for one-sided derivatives
     samples: list[tuple[float, float, float]] = field(default_factory=list)
     norm: float = 1.0
     note: str = ""
+    pass_limit: float = 0.0
 
     @property
     def mismatch(self) -> float:
@@ -109,82 +139,168 @@ class Probe:
     @property
     def reliable(self) -> bool:
         """The estimate's bound includes a measured truncation error (two step sizes or more)."""
-        return len(self.samples) >= 2 and self.status != "kink"
+        return len(self.samples) >= 2 and self.status in ("pass", "fail", "gray") and math.isfinite(self.bound)
 
 
-# Claim errors seen through a random direction: for per-entry errors |e_i| ≤ w_i (the tolerance) and
-# signs of v independent of them, Hoeffding gives P(|Σ e_i v_i| ≥ K·‖w·v‖₂) ≤ 2·exp(−K²/2) ≈ 5e-11.
-# The worst case ‖w·v‖₁ grows like n instead of √n and would hide sparse errors in large tensors.
-HOEFFDING_K = 7.0
+# Claim errors seen through a random direction: for per-entry errors |e_i| ≤ τ_i and signs of w
+# independent of them, Hoeffding gives P(|Σ e_i w_i| ≥ K·‖τ·w‖₂) ≤ 2·exp(−K²/2) < 1e-6 for K = 5.4.
+HOEFFDING_K = 5.4
 
 
-def claim_tolerance(g: torch.Tensor, v: torch.Tensor, rtol: float, atol: float) -> float:
-    """How far ``<g, v>`` may be from ``<∇f, v>`` when every entry of g is within (rtol, atol)."""
-    w = (rtol * g.abs() + atol) * v.abs()
-    return float(min(w.sum(), HOEFFDING_K * w.pow(2).sum().sqrt()))
+def entry_scale(x: torch.Tensor) -> torch.Tensor:
+    """The per-entry step scale: ``|x_i|``, floored at a tenth of the RMS of the entry's block.
 
-
-def default_step(x: torch.Tensor, settings: FDSettings) -> float:
-    """``eps_f^(1/3)`` balances round-off and truncation for unit scales; larger for large ``x``."""
-    rms = float(x.pow(2).mean().sqrt()) if x.numel() else 0.0
-    return settings.eps_f ** (1 / 3) * max(1.0, rms if math.isfinite(rms) else 1.0)
+    The caller groups entries by magnitude (:func:`grader.gradcheck.locate.magnitude_blocks`), so a 1e-4
+    entry is never moved like a 1e4 one; the floor keeps a peer that happens to be near zero movable by
+    a step that rises above round-off.
+    """
+    a = x.abs()
+    fin = a[torch.isfinite(a)]
+    typical = float(fin.pow(2).mean().sqrt()) if fin.numel() else 0.0
+    typical = typical if typical > 0 else 1.0
+    return torch.where(torch.isfinite(a), a.clamp(min=0.1 * typical), torch.full_like(a, typical))
 
 
 def probe(
     ev: Evaluator,
     name: str,
-    v: torch.Tensor,
+    w: torch.Tensor,
     claim: float,
-    tolerance: float,
+    limits: Limits,
     xerr: float,
-    h0: float,
     settings: FDSettings,
     *,
     min_steps: int = 1,
+    quick: bool = False,
+    kink_patience: int = 0,
 ) -> Probe:
-    """Compare ``claim = <g, v>`` with finite differences along ``v``.
+    """Compare ``claim = <g, w>`` with finite differences along ``w`` (see the module docstring).
 
-    ``tolerance`` is how far ``claim`` may be from the truth because of the claim's own precision;
-    ``xerr`` bounds ``eps·Σ|g_i x_i|`` over the support of ``v`` (rounding of the moved point).
-    ``min_steps=2`` forces a measured truncation error (a *measurement*, used for hypotheses).
+    ``xerr`` bounds ``eps·Σ|g_i x_i|`` over the support of ``w`` (rounding of the moved point).
+    Every verdict rests on two step sizes (4 evaluations), so that the truncation error is measured:
+    a single central difference can hide a wrong entry behind its own truncation. ``min_steps`` is kept
+    for callers that ask for a measurement; 2 is always the case. ``quick`` (for localisation inside a
+    tensor already proved wrong) does not confirm a failure at a second pair. ``kink_patience > 0``
+    gives up with ``"kink"`` after that many step pairs in a row straddle a kink (for blocks, which are
+    split anyway; single entries look further down).
     """
-    nv = float(v.norm())
-    if nv == 0.0 or not math.isfinite(nv):
-        return Probe("pass", claim, 0.0, 0.0, tolerance, 0.0, 0)
-    u = v / nv
-    c, tl, xe = claim / nv, tolerance / nv, xerr / nv
+    if not bool((w != 0).any()):
+        return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
+    c, s = claim, settings
     start = ev.count
-    s = settings
-    ds: list[float] = []
-    rs: list[float] = []
-    d2s: list[float] = []
-    n2s: list[float] = []
+    # samples by step: h -> (D(h), round-off bound of D(h), second difference, its noise)
+    at: dict[float, tuple[float, float, float, float]] = {}
     samples: list[tuple[float, float, float]] = []
+    jump = 0.0  # the largest slope jump seen so far (0: no kink seen)
 
     def done(status: ProbeStatus, est: float, bound: float, h: float, note: str = "") -> Probe:
-        return Probe(status, claim, est * nv, bound * nv, tolerance, h, ev.count - start, samples, nv, note)
+        samples.sort(key=lambda q: -q[0])  # largest step first: one_sided uses the two smallest
+        return Probe(status, claim, est, bound, limits.fail_limit, h, ev.count - start, samples, 1.0, note,
+                     limits.pass_limit)
 
-    for k in range(s.max_refinements + 1):
-        h = h0 / s.ratio**k
-        fp, fm = ev.at(name, u, h), ev.at(name, u, -h)
+    def sample(h: float) -> bool:
+        fp, fm = ev.at(name, w, h), ev.at(name, w, -h)
         if not (math.isfinite(fp) and math.isfinite(fm)):
-            return done("kink", ds[-1] if ds else 0.0, math.inf, h, "f is not finite near the point")
+            return False
         samples.append((h, fp, fm))
-        ds.append((fp - fm) / (2 * h))
-        rs.append((s.eps_f * (abs(fp) + abs(fm)) + 2 * xe) / (2 * h))
-        d2s.append(fp + fm - 2 * ev.f0)
-        n2s.append(s.safety * (s.eps_f * (abs(fp) + abs(fm) + 2 * abs(ev.f0)) + 3 * xe))
-        if k == 0:
-            if min_steps <= 1 and abs(ds[0] - c) <= tl + s.safety * rs[0]:
-                return done("pass", ds[0], s.safety * rs[0], h)
+        # f exactly unchanged by ±h: its slope is below one rounding unit of f over h (a slope above it
+        # would move f), so the round-off bound is the unit, not the pessimistic eps_f
+        eps = EPS64 if fp == fm == ev.f0 else s.safety * s.eps_f
+        at[h] = (
+            (fp - fm) / (2 * h),
+            (eps * (abs(fp) + abs(fm)) + 2 * s.safety * xerr) / (2 * h),
+            fp + fm - 2 * ev.f0,
+            s.safety * (s.eps_f * (abs(fp) + abs(fm) + 2 * abs(ev.f0)) + 3 * xerr),
+        )
+        return True
+
+    h = s.step
+    if not sample(h):
+        return done("kink", 0.0, math.inf, h, "f is not finite near the point")
+    lo_h = hi_h = h
+    down, failed_once, kinked = True, False, 0
+    prev_diff = 0.0
+    best: tuple[float, float, float] | None = None  # (bound, estimate, step) of the best smooth pair
+    for _ in range(s.max_refinements):
+        if down:
+            big, small = lo_h, lo_h / s.ratio
+            lo_h = small
+        else:
+            big, small = hi_h * s.ratio, hi_h
+            hi_h = big
+        new = small if down else big
+        if not sample(new):
+            return done("kink", at[small if not down else big][0], math.inf, new, "f is not finite near the point")
+        (db, rb, d2b, n2b), (ds, rs, d2s, n2s) = at[big], at[small]
+        est = ds + (ds - db) / (s.ratio**2 - 1)
+        trunc = abs(ds - db) / (s.ratio**2 - 1)  # ≈ the truncation of D(small); est's own is far below it
+        bound = trunc + rs + rb
+        if not _second_difference_consistent(d2b, d2s, n2b, n2s, s.ratio):
+            jump = max(jump, abs(d2b) / big)
+            down, kinked = True, kinked + 1  # a kink within ±h: only smaller steps can tell
+            if kink_patience and kinked >= kink_patience:
+                break
             continue
-        est = ds[-1] + (ds[-1] - ds[-2]) / (s.ratio**2 - 1)
-        bound = abs(ds[-1] - ds[-2]) + s.safety * (rs[-1] + rs[-2])
-        smooth = _second_difference_consistent(d2s[-2], d2s[-1], n2s[-2], n2s[-1], s.ratio)
-        if k + 1 < min_steps or not smooth:
-            continue  # a kink within ±h: only a smaller step can tell
-        return done("pass" if abs(est - c) <= tl + bound else "fail", est, bound, h)
-    return done("kink", ds[-1], abs(ds[-1] - ds[-2]) + s.safety * (rs[-1] + rs[-2]), h, "kink at every step")
+        if jump > 0.0 and (abs(d2s) + n2s) / small >= 0.5 * jump:
+            down, kinked = True, kinked + 1  # the kink seen before may hide in round-off: not smooth yet
+            if kink_patience and kinked >= kink_patience:
+                break
+            continue
+        kinked = 0
+        # A kink on the point with a slope jump J adds J·h to the second difference (besides the h² of
+        # the smooth part) and J/2 to every central difference, which Richardson does not remove. The
+        # pair bounds J by |Δ²(h) − r²·Δ²(h/r)| / ((r − 1)·h), round-off included: a jump too small to
+        # break the h² scaling, or hidden in round-off, is thus in the bound instead of being forgotten.
+        r = s.ratio
+        bound += (abs(d2b - r * r * d2s) + n2b + r * r * n2s) / (2 * (r - 1) * big)
+        if best is None or bound < best[0]:
+            best = (bound, est, small)
+        verdict = _decide(abs(est - c), bound, limits)
+        if quick and verdict is not None:
+            return done(verdict, est, bound, small)
+        if verdict == "fail" and not failed_once:
+            failed_once, down = True, True  # a failure must hold at the next smaller step too
+            prev_diff = ds - db
+            continue
+        if verdict == "fail" and _first_order(prev_diff, ds - db, s.ratio):
+            # the differences shrink like h, not h²: φ is not twice differentiable here (relu², a max
+            # of smooth pieces), so Richardson's h² model does not hold: extrapolate to first order
+            est = ds + (ds - db) / (s.ratio - 1)
+            bound += abs(ds - db) / (s.ratio - 1)
+            verdict = _decide(abs(est - c), bound, limits)
+        if verdict is not None:
+            return done(verdict, est, bound, small)
+        failed_once = False
+        if rs + rb > trunc and jump == 0.0 and hi_h * s.ratio <= _MAX_STEP_UP * s.step:
+            down = False  # round-off dominates: a larger step is more accurate
+        elif not down:
+            break  # truncation dominates above, round-off below: no better pair exists
+    if jump > 0.0:
+        return done("kink", at[lo_h][0], math.inf, lo_h, "kink at every step")
+    if best is not None:
+        return done("unresolved", best[1], best[0], best[2], "finite differences could not resolve the claim")
+    return done("unresolved", at[lo_h][0], math.inf, lo_h, "finite differences could not resolve the claim")
+
+
+_MAX_STEP_UP = 256.0  # a probe may grow its step to this many times the first one
+
+
+def _first_order(prev: float, cur: float, ratio: float) -> bool:
+    """Successive step differences shrink by ``ratio`` (error ∝ h) rather than ``ratio²`` (∝ h²)."""
+    if cur == 0.0:
+        return False
+    q = abs(prev / cur)
+    return q < 0.5 * ratio * ratio
+
+
+def _decide(m: float, bound: float, limits: Limits) -> ProbeStatus | None:
+    if m + bound + limits.noise <= limits.pass_limit:
+        return "pass"
+    if m - bound > limits.fail_limit:
+        return "fail"
+    if 2 * bound <= max(limits.pass_limit, 0.0) or bound <= 0.1 * m:
+        return "gray"
+    return None
 
 
 def _second_difference_consistent(a: float, b: float, na: float, nb: float, ratio: float) -> bool:
@@ -193,11 +309,11 @@ def _second_difference_consistent(a: float, b: float, na: float, nb: float, rati
     Across a kink the second difference scales like ``h`` (ratio 4 instead of 16), or jumps.
     """
     r2 = ratio**2
-    return abs(a - r2 * b) <= 0.5 * abs(a) + na + r2 * nb
+    return abs(a - r2 * b) <= 0.05 * abs(a) + na + r2 * nb
 
 
 def one_sided(p: Probe, f0: float) -> tuple[float, float]:
-    """Left and right derivatives along the probe's direction (scaled by its norm), from its samples.
+    """Left and right derivatives along the probe's direction, from its samples.
 
     Richardson on one-sided differences (error ∝ h) over the two smallest steps.
     """

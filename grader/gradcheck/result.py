@@ -56,15 +56,16 @@ class Localisation:
     """Where the wrong entries are.
 
     ``complete`` means every entry was classified, so ``mismatched`` is an exact count; otherwise it
-    is an estimate from a sample (``method == "sampled"``).
+    is a lower bound (each failing block left unsearched holds at least one wrong entry), never more
+    than ``total``.
     """
 
-    method: str  # "reference", "hypothesis", "bisection", "per_entry", "sampled"
+    method: str  # "reference", "hypothesis", "bisection", "per_entry"
     complete: bool
     mismatched: int
     total: int
     entries: list[EntryError] = field(default_factory=list)  # worst first
-    kinks: list[list[int]] = field(default_factory=list)  # entries on a kink, excluded
+    kinks: list[list[int]] = field(default_factory=list)  # entries on a kink, claim between one-sided derivatives
     evaluations: int = 0
     note: str = ""
 
@@ -184,7 +185,7 @@ class GradcheckResult:
                 line += f", relative error {t.rel_error:.2e}"
             loc = t.localisation
             if loc is not None and loc.mismatched:
-                exact = "" if loc.complete else "about "
+                exact = "" if loc.complete else "at least "
                 line += f", {exact}{loc.mismatched} of {loc.total} entries wrong ({loc.method})"
                 for e in loc.entries[:3]:
                     line += f"\n    {t.name}{e.index}: claimed {e.claimed:.6g}, true {e.true:.6g}"

@@ -114,5 +114,6 @@ def test_cost_of_a_correct_gradient_is_two_probes_per_tensor() -> None:
     f, p, g = mlp(0)
     r = check_gradients(f, p, g)
     assert r.passed
-    assert r.evaluations == 1 + 2 * 2 * len(p)  # base + 2 directions × 2 evaluations
-    assert check_gradients(f, p, g, directions=1).evaluations == 1 + 2 * len(p)
+    # base + 1 direction × 2 step sizes × 2 evaluations per tensor (a third step when the first pair is unclear)
+    assert 1 + 4 * len(p) <= r.evaluations <= 1 + 6 * len(p)
+    assert check_gradients(f, p, g, directions=2).evaluations >= 1 + 2 * 4 * len(p)

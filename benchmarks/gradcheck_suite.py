@@ -1,0 +1,250 @@
+"""Model families and planted bugs for the gradient-engine suite (used by ``bench_gradcheck.py``).
+
+Six families, each in float32 and float64 (the claimed gradients come from autograd run in that dtype;
+finite differences always run in float64 on the same point):
+
+* ``conv``: conv2d + ReLU + 2×2 max-pool + linear, squared error;
+* ``ties``: a piecewise-linear net whose inputs and weights are rounded to halves: exact zeros of
+  ReLU and ties of max (several entries on kinks at once);
+* ``scaled``: linear-Gaussian regression with weights of 1e-4 and 1e4 in one tensor and features
+  scaled to match (a loss of about 1e6);
+* ``gru``: a 4-step GRU cell (sigmoid gates, products of gates and states), mean squared error;
+* ``mixture``: negative log-likelihood of a 1-D Gaussian mixture (log-sum-exp, softplus widths);
+* ``bnmlp``: batch normalisation + softplus MLP + L2 penalty, logistic loss.
+
+Bugs (a kind, the tensor it is planted in, the mask of wrong entries, and the diagnosis ids that
+would be right): one entry just above the guarantee (2.5 τ), one entry grossly wrong, a row, a column,
+the gradient at a slightly shifted point, a tiny global scaling (1 + 5·rtol), a factor 2, a sign flip,
+a transpose (square tensors), a zero gradient, and 2% of the entries perturbed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from grader.gradcheck.engine import engine_tolerance
+
+Params = dict[str, torch.Tensor]
+FAMILIES = ("conv", "ties", "scaled", "gru", "mixture", "bnmlp")
+BUG_KINDS = ("entry_edge", "entry_big", "row", "column", "shifted", "tiny_scale", "factor2", "sign", "transpose",
+             "zero", "sparse")
+ACCEPTABLE = {
+    "entry_edge": {"some_entries_wrong"},
+    "entry_big": {"some_entries_wrong"},
+    "row": {"some_rows_wrong", "some_entries_wrong"},
+    "column": {"some_columns_wrong", "some_entries_wrong"},
+    "shifted": set(),
+    "tiny_scale": {"scaled"},
+    "factor2": {"scaled"},
+    "sign": {"sign_flipped"},
+    "transpose": {"transposed"},
+    "zero": {"zero"},
+    "sparse": {"some_entries_wrong"},
+}
+
+
+@dataclass
+class Problem:
+    family: str
+    f: Callable[[Params], torch.Tensor]
+    params: Params  # float64
+    grads: Params  # autograd in the problem's dtype
+    dtype: torch.dtype
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def _grads(f: Callable[[Params], torch.Tensor], p: Params, dtype: torch.dtype) -> Params:
+    q = {k: v.to(dtype).clone().requires_grad_(True) for k, v in p.items()}
+    f(q).backward()
+    return {k: v.grad.detach() for k, v in q.items()}  # type: ignore[union-attr]
+
+
+def make(family: str, seed: int, dtype: torch.dtype) -> Problem:
+    g = _gen(seed * 31 + FAMILIES.index(family))
+    f, p = _BUILDERS[family](g)
+    return Problem(family, f, p, _grads(f, p, dtype), dtype)
+
+
+def _conv(g: torch.Generator):  # noqa: ANN202
+    x = torch.randn(2, 2, 8, 8, generator=g, dtype=torch.float64)
+    y = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    p = {
+        "K": torch.randn(4, 2, 3, 3, generator=g, dtype=torch.float64) / 4,
+        "c": 0.1 * torch.randn(4, generator=g, dtype=torch.float64),
+        "W": torch.randn(3, 36, generator=g, dtype=torch.float64) / 6,
+    }
+
+    def f(q: Params) -> torch.Tensor:
+        h = F.max_pool2d(torch.relu(F.conv2d(x.to(q["K"].dtype), q["K"], q["c"])), 2)
+        return ((h.flatten(1) @ q["W"].T - y.to(h.dtype)) ** 2).sum() / 2
+
+    return f, p
+
+
+def _ties(g: torch.Generator):  # noqa: ANN202
+    def half(t: torch.Tensor) -> torch.Tensor:
+        return torch.round(t * 2) / 2
+
+    x = half(torch.randn(6, 8, generator=g, dtype=torch.float64))
+    p = {
+        "W1": half(torch.randn(8, 8, generator=g, dtype=torch.float64)),
+        "b1": half(torch.randn(8, generator=g, dtype=torch.float64)),
+        "W2": half(torch.randn(4, 8, generator=g, dtype=torch.float64)),
+    }
+
+    def f(q: Params) -> torch.Tensor:
+        h = torch.relu(x.to(q["W1"].dtype) @ q["W1"].T + q["b1"])
+        o = h @ q["W2"].T
+        return o.reshape(6, 2, 2).max(-1).values.sum() + 0.1 * (o**2).sum()
+
+    return f, p
+
+
+def _scaled(g: torch.Generator):  # noqa: ANN202
+    n, d = 16, 10
+    s = 10.0 ** torch.tensor([-4.0, 4.0] * (d // 2), dtype=torch.float64)
+    x = torch.randn(n, d, generator=g, dtype=torch.float64) / s  # features matched to the weights' scales
+    w_true = torch.randn(d, generator=g, dtype=torch.float64) * s
+    y = x @ w_true + torch.randn(n, generator=g, dtype=torch.float64)
+    p = {"w": w_true * (1 + 0.1 * torch.randn(d, generator=g, dtype=torch.float64)),
+         "b": torch.randn(1, generator=g, dtype=torch.float64)}
+
+    def f(q: Params) -> torch.Tensor:
+        r = x.to(q["w"].dtype) @ q["w"] + q["b"] - y.to(q["w"].dtype)
+        return 0.5 * (r**2).sum() * 1e3
+
+    return f, p
+
+
+def _gru(g: torch.Generator):  # noqa: ANN202
+    d, h, steps = 5, 6, 4
+    xs = torch.randn(steps, 3, d, generator=g, dtype=torch.float64)
+    target = torch.randn(3, h, generator=g, dtype=torch.float64)
+    p = {k: torch.randn(h, d + h, generator=g, dtype=torch.float64) / 3 for k in ("Wz", "Wr", "Wh")}
+
+    def f(q: Params) -> torch.Tensor:
+        st = torch.zeros(3, h, dtype=q["Wz"].dtype)
+        for t in range(steps):
+            xt = xs[t].to(st.dtype)
+            z = torch.sigmoid(torch.cat([xt, st], 1) @ q["Wz"].T)
+            r = torch.sigmoid(torch.cat([xt, st], 1) @ q["Wr"].T)
+            c = torch.tanh(torch.cat([xt, r * st], 1) @ q["Wh"].T)
+            st = (1 - z) * st + z * c
+        return ((st - target.to(st.dtype)) ** 2).mean()
+
+    return f, p
+
+
+def _mixture(g: torch.Generator):  # noqa: ANN202
+    k, n = 5, 40
+    data = torch.randn(n, generator=g, dtype=torch.float64) * 2
+    p = {
+        "mu": torch.randn(k, generator=g, dtype=torch.float64) * 2,
+        "rho": torch.randn(k, generator=g, dtype=torch.float64) * 0.3,
+        "logits": torch.randn(k, generator=g, dtype=torch.float64),
+    }
+
+    def f(q: Params) -> torch.Tensor:
+        sigma = F.softplus(q["rho"]) + 0.1
+        z = (data.to(sigma.dtype)[:, None] - q["mu"]) / sigma
+        logp = torch.log_softmax(q["logits"], 0) - 0.5 * z**2 - torch.log(sigma)
+        return -torch.logsumexp(logp, 1).sum()
+
+    return f, p
+
+
+def _bnmlp(g: torch.Generator):  # noqa: ANN202
+    x = torch.randn(12, 7, generator=g, dtype=torch.float64)
+    y = (torch.rand(12, generator=g) < 0.5).double()
+    p = {
+        "W1": torch.randn(9, 7, generator=g, dtype=torch.float64) / 3,
+        "gamma": 1 + 0.1 * torch.randn(9, generator=g, dtype=torch.float64),
+        "beta": 0.1 * torch.randn(9, generator=g, dtype=torch.float64),
+        "w2": torch.randn(9, generator=g, dtype=torch.float64) / 3,
+    }
+
+    def f(q: Params) -> torch.Tensor:
+        h = x.to(q["W1"].dtype) @ q["W1"].T
+        h = (h - h.mean(0)) / torch.sqrt(h.var(0, unbiased=False) + 1e-5) * q["gamma"] + q["beta"]
+        o = F.softplus(h) @ q["w2"]
+        return F.binary_cross_entropy_with_logits(o, y.to(o.dtype), reduction="sum") + 0.01 * (q["W1"] ** 2).sum()
+
+    return f, p
+
+
+_BUILDERS = {"conv": _conv, "ties": _ties, "scaled": _scaled, "gru": _gru, "mixture": _mixture, "bnmlp": _bnmlp}
+
+
+@dataclass
+class Bug:
+    kind: str
+    name: str  # the tensor
+    claimed: Params
+    mask: torch.Tensor  # wrong entries (beyond 2τ)
+    loose: torch.Tensor  # entries beyond τ (may be reported wrong)
+
+
+def plant(pr: Problem, kind: str, seed: int) -> Bug | None:
+    """Plant one bug of ``kind`` in a tensor of ``pr`` (None when the kind does not apply)."""
+    g = _gen(seed * 7 + BUG_KINDS.index(kind))
+    names = [k for k, v in pr.grads.items() if v.numel() > 1]
+    if kind in ("row", "column", "transpose"):
+        names = [k for k in names if pr.grads[k].dim() == 2 and min(pr.grads[k].shape) >= 2]
+        if kind == "transpose":
+            names = [k for k in names if pr.grads[k].shape[0] == pr.grads[k].shape[1]]
+    if not names:
+        return None
+    name = names[int(torch.randint(0, len(names), (1,), generator=g))]
+    true = pr.grads[name].to(torch.float64)
+    tol = engine_tolerance(pr.grads[name])
+    new = true.clone()
+    flat = new.view(-1)
+    rms = float(true.pow(2).mean().sqrt()) or 1.0
+    if kind in ("entry_edge", "entry_big"):
+        i = int(torch.randint(0, true.numel(), (1,), generator=g))
+        if kind == "entry_edge":
+            d = 2.5 * (tol.atol + tol.rtol * abs(float(flat[i]))) / (1 - 2.5 * tol.rtol)
+        else:
+            d = 0.5 * rms + 0.5 * abs(float(flat[i]))
+        flat[i] += d if bool(torch.rand(1, generator=g) < 0.5) else -d
+    elif kind == "row":
+        r = int(torch.randint(0, true.shape[0], (1,), generator=g))
+        new[r] = true[r] * 2 + 0.5 * rms
+    elif kind == "column":
+        c = int(torch.randint(0, true.shape[1], (1,), generator=g))
+        new[:, c] = 0.0 if float(true[:, c].abs().max()) > 10 * tol.atol else true[:, c] + rms
+    elif kind == "shifted":
+        point = {k: v.clone() for k, v in pr.params.items()}
+        point[name] = point[name] + 1e-2 * (point[name].abs().mean() + 1e-3) * torch.randn(
+            point[name].shape, generator=g, dtype=torch.float64)
+        new = _grads(pr.f, point, torch.float64)[name]
+    elif kind == "tiny_scale":
+        new = true * (1 + 5 * tol.rtol)
+    elif kind == "factor2":
+        new = true * 2
+    elif kind == "sign":
+        new = -true
+    elif kind == "transpose":
+        new = true.T.contiguous()
+    elif kind == "zero":
+        new = torch.zeros_like(true)
+    elif kind == "sparse":
+        m = torch.rand(true.shape, generator=g) < 0.02
+        if not bool(m.any()):
+            m.view(-1)[0] = True
+        new[m] = true[m] * 1.5 + 0.5 * rms
+    claimed = dict(pr.grads)
+    claimed[name] = new.to(pr.dtype)
+    back = claimed[name].to(torch.float64)
+    err, tau = (back - true).abs(), tol.atol + tol.rtol * back.abs()
+    mask = err > 2 * tau
+    if not bool(mask.any()):
+        return None  # nothing above the guarantee (e.g. a transpose of a symmetric tensor)
+    return Bug(kind, name, claimed, mask, err > tau)
