@@ -18,6 +18,7 @@ import torch
 
 from grader.compare import Mismatch, compare_tree, describe
 from grader.diagnosis import Diagnosis, confirms_variant
+from grader.errors import GraderFault
 from grader.format import fmt_shape, num
 from grader.mistakes import Mistake, MistakeBook
 from grader.results import Attachment, Comparison
