@@ -116,7 +116,7 @@ def _pool_windows(x: torch.Tensor, k: Pair, stride: Pair) -> tuple[torch.Tensor,
 def maxpool2d_forward(x: torch.Tensor, k: Pair, stride: Pair) -> torch.Tensor:
     """The maximum of each k×k window, windows ``stride`` apart, no padding: ``(B, C, Ho, Wo)``."""
     windows, _ = _pool_windows(x, k, stride)
-    return windows.max(dim=-1).values
+    return windows.amax(dim=-1)
 
 
 def maxpool2d_backward(dout: torch.Tensor, x: torch.Tensor, k: Pair, stride: Pair) -> torch.Tensor:

@@ -32,11 +32,20 @@ def _data(ctx: CheckContext, N: int, D: int, spectrum: tuple[float, ...], dtype:
     r = len(spectrum)
     assert r <= min(N - 1, D)
     Z = ctx.randn(N, r).cpu()
-    Q, _ = torch.linalg.qr(Z - Z.mean(0))  # orthonormal columns, orthogonal to the all-ones vector
-    B, _ = torch.linalg.qr(ctx.randn(D, r).cpu())
+    Q = _orthonormal(Z - Z.mean(0))  # orthonormal columns, orthogonal to the all-ones vector
+    B = _orthonormal(ctx.randn(D, r).cpu())
     mean = offset * (1 + ctx.rand(D).cpu())
     X = N ** 0.5 * Q @ torch.diag(torch.tensor(spectrum, dtype=torch.float64).sqrt()) @ B.T + mean
     return X.to(ctx.device, dtype)
+
+
+def _orthonormal(Z: torch.Tensor) -> torch.Tensor:
+    """Z (ZᵀZ)^(−1/2): orthonormal columns spanning the columns of Z (symmetric orthogonalisation).
+
+    eigh of the small r×r Gram matrix, not torch.linalg.qr, which takes ~20 ms per call in a busy
+    multi-threaded parent process."""
+    lam, U = torch.linalg.eigh(Z.T @ Z)
+    return Z @ (U * lam.rsqrt()) @ U.T
 
 
 def _part(value: Any, i: int) -> Any:
