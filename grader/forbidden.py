@@ -37,6 +37,11 @@ _BCE = ("aten::binary_cross_entropy",)
 _BCE_LOGITS = ("aten::binary_cross_entropy_with_logits",)
 _AUTOGRAD = ("autograd::engine", "autograd::forward_ad")
 _SYMPY_DIFF = ("sympy::Derivative",)
+_CONV = ("aten::convolution", "aten::_convolution", "aten::conv1d", "aten::conv2d", "aten::conv_transpose1d",
+         "aten::conv_transpose2d", "aten::convolution_backward")
+_MAX_POOL = ("aten::max_pool1d", "aten::max_pool2d", "aten::max_pool2d_with_indices",
+             "aten::max_pool1d_with_indices")
+_AVG_POOL = ("aten::avg_pool1d", "aten::avg_pool2d")
 
 RUNTIME_SIGNS: dict[str, tuple[str, ...]] = {
     **{name: _SOFTMAX for name in ("torch.softmax", "torch.special.softmax", "torch.nn.functional.softmax",
@@ -58,6 +63,16 @@ RUNTIME_SIGNS: dict[str, tuple[str, ...]] = {
     "torch.func": _AUTOGRAD,
     "functorch": _AUTOGRAD,
     "sympy.diff": _SYMPY_DIFF,
+    **{name: _CONV for name in ("torch.nn.functional.conv1d", "torch.nn.functional.conv2d",
+                                "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose2d",
+                                "torch.conv1d", "torch.conv2d", "torch.nn.Conv1d", "torch.nn.Conv2d")},
+    **{name: _MAX_POOL for name in ("torch.nn.functional.max_pool1d", "torch.nn.functional.max_pool2d",
+                                    "torch.max_pool1d", "torch.max_pool2d", "torch.nn.MaxPool2d")},
+    **{name: _AVG_POOL for name in ("torch.nn.functional.avg_pool1d", "torch.nn.functional.avg_pool2d",
+                                    "torch.avg_pool1d", "torch.nn.AvgPool2d")},
+    **{name: ("aten::im2col",) for name in ("torch.nn.functional.unfold", "torch.nn.Unfold")},
+    **{name: ("aten::col2im",) for name in ("torch.nn.functional.fold", "torch.nn.Fold")},
+    "torch.Tensor.unfold": ("aten::unfold",),
     "sympy.Derivative": _SYMPY_DIFF,
     "sympy.Expr.diff": _SYMPY_DIFF,
 }
