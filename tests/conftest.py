@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
+torch.set_num_threads(1)  # the grader's own tensors are small; two test workers share two cores
+
 ROOT = Path(__file__).resolve().parent.parent
 for _path in (ROOT, ROOT / "tests"):  # the package, and tests/exercise_helpers.py
     if str(_path) not in sys.path:
