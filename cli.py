@@ -9,6 +9,7 @@ from typing import NoReturn
 
 import click
 from rich.console import Console
+from rich.text import Text
 
 EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER_FAULT = 0, 1, 2, 3
 
@@ -151,7 +152,9 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
         path = write_template(get_exercise(exercise), directory, force=force)
     except GraderError as e:
         _fail(str(e))
-    _console().print(f"Wrote {path}. Fill in the functions, then run [bold]grade {exercise}[/bold]"
+    from rich.markup import escape
+
+    _console().print(f"Wrote {escape(str(path))}. Fill in the functions, then run [bold]grade {escape(exercise)}[/bold]"
                      + (" with the same --exercises." if _exercise_dirs_given() else "."))
 
 
@@ -167,14 +170,26 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 @click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show check ids, notes and what your code printed.")
 @click.option("--show-hidden", is_flag=True, help="Instructor view: details of hidden checks and expected answers.")
+@click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default=None,
+              help="How student code is isolated: bwrap (bubblewrap), none, or auto (bwrap where it works; the "
+                   "default, or $DL_GRADER_ISOLATION).")
 @exercises_option
 def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
-            dtype: str, verbose: bool, show_hidden: bool) -> None:
+            dtype: str, verbose: bool, show_hidden: bool, isolation: str | None) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""
+    from grader.errors import GraderError
     from grader.sandbox.client import Sandbox
 
     # Start the sandbox first: it imports torch in its own process while this one does the same.
-    with Sandbox() as sandbox:
+    try:
+        sandbox = Sandbox(isolation=isolation)
+    except GraderError as e:
+        _fail(str(e))
+    with sandbox:
+        if sandbox.isolation == "none":
+            _console(stderr=True).print(Text("note: your code runs without isolation (bubblewrap is not in use): "
+                                             "fine for checking your own work, not for grading others'.",
+                                             style="dim"))
         result = _grade(sandbox, exercise, file, seed, timeout, device, dtype)
     _report(result, fmt, verbose, "instructor" if show_hidden else "student")
     _exit_now(exit_status(result))

@@ -118,6 +118,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
         result.problems += [f.describe(path.name) for f in findings]
     ledger = CallLedger(spans=function_spans(source) if syntax is None else {})
     with open_sandbox(sandbox, limits, device) as sb:
+        result.environment["isolation"] = sb.isolation
         session = sb.open(path, limits=limits, device=device,
                           forbidden=[f.name for f in spec.forbidden]) if syntax is None else None
         try:

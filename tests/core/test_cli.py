@@ -137,3 +137,19 @@ def test_student_text_is_never_markup(tmp_path):
 def test_missing_default_file_suggests_init(tmp_path):
     r = grade("least_squares", cwd=tmp_path)
     assert r.returncode == 2 and "grade init least_squares" in r.stderr.replace("\n", " ")
+
+
+def test_isolation_none_is_said_once_and_recorded():
+    r = grade("least_squares", "reference/least_squares.py", "--format", "json", "--isolation", "none")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["environment"]["isolation"] == "none"
+    assert r.stderr.count("runs without isolation") == 1
+
+
+def test_isolation_bwrap_where_it_cannot_run_is_a_usage_error():
+    from grader.sandbox import bwrap
+
+    if bwrap.available()[0]:
+        pytest.skip("bwrap works here")
+    r = grade("least_squares", "reference/least_squares.py", "--isolation", "bwrap")
+    assert r.returncode == 2 and "--isolation bwrap was asked for" in r.stderr
