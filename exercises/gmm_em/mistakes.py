@@ -119,7 +119,7 @@ def _naive(a: torch.Tensor) -> torch.Tensor:
 
 
 MISTAKES.add_variant(
-    "e_step_outside_log_domain", name="E-step outside the log domain",
+    "e_step_outside_log_domain", name="E-step outside the log domain", nonfinite=True,
     hint="exp(log π_k + log N(x_n; …)) underflows to 0 for every k when x_n is far from all components "
          "(N(x; c, Σ) = exp(−½ distance²)), and 0/0 gives NaN. Stay in logs: with a_nk = log π_k + log N(…), "
          "r_nk = exp(a_nk − logsumexp_j a_nj), where logsumexp subtracts the row's maximum first.",
@@ -159,7 +159,7 @@ MISTAKES.add_variant(
     **_api(total=lambda a: torch.logsumexp(a, dim=1).mean()))
 
 MISTAKES.add_variant(
-    "log_likelihood_outside_log_domain", name="log-likelihood outside the log domain",
+    "log_likelihood_outside_log_domain", name="log-likelihood outside the log domain", nonfinite=True,
     hint="log Σ_k exp(a_nk) is −inf when every exp(a_nk) underflows (x_n far from all components). Use "
          "logsumexp: log Σ_k exp(a_nk) = m_n + log Σ_k exp(a_nk − m_n) with m_n = max_k a_nk.",
     **_api(total=lambda a: torch.log(torch.exp(a).sum(dim=1)).sum()))

@@ -22,6 +22,27 @@ LOCATIONS = {"some_entries_wrong", "some_rows_wrong", "some_columns_wrong"}
 FILES = sorted(p for ex in EXERCISES for p in (ROOT / "tests" / "buggy" / ex).glob("*.py"))
 
 
+def self_contained(path: Path, exercise: str) -> str:
+    """The file as a student would hand it in: the parts it takes from the reference are written out in it
+    (a submission may not import the grader's code), then its own code, which overrides them."""
+    import ast
+
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    drop: set[int] = set()
+    aliases: list[str] = []
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "reference":
+            drop.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+            aliases += [a.asname or a.name for a in node.names if node.module == "reference"]
+    reference = (ROOT / "reference" / f"{exercise}.py").read_text(encoding="utf-8")
+    namespace = "".join(f"{a} = _types.SimpleNamespace(**{{k: v for k, v in dict(globals()).items() "
+                        f"if callable(v)}})\n" for a in aliases)
+    own = "".join(line for i, line in enumerate(lines) if i not in drop)
+    first, _, rest = own.partition("\n")  # keep the allowed-diagnoses line first
+    return f"{first}\n{reference}\nimport types as _types\n{namespace}\n{rest}"
+
+
 def allowed(path: Path) -> set[str]:
     first = path.read_text(encoding="utf-8").splitlines()[0]
     assert first.startswith("# allowed-diagnoses:"), f"{path.name}: first line must list the allowed diagnoses"
@@ -38,7 +59,7 @@ def test_at_least_three_buggy_files_per_exercise():
 def test_buggy_file_loses_marks_with_a_right_diagnosis_or_none(path, seed, sandbox, tmp_path):
     exercise = path.parent.name
     submission = tmp_path / f"{exercise}.py"
-    submission.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    submission.write_text(self_contained(path, exercise), encoding="utf-8")
     r = grade(exercise, submission, GradeOptions(seed=seed), sandbox=sandbox)
     assert r.score < r.max_score, f"{path.name} got full marks"
     assert r.problems == [], r.problems  # the file loads: its bug is in the numbers, not a crash

@@ -73,7 +73,8 @@ CASES = [
 
 
 def test_every_buggy_file_is_in_the_table() -> None:
-    on_disk = {(p.parent.name, p.stem) for p in BUGGY.glob("*/*.py")}
+    # conv, gmm_em and pca keep their expectations in each file (tests/exercises/test_buggy_new_exercises.py)
+    on_disk = {(p.parent.name, p.stem) for p in BUGGY.glob("*/*.py") if p.parent.name not in ("conv", "gmm_em", "pca")}
     assert on_disk == {(_case(c).exercise, _case(c).file) for c in CASES}
 
 
