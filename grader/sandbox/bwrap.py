@@ -162,8 +162,14 @@ def command(python: str, runtime: str, fd: int, *, tmp_mb: int, work_mb: int, sh
             args += ["--symlink", os.readlink(d), d]
         elif os.path.isdir(d):
             args += ["--ro-bind", d, d]
+    # The private filesystems first: what is bound after them lies on top. A virtualenv inside a folder
+    # under /tmp (a CI clone in /tmp/..., its .venv inside) stays visible above the private /tmp.
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--size", str(tmp_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
+    args += ["--size", str(shm_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
+    args += ["--size", str(work_mb << 20), "--perms", "0755", "--tmpfs", WORKDIR]
     bound = _python_dirs()
-    made: set[str] = set()
+    made: set[str] = {"/tmp", "/dev", "/dev/shm", WORKDIR}
     for d in bound:
         for parent in _ancestors(d):  # bwrap would make them 0700: the submission's user must pass
             if parent not in made and not parent.startswith(SYSTEM_DIRS):
@@ -172,10 +178,7 @@ def command(python: str, runtime: str, fd: int, *, tmp_mb: int, work_mb: int, sh
         args += ["--ro-bind", d, d]
     for d in _hidden_dirs(bound):
         args += ["--tmpfs", d, "--remount-ro", d]
-    args += ["--ro-bind", runtime, RUNTIME, "--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(tmp_mb << 20), "--perms", "1777", "--tmpfs", "/tmp"]
-    args += ["--size", str(shm_mb << 20), "--perms", "1777", "--tmpfs", "/dev/shm"]
-    args += ["--size", str(work_mb << 20), "--perms", "0755", "--tmpfs", WORKDIR]
+    args += ["--ro-bind", runtime, RUNTIME]
     if cuda:
         for dev in sorted(Path("/dev").glob("nvidia*")):
             args += ["--dev-bind", str(dev), str(dev)]

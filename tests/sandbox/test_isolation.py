@@ -297,7 +297,9 @@ def test_writing_many_files_stops_at_the_disk_limit(jail, submit, folder):
     assert probe(jail, submit, FILL, "probe", folder, timeout=30) <= jail.limits.disk_mb
     # and the next session starts with empty scratch folders
     left = probe(jail, submit, "import os\ndef probe():\n    return os.listdir('/tmp') + os.listdir('/dev/shm')\n")
-    assert left == []
+    # what the next submission finds is empty, but for the read-only path to a virtualenv under /tmp
+    venv_parts = Path(os.path.realpath(sys.prefix)).parts
+    assert [x for x in left if not (venv_parts[:2] == ("/", "tmp") and venv_parts[2] == x)] == []
 
 
 def test_memory_across_child_processes_is_limited(jail, submit):
