@@ -18,7 +18,6 @@ the verdict is computed here, by the engine, from the numbers the calls return.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -151,19 +150,15 @@ class ModuleFunctions:
 
 def import_file(path: Path) -> ModuleType:
     """Import ``path`` as a throwaway module (not left in ``sys.modules``). Raises LoadError if it fails."""
+    from grader.loader import load_module
+
     name = f"_gradcheck_target_{abs(hash(str(path.resolve())))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise GraderError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
-    except Exception as e:  # noqa: BLE001 - the file's own code failed
+        return load_module(path, name)
+    except Exception as e:  # noqa: BLE001 - the file's own code failed (or it is no Python file)
         raise LoadError(f"importing {path.name} raised {type(e).__name__}: {e}") from e
     finally:
         sys.modules.pop(name, None)
-    return module
 
 
 def load_target(spec: str, *, seed: int = 0, dtype: torch.dtype | None = None) -> FileTarget:
