@@ -15,7 +15,7 @@ diagnosis is worse than none:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
 from grader import format as fmt
 
@@ -53,12 +53,6 @@ class Diagnosis:
     def from_dict(cls, d: dict[str, Any]) -> Diagnosis:
         return cls(str(d["id"]), str(d.get("name", "")), str(d.get("hint", "")), d.get("source", "mistake"),
                    d.get("factor"))
-
-
-class Matcher(Protocol):
-    """Anything that names a mistake from evidence, or returns None when the evidence is not enough."""
-
-    def __call__(self, actual: Any, expected: Any) -> Diagnosis | None: ...
 
 
 def confirms_variant(actual: torch.Tensor, expected: torch.Tensor, variant: torch.Tensor, tol: Tolerance, *,

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from grader import compare
+from grader.format import fmt_index
 from grader.gradcheck.fd import (
     EPS64,
     HOEFFDING_K,
@@ -254,8 +256,8 @@ def _classify_leaf(t: Target, res: Resolution, node: Node) -> None:
             res.undecided.append(Node(node.idx, p))
             res.kink_outside.append(i)
             res.notes.append(
-                f"{t.name}{unravel(i, t.g.shape)} is on a kink; the claim {gi:.6g} lies outside the one-sided "
-                f"derivatives [{lo:.6g}, {hi:.6g}]: wrong, unless several kinks meet at this entry"
+                f"{t.name}{fmt_index(unravel(i, t.g.shape))} is on a kink; the claim {gi:.6g} lies outside the "
+                f"one-sided derivatives [{lo:.6g}, {hi:.6g}]: wrong, unless several kinks meet at this entry"
             )
     else:
         res.undecided.append(Node(node.idx, p))
@@ -293,11 +295,8 @@ def localisation(t: Target, res: Resolution, method: str, evaluations: int) -> L
 
 
 def unravel(flat: int, shape: torch.Size) -> list[int]:
-    idx = []
-    for size in reversed(shape):
-        idx.append(flat % size)
-        flat //= size
-    return list(reversed(idx))
+    """The index of entry ``flat`` as a list (the JSON form of :class:`EntryError`)."""
+    return list(compare.unravel(flat, shape))
 
 
 __all__ = ["Target", "Node", "Resolution", "resolve", "magnitude_blocks", "entry_scale", "localisation", "unravel"]

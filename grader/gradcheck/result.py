@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from grader.diagnosis import Diagnosis
+from grader.format import fmt_index
 
 if TYPE_CHECKING:
     from grader.results import CheckResult
@@ -188,7 +189,7 @@ class GradcheckResult:
                 exact = "" if loc.complete else "at least "
                 line += f", {exact}{loc.mismatched} of {loc.total} entries wrong ({loc.method})"
                 for e in loc.entries[:3]:
-                    line += f"\n    {t.name}{e.index}: claimed {e.claimed:.6g}, true {e.true:.6g}"
+                    line += f"\n    {t.name}{fmt_index(e.index)}: claimed {e.claimed:.6g}, true {e.true:.6g}"
             if t.diagnosis is not None:
                 line += f"\n    {t.diagnosis.hint}"
             for n in t.notes:

@@ -190,7 +190,7 @@ def test_gradient_engine_locates_a_wrong_dw_entry(sandbox, tmp_path):
     assert "conv2d_gradcheck" in failed and "conv2d_backward_input" not in failed
     c = failed["conv2d_gradcheck"]
     text = c.message + c.details
-    assert "w[1, 2, 0, 1]: claimed" in text and "dw is right except for 1 of 36 entries" in text, text
+    assert "w(1, 2, 0, 1): claimed" in text and "dw is right except for 1 of 36 entries" in text, text
     assert c.mistake not in {m.id for m in BOOK}  # no known mistake is named for it
 
 
