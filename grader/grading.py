@@ -232,20 +232,18 @@ def run_check(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], s
     """Run one check. A grader fault (see :class:`GraderFault`) is retried once when a retry makes sense;
     if it happens again the check is ``grader_error``, which never counts against the student."""
     ledger = ledger or CallLedger()
-    result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename, ledger)
-    if result.status == "grader_error" and result.details == RETRYABLE:
-        result = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename, ledger)
-        if result.status == "grader_error" and result.details == RETRYABLE:
+    result, retry = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename, ledger)
+    if retry:
+        result, retry = _run_check_once(ex, cs, fn, session, findings, options, device, timeout, filename, ledger)
+        if retry:
             result = replace(result, details="It failed the same way when retried.")
     return result
 
 
-RETRYABLE = "retryable"
-
-
 def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], None], session: Session,
                     findings: list[Finding], options: GradeOptions, device: str, timeout: float,
-                    filename: str, ledger: CallLedger) -> CheckResult:
+                    filename: str, ledger: CallLedger) -> tuple[CheckResult, bool]:
+    """The check's result, and whether it is a grader fault worth one more try."""
     clock = StudentClock(timeout)
     outputs: list[str] = []
     transport = _transport(ex, session, findings, clock, outputs, filename, ledger)
@@ -259,17 +257,17 @@ def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], No
         return CheckResult(cs.id, cs.title, "failed", 0.0, cs.points, message=f.message, details=f.details,
                            diagnosis=f.diagnosis, hint=f.hint, output="".join(outputs),
                            duration=time.perf_counter() - t0, visibility=cs.visibility, notes=tuple(ctx.notes),
-                           attachments=f.attachments)
+                           attachments=f.attachments), False
     except StudentError as e:
-        return _errored(cs, e, time.perf_counter() - t0, "".join(outputs))
+        return _errored(cs, e, time.perf_counter() - t0, "".join(outputs)), False
     except GraderFault as e:
-        return _grader_error(cs, f"the grader failed during check {cs.id}: {e.message}",
-                             RETRYABLE if e.retryable else "", time.perf_counter() - t0)
+        return _grader_error(cs, f"the grader failed during check {cs.id}: {e.message}", "",
+                             time.perf_counter() - t0), e.retryable
     except Exception as e:  # noqa: BLE001 - a bug in a check must not sink the run, nor cost the student
         return _grader_error(cs, f"internal grader error in check {cs.id}: {type(e).__name__}: {e}",
-                             traceback.format_exc(limit=-4), time.perf_counter() - t0)
+                             traceback.format_exc(limit=-4), time.perf_counter() - t0), False
     return CheckResult(cs.id, cs.title, "passed", cs.points, cs.points, output="".join(outputs),
-                       duration=time.perf_counter() - t0, visibility=cs.visibility, notes=tuple(ctx.notes))
+                       duration=time.perf_counter() - t0, visibility=cs.visibility, notes=tuple(ctx.notes)), False
 
 
 @dataclass
