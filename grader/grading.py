@@ -143,7 +143,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                 session.close()
     if syntax is None and session is not None and isinstance(session.load_error, LoadError):
         result.problems.insert(0, session.load_error.message)
-    result.problems += _not_written_problem(result)
+    result.problems += _not_written_problem(ledger.not_written)
     result.problems += ledger.problems
     result.duration = time.perf_counter() - started
     return result
@@ -174,9 +174,7 @@ def _not_written(e: StudentException, fn: str, functions: list[str]) -> NotWritt
     return NotWritten(function, fn, e.message[len(prefix):].strip())
 
 
-def _not_written_problem(result: ExerciseResult) -> list[str]:
-    found = (re.match(rf"{NOT_WRITTEN}(\w+)", c.message) for c in result.checks if c.status == "error")
-    names = list(dict.fromkeys(m.group(1) for m in found if m))
+def _not_written_problem(names: list[str]) -> list[str]:
     if not names:
         return []
     return [f"not written yet (they raise NotImplementedError): {', '.join(names)}; the checks that call "
@@ -278,6 +276,7 @@ class CallLedger:
     spans: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # where the file's functions are
     work: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    not_written: list[str] = field(default_factory=list)  # API functions that still raise NotImplementedError
     _noted: set[tuple[str, str]] = field(default_factory=set)
 
     def note(self, fn: str, kind: str, problem: str) -> None:
@@ -316,7 +315,12 @@ def _transport(ex: Exercise, session: Session, findings: list[Finding], clock: S
         try:
             reply = session.call(fn, args, kwargs, timeout=clock.remaining)
         except StudentException as e:
-            raise _not_written(e, fn, ex.spec.functions) or e from None
+            unwritten = _not_written(e, fn, ex.spec.functions)
+            if unwritten is None:
+                raise
+            if unwritten.function not in ledger.not_written:
+                ledger.not_written.append(unwritten.function)
+            raise unwritten from None
         finally:
             clock.spent += time.monotonic() - started
         if reply.get("output"):
