@@ -16,13 +16,16 @@ Adding a format is one file::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from grader.errors import GraderError
 from grader.results import Audience, ExerciseResult, Report, redact
+
+if TYPE_CHECKING:
+    from grader.submissions import Submission
 
 
 @dataclass(frozen=True)
@@ -85,3 +88,56 @@ def emit(name: str, result: ExerciseResult, stream: TextIO, *, audience: Audienc
          options: ReportOptions | None = None) -> None:
     """Redact ``result`` for ``audience`` (once), then let reporter ``name`` write it."""
     get(name).write(redact(result, audience), stream, options or ReportOptions())
+
+
+# -- exporters: reporters over many submissions (a batch, a gradebook, or one run) ----------------------
+ExportWrite = Callable[["Sequence[Submission]", TextIO, ReportOptions], None]
+
+
+@dataclass(frozen=True)
+class Exporter:
+    name: str
+    description: str
+    write: ExportWrite
+
+
+# name -> module that registers it (filled by the export formats: csv, gradescope, junit, markdown, jsonl)
+BUILTIN_EXPORTERS: dict[str, str] = {}
+EXPORTER_ENTRY_POINT_GROUP = "dl_grader.exporters"
+_EXPORTERS: dict[str, Exporter] = {}
+
+
+def exporter(name: str, description: str) -> Callable[[ExportWrite], ExportWrite]:
+    """Register ``write(submissions, stream, options)`` as the export format ``name``. Each submission's
+    report is already redacted for the export's audience."""
+
+    def register(write: ExportWrite) -> ExportWrite:
+        _EXPORTERS[name] = Exporter(name, description, write)
+        return write
+
+    return register
+
+
+def _exporter_plugins() -> dict[str, str]:
+    return {ep.name: ep.value for ep in entry_points(group=EXPORTER_ENTRY_POINT_GROUP)}
+
+
+def exporter_names() -> list[str]:
+    return list(dict.fromkeys([*BUILTIN_EXPORTERS, *_exporter_plugins(), *_EXPORTERS]))
+
+
+def get_exporter(name: str) -> Exporter:
+    if name not in _EXPORTERS:
+        module = BUILTIN_EXPORTERS.get(name) or _exporter_plugins().get(name)
+        if module is None:
+            raise GraderError(f"unknown export format {name!r}: use one of {', '.join(exporter_names())}")
+        importlib.import_module(module.split(":")[0])
+        if name not in _EXPORTERS:
+            raise GraderError(f"module {module} did not register an export format named {name!r}")
+    return _EXPORTERS[name]
+
+
+def export(name: str, submissions: Sequence[Submission], stream: TextIO, *,
+           options: ReportOptions | None = None) -> None:
+    """Let export format ``name`` write ``submissions`` (their reports already redacted)."""
+    get_exporter(name).write(submissions, stream, options or ReportOptions())
