@@ -22,6 +22,9 @@ The grade rule, the same in every flavour:
   handed in nothing gradable. Option ``unreadable=empty`` leaves those cells empty instead;
 * a student with no entry for an exercise has an empty cell.
 
+The plain flavour's ``total`` adds the cells that hold a number; it is empty while one of the student's
+entries waits for a grader fault to be graded again.
+
 Text from submissions (identities, reasons) is cleaned (:func:`grader.sanitize.clean`) and a cell that a
 spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``) is prefixed with ``'``.
 """
@@ -76,9 +79,10 @@ def write_csv(submissions: Sequence[Submission], stream: TextIO, options: Report
         writer.writerow(["student", *headers, "total", "notes"])
         for student in students:
             cells = grades(student)
-            total = "" if "" in cells else pts(sum(float(c) for c in cells))
-            notes = [f"{e}: {state_text(entry[(student, e)]) or 'incomplete, grade it again'}" for e in exercises
-                     if (student, e) in entry and not gradable(entry[(student, e)])]
+            ungraded = [e for e in exercises if (student, e) in entry and not gradable(entry[(student, e)])]
+            pending = any(entry[(student, e)].state != "unreadable" for e in ungraded)
+            total = "" if pending else pts(sum(float(c) for c in cells if c))
+            notes = [f"{e}: {state_text(entry[(student, e)]) or 'incomplete, grade it again'}" for e in ungraded]
             writer.writerow([safe(student), *cells, total, safe("; ".join(notes))])
 
 

@@ -61,7 +61,7 @@ def results_json(s: Submission) -> dict[str, Any]:
 
 def report_json(report: Report, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     r = report.result
-    output = "\n".join([summary_line(r), *r.problems])
+    output = clean("\n".join([summary_line(r), *r.problems]))
     return {
         "score": r.score,
         "execution_time": round(r.duration),
@@ -75,11 +75,11 @@ def report_json(report: Report, extra: dict[str, Any] | None = None) -> dict[str
 
 
 def _test(number: int, c: CheckResult) -> dict[str, Any]:
-    test: dict[str, Any] = {"name": c.title, "number": str(number), "max_score": c.max_score}
+    test: dict[str, Any] = {"name": clean(c.title), "number": str(number), "max_score": c.max_score}
     if c.status == "grader_error":
-        test["output"] = explanation(c) or GRADER_FAULT_NOTE  # no score, no status: not graded
+        test["output"] = clean(explanation(c)) or GRADER_FAULT_NOTE  # no score, no status: not graded
     else:
-        test.update(score=c.score, status="passed" if c.passed else "failed", output=explanation(c))
+        test.update(score=c.score, status="passed" if c.passed else "failed", output=clean(explanation(c)))
     test["visibility"] = VISIBILITY.get(c.visibility, "visible")
     if c.mistake:
         test["tags"] = [c.mistake]
