@@ -33,8 +33,8 @@ class ReportOptions:
     verbose: bool = False
     color: bool | None = None  # None: decide from the stream (and NO_COLOR)
     width: int | None = None
-    # Options of one format, by name (``--option KEY=VALUE``): e.g. the CSV flavour ``lms=canvas``. Each
-    # format documents its keys (docs/EXPORTS.md) and ignores the others.
+    # Options of one format, by name: e.g. the CSV layout ``lms=canvas``. Each format documents its keys
+    # (docs/EXPORTS.md) and ignores the others.
     extra: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 

@@ -10,7 +10,7 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import HOSTILE, hand_built  # tests/report/conftest.py
+from export_fixtures import HOSTILE, hand_built
 
 from grader.errors import GraderError
 from grader.report.registry import BUILTIN_EXPORTERS, ReportOptions, export, exporter_names

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from conftest import hand_built  # tests/report/conftest.py
+from export_fixtures import hand_built
 
 from grader.errors import GraderError
 from grader.report.files import STEP_SUMMARY_VAR, submission_of, write_exports
