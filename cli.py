@@ -173,9 +173,17 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default=None,
               help="How student code is isolated: bwrap (bubblewrap), none, or auto (bwrap where it works; the "
                    "default, or $DL_GRADER_ISOLATION).")
+@click.option("--junit", "junit_path", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="Also write the result as JUnit XML (docs/EXPORTS.md).")
+@click.option("--gradescope", "gradescope_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="PATH", help="Also write Gradescope's autograder results.json.")
+@click.option("--summary", "summary_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              metavar="PATH", help="Also write a Markdown summary; `-` appends to $GITHUB_STEP_SUMMARY.")
+@click.option("--student", default=None, help="The student named in the exports (default: the file's name).")
 @exercises_option
 def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
-            dtype: str, verbose: bool, show_hidden: bool, isolation: str | None) -> None:
+            dtype: str, verbose: bool, show_hidden: bool, isolation: str | None, junit_path: Path | None,
+            gradescope_path: Path | None, summary_path: str | None, student: str | None) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""
     from grader.errors import GraderError
     from grader.sandbox.client import Sandbox
@@ -191,7 +199,18 @@ def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: floa
                                              "fine for checking your own work, not for grading others'.",
                                              style="dim"))
         result = _grade(sandbox, exercise, file, seed, timeout, device, dtype)
-    _report(result, fmt, verbose, "instructor" if show_hidden else "student")
+    audience = "instructor" if show_hidden else "student"
+    _report(result, fmt, verbose, audience)
+    targets = {name: path for name, path in (("junit", junit_path), ("gradescope", gradescope_path),
+                                             ("markdown", summary_path)) if path is not None}
+    if targets:
+        from grader.errors import GraderError
+        from grader.report.files import write_exports
+
+        try:
+            write_exports(result, targets, audience, student=student)  # type: ignore[arg-type]
+        except GraderError as e:
+            _fail(str(e))
     _exit_now(exit_status(result))
 
 
@@ -234,6 +253,31 @@ def _exit_now(code: int) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+@main.command("gradescope-bundle")
+@click.argument("exercise")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path), metavar="OUT.zip")
+@click.option("--secret-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Bundle this instructor secret: each student is graded at their official seed.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The seed used when no secret is bundled.")
+@exercises_option
+def gradescope_bundle_cmd(exercise: str, out: Path, secret_file: Path | None, seed: int) -> None:
+    """Write OUT.zip, a Gradescope autograder (setup.sh, run_autograder, the grader and EXERCISE with its
+    instructor side) to upload as a programming assignment's autograder (docs/EXPORTS.md)."""
+    from rich.markup import escape
+
+    from grader.errors import GraderError
+    from grader.exercises import get_exercise
+    from grader.gradescope_bundle import build_bundle
+
+    try:
+        names = build_bundle(get_exercise(exercise), out, secret_file=secret_file, seed=seed)
+    except GraderError as e:
+        _fail(str(e))
+    seeds = "official seeds from the bundled secret" if secret_file else f"seed {seed} for every student"
+    _console().print(f"Wrote {escape(str(out))} ({len(names)} files; {seeds}). Upload it as the autograder of a "
+                     "Gradescope programming assignment.")
 
 
 @main.command("gradcheck")

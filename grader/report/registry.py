@@ -16,8 +16,8 @@ Adding a format is one file::
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, TextIO
 
@@ -33,6 +33,9 @@ class ReportOptions:
     verbose: bool = False
     color: bool | None = None  # None: decide from the stream (and NO_COLOR)
     width: int | None = None
+    # Options of one format, by name: e.g. the CSV layout ``lms=canvas``. Each format documents its keys
+    # (docs/EXPORTS.md) and ignores the others.
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 Write = Callable[[Report, TextIO, ReportOptions], None]
@@ -102,7 +105,13 @@ class Exporter:
 
 
 # name -> module that registers it (filled by the export formats: csv, gradescope, junit, markdown, jsonl)
-BUILTIN_EXPORTERS: dict[str, str] = {}
+BUILTIN_EXPORTERS: dict[str, str] = {
+    "csv": "grader.report.csv_export",
+    "gradescope": "grader.report.gradescope",
+    "junit": "grader.report.junit",
+    "markdown": "grader.report.markdown",
+    "jsonl": "grader.report.jsonl",
+}
 EXPORTER_ENTRY_POINT_GROUP = "dl_grader.exporters"
 _EXPORTERS: dict[str, Exporter] = {}
 
