@@ -1,0 +1,178 @@
+"""The class report's charts: matplotlib figures rendered to inline SVG.
+
+Why SVG from matplotlib: the page must open with no network (no JavaScript library, no web font), and a
+vector chart stays sharp when printed or zoomed. Text is drawn as paths, so a chart looks the same in every
+browser whatever fonts it has. Figures are built with :class:`matplotlib.figure.Figure` directly, never
+through ``pyplot``, so making a report changes no global state (no backend switch, no open figures).
+
+Several SVGs share one HTML document, and matplotlib names their parts ``patch_1``, ``DejaVuSans-14`` and so
+on in every chart: :func:`inline_svg` prefixes every id, and every reference to one, with the chart's own
+name, so the ids are unique on the page. Labels come from exercise specs (check ids, exercise names), never
+from submissions.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from grader.report.class_stats import CheckStats, ExerciseSummary, Timing
+
+# One palette for the page and its charts (the CSS in class_html uses the same colours).
+INK = "#1f2933"
+MUTED = "#7b8794"
+GRID = "#e4e7eb"
+BLUE = "#2f6fde"
+GREEN = "#2e9e5b"
+AMBER = "#e0a100"
+RED = "#d64545"
+SERIES = ("#2f6fde", "#e07b39", "#2e9e5b", "#8e59c9", "#d64545", "#1fa2a8", "#b8860b", "#5f6b7a")
+
+RC: Any = {  # matplotlib types its keys as Literals: Any keeps this one table simple
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "text.parse_math": False,  # a label is text, never mathtext
+    "svg.fonttype": "path",
+    "svg.hashsalt": "dl-grader",  # deterministic ids: the same data gives the same page
+    "axes.edgecolor": MUTED,
+    "axes.labelcolor": INK,
+    "axes.titlesize": 10,
+    "axes.titleweight": "bold",
+    "axes.titlecolor": INK,
+    "xtick.color": INK,
+    "ytick.color": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+NO_METADATA = {"Creator": None, "Date": None, "Format": None, "Type": None}
+
+_ID = re.compile(r'\bid="([^"]+)"')
+_REF = re.compile(r'(url\(#|href="#)([^")]+)')
+_SIZE = re.compile(r'<svg([^>]*?)\swidth="([0-9.]+)pt"\sheight="[^"]*"')
+
+
+def inline_svg(svg: str, name: str, label: str) -> str:
+    """``svg`` (matplotlib's output) as an element to put in HTML: no XML prolog or doctype, ids prefixed
+    with ``name``, as wide as its box up to its natural width (the viewBox keeps the aspect), and labelled for
+    screen readers."""
+    svg = svg[svg.index("<svg"):]
+    svg = _ID.sub(lambda m: f'id="{name}-{m.group(1)}"', svg)
+    svg = _REF.sub(lambda m: f"{m.group(1)}{name}-{m.group(2)}", svg)
+    # CSS sizes the chart: at most its natural width (1pt = 4/3 px, so text reads at its point size)
+    svg = _SIZE.sub(lambda m: f'<svg{m.group(1)} style="max-width: {float(m.group(2)) * 4 / 3:.0f}px"', svg, count=1)
+    svg = re.sub(r"<!--.*?-->\n?", "", svg, flags=re.S)  # matplotlib's comments repeat every label
+    from html import escape
+
+    return svg.replace("<svg", f'<svg class="chart" role="img" aria-label="{escape(label)}"', 1).strip()
+
+
+def _render(fig: Any, name: str, label: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", pad_inches=0.08, metadata=NO_METADATA)
+    return inline_svg(buf.getvalue(), name, label)
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _style(ax: Any, *, grid_axis: str = "y") -> None:
+    ax.grid(axis=grid_axis, color=GRID, linewidth=0.8)
+    ax.set_axisbelow(True)
+    ax.tick_params(length=3)
+
+
+def score_histogram(summary: ExerciseSummary, name: str) -> str:
+    """The scores of one exercise, one bar per point when the scale is small, else 20 bins."""
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        fig = _figure(3.4, 2.1)
+        ax = fig.add_subplot()
+        _style(ax)
+        top = max(summary.max_score, max(summary.scores, default=0.0), 1.0)
+        if top <= 30 and float(top).is_integer():
+            edges = [x - 0.5 for x in range(int(top) + 2)]
+        else:
+            edges = [top * i / 20 for i in range(21)]
+        if summary.scores:
+            _, _, bars = ax.hist(summary.scores, bins=edges, color=BLUE, edgecolor="white", linewidth=0.6)
+            for bar, left in zip(bars, edges[:-1], strict=False):
+                if left + (edges[1] - edges[0]) > top:  # the last bin: full marks
+                    bar.set_facecolor(GREEN)
+        else:
+            ax.text(0.5, 0.5, "no graded submission", transform=ax.transAxes, ha="center", color=MUTED)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel(f"score (of {top:g})")
+        ax.set_ylabel("submissions")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        return _render(fig, name, f"Score distribution of {summary.exercise}")
+
+
+def pass_rate_chart(checks: Sequence[CheckStats], name: str, exercise: str) -> str:
+    """One horizontal bar per check (in the exercise's order), coloured by pass rate; hidden checks hatched."""
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        fig = _figure(6.8, 0.7 + 0.2 * max(len(checks), 1))
+        ax = fig.add_subplot()
+        _style(ax, grid_axis="x")
+        ys = list(range(len(checks)))[::-1]
+        rates = [(c.pass_rate or 0.0) * 100 for c in checks]
+        colors = [GREEN if r >= 80 else AMBER if r >= 50 else RED for r in rates]
+        bars = ax.barh(ys, rates, color=colors, height=0.66)
+        for bar, c in zip(bars, checks, strict=True):
+            if c.hidden:
+                bar.set_hatch("////")
+                bar.set_edgecolor("white")
+        for y, r, c in zip(ys, rates, checks, strict=True):
+            text = "no attempt" if c.pass_rate is None else f"{r:.0f}%  ({c.passed}/{c.attempted})"
+            ax.text(min(r, 100) + 1.5, y, text, va="center", fontsize=7.5, color=INK)
+        ax.set_yticks(ys, [c.id + ("  (hidden)" if c.hidden else "") for c in checks])
+        ax.set_xlim(0, 122)
+        ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
+        ax.set_xlabel("submissions that pass")
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        return _render(fig, name, f"Pass rate per check of {exercise}")
+
+
+def time_histogram(timings: Sequence[Timing], name: str) -> str:
+    """Seconds spent grading each submission, stacked by exercise (log-spaced bins when they span >10×)."""
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        fig = _figure(6.8, 2.4)
+        ax = fig.add_subplot()
+        _style(ax)
+        secs = [t.seconds for t in timings if t.seconds > 0]
+        if not secs:
+            ax.text(0.5, 0.5, "no timing recorded", transform=ax.transAxes, ha="center", color=MUTED)
+            return _render(fig, name, "Time per submission")
+        lo, hi = min(secs), max(secs)
+        log = hi > 10 * lo
+        if log:
+            a, b = math.log10(lo), math.log10(hi)
+            edges = [10 ** (a + (b - a) * i / 24) for i in range(25)]
+            edges[0], edges[-1] = lo * 0.98, hi * 1.02
+            ax.set_xscale("log")
+        else:
+            pad = max((hi - lo) * 0.02, 1e-3)
+            edges = [lo - pad + (hi - lo + 2 * pad) * i / 24 for i in range(25)]
+        exercises = sorted({t.exercise for t in timings})
+        data = [[t.seconds for t in timings if t.exercise == e and t.seconds > 0] for e in exercises]
+        ax.hist(data, bins=edges, stacked=True, label=exercises, color=[SERIES[i % len(SERIES)]
+                                                                         for i in range(len(exercises))],
+                edgecolor="white", linewidth=0.4)
+        ax.set_xlabel("seconds per submission" + (" (log scale)" if log else ""))
+        ax.set_ylabel("submissions")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        if len(exercises) > 1:
+            ax.legend(frameon=False, fontsize=8)
+        return _render(fig, name, "Time per submission")
