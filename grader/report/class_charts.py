@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from grader.errors import GraderError
 from grader.report.class_stats import CheckStats, ExerciseSummary, Timing
 
 # One palette for the page and its charts (the CSS in class_html uses the same colours).
@@ -67,6 +68,16 @@ def inline_svg(svg: str, name: str, label: str) -> str:
     from html import escape
 
     return svg.replace("<svg", f'<svg class="chart" role="img" aria-label="{escape(label)}"', 1).strip()
+
+
+def require_matplotlib() -> None:
+    """Fail early and clearly where matplotlib is missing: it is an optional dependency (the ``instructor``
+    extra), and a student installing the grader never needs it."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError as e:
+        raise GraderError("the class report draws its charts with matplotlib, which is not installed: "
+                          "pip install 'dl-grader[instructor]'") from e
 
 
 def _render(fig: Any, name: str, label: str) -> str:
@@ -120,7 +131,7 @@ def pass_rate_chart(checks: Sequence[CheckStats], name: str, exercise: str) -> s
     import matplotlib
 
     with matplotlib.rc_context(RC):
-        fig = _figure(6.8, 0.7 + 0.2 * max(len(checks), 1))
+        fig = _figure(7.6, 0.7 + 0.21 * max(len(checks), 1))
         ax = fig.add_subplot()
         _style(ax, grid_axis="x")
         ys = list(range(len(checks)))[::-1]
@@ -170,6 +181,13 @@ def time_histogram(timings: Sequence[Timing], name: str) -> str:
         ax.hist(data, bins=edges, stacked=True, label=exercises, color=[SERIES[i % len(SERIES)]
                                                                          for i in range(len(exercises))],
                 edgecolor="white", linewidth=0.4)
+        if log:  # plain tick labels (mathtext is off, and "10^0" reads worse than "1 s" anyway)
+            from matplotlib.ticker import NullFormatter
+
+            ticks = [m * 10.0 ** k for k in range(math.floor(a) - 1, math.ceil(b) + 1) for m in (1, 2, 5)]
+            shown = [t for t in ticks if edges[0] <= t <= edges[-1]]
+            ax.set_xticks(shown, [f"{t:g}" for t in shown])
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("seconds per submission" + (" (log scale)" if log else ""))
         ax.set_ylabel("submissions")
         ax.yaxis.get_major_locator().set_params(integer=True)

@@ -46,6 +46,7 @@ def write_class_report(submissions: Sequence[Submission], out: Path, *, title: s
 def render_class_report(submissions: Sequence[Submission], *, title: str = "",
                         now: datetime | None = None) -> str:
     """The page as a string (see :func:`write_class_report`)."""
+    charts.require_matplotlib()
     stats = class_stats(submissions)
     title = title or "Class report"
     when = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M UTC")
@@ -204,10 +205,14 @@ def _mistakes(stats: ClassStats) -> str:
                            cls="mistakes"), lead)
 
 
-def _incident_rows(items: Sequence[Incident]) -> list[tuple[str, ...]]:
-    return [(_e(i.student), _e(i.exercise), f"<code>{_e(i.check)}</code>" if i.check else '<span class="muted">'
-             "whole submission</span>", _status(i.status), _e(_clip(i.message)) + _details(i.details))
-            for i in items]
+def _incident_rows(items: Sequence[Incident], *, status: bool = True) -> list[tuple[str, ...]]:
+    rows = []
+    for i in items:
+        where = f"<code>{_e(i.check)}</code>" if i.check else '<span class="muted">whole submission</span>'
+        more = _details(i.details) if i.details.strip() != i.message.strip() else ""
+        rows.append((_e(i.student), _e(i.exercise), where, *([_status(i.status)] if status else []),
+                     _e(_clip(i.message)) + more))
+    return rows
 
 
 def _errors(stats: ClassStats) -> str:
@@ -225,7 +230,7 @@ def _faults(stats: ClassStats) -> str:
     lead = ("The grader failed here, not the student: these points were neither given nor taken. Grade these "
             "submissions again (<code>--regrade</code>) once the cause is fixed.")
     return _section("faults", "Grader faults", len(stats.faults),
-                    _table(("student", "exercise", "check", "status", "message"), _incident_rows(stats.faults),
+                    _table(("student", "exercise", "check", "what failed"), _incident_rows(stats.faults, status=False),
                            cls="faults"), lead)
 
 
@@ -248,7 +253,7 @@ def _time(stats: ClassStats) -> str:
     lead = (f"{plural(len(secs), 'submission')} graded in {total:.1f} s of grading time in all; "
             f"median {median:.2f} s, slowest {secs[-1]:.2f} s.")
     rows = [(_e(t.student), _e(t.exercise), f"{t.seconds:.2f} s") for t in stats.slowest]
-    slowest = f"<h3>Slowest submissions</h3>\n{_table(('student', 'exercise', 'time'), rows, cls='num')}"
+    slowest = f"<h3>Slowest submissions</h3>\n{_table(('student', 'exercise', 'time'), rows, cls='num compact')}"
     return _section("time", "Time per submission", None,
                     f'<figure class="wide">{charts.time_histogram(stats.timings, "time")}</figure>\n{slowest}', lead)
 
@@ -295,6 +300,7 @@ td { border-bottom: 1px solid var(--line); padding: 5px 8px; vertical-align: top
 td .zero { color: #c1c7cd; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tbody tr:hover { background: #f0f4fa; }
+table.compact { width: auto; min-width: 50%; }
 table.num td:nth-child(n+3) { font-variant-numeric: tabular-nums; }
 table.mistakes td:nth-child(3) { text-align: center; }
 .big { font-size: 18px; font-weight: 700; }
