@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from grader.errors import GraderError
-from grader.report.class_stats import CheckStats, ExerciseSummary, Timing
+from grader.report.class_stats import CheckStats, ExerciseSummary, MistakeStats, Timing
 
 # One palette for the page and its charts (the CSS in class_html uses the same colours).
 INK = "#1f2933"
@@ -107,15 +107,12 @@ def score_histogram(summary: ExerciseSummary, name: str) -> str:
         ax = fig.add_subplot()
         _style(ax)
         top = max(summary.max_score, max(summary.scores, default=0.0), 1.0)
-        if top <= 30 and float(top).is_integer():
-            edges = [x - 0.5 for x in range(int(top) + 2)]
-        else:
-            edges = [top * i / 20 for i in range(21)]
+        per_point = top <= 30 and float(top).is_integer()
+        edges = [x - 0.5 for x in range(int(top) + 2)] if per_point else [top * i / 20 for i in range(21)]
         if summary.scores:
             _, _, bars = ax.hist(summary.scores, bins=edges, color=BLUE, edgecolor="white", linewidth=0.6)
-            for bar, left in zip(bars, edges[:-1], strict=False):
-                if left + (edges[1] - edges[0]) > top:  # the last bin: full marks
-                    bar.set_facecolor(GREEN)
+            if per_point:  # the last bar is exactly full marks
+                list(bars)[-1].set_facecolor(GREEN)
         else:
             ax.text(0.5, 0.5, "no graded submission", transform=ax.transAxes, ha="center", color=MUTED)
         ax.set_xlim(edges[0], edges[-1])
@@ -152,6 +149,39 @@ def pass_rate_chart(checks: Sequence[CheckStats], name: str, exercise: str) -> s
         ax.spines["left"].set_visible(False)
         ax.tick_params(axis="y", length=0)
         return _render(fig, name, f"Pass rate per check of {exercise}")
+
+
+def mistakes_chart(mistakes: Sequence[MistakeStats], name: str) -> str:
+    """The most common named mistakes (already ordered), one bar per mistake: how many students made it,
+    coloured by exercise."""
+    import matplotlib
+
+    with matplotlib.rc_context(RC):
+        fig = _figure(7.6, 0.7 + 0.22 * max(len(mistakes), 1))
+        ax = fig.add_subplot()
+        _style(ax, grid_axis="x")
+        exercises = sorted({m.exercise for m in mistakes})
+        colour = {e: SERIES[i % len(SERIES)] for i, e in enumerate(exercises)}
+        ys = list(range(len(mistakes)))[::-1]
+        ax.barh(ys, [m.count for m in mistakes], color=[colour[m.exercise] for m in mistakes], height=0.66)
+        for y, m in zip(ys, mistakes, strict=True):
+            ax.text(m.count, y, f"  {m.count}", va="center", fontsize=7.5, color=INK)
+        ax.set_yticks(ys, [_short(f"{m.exercise}: {m.name}") for m in mistakes])
+        ax.set_xlabel("students")
+        ax.xaxis.get_major_locator().set_params(integer=True)
+        ax.set_xlim(0, max((m.count for m in mistakes), default=1) * 1.12 + 0.5)
+        ax.spines["left"].set_visible(False)
+        ax.tick_params(axis="y", length=0)
+        if len(exercises) > 1:
+            from matplotlib.patches import Patch
+
+            ax.legend(handles=[Patch(color=colour[e], label=e) for e in exercises], frameon=False, fontsize=8,
+                      loc="lower right")
+        return _render(fig, name, "Most common named mistakes")
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def time_histogram(timings: Sequence[Timing], name: str) -> str:

@@ -24,6 +24,7 @@ from grader.submissions import Submission
 
 STUDENTS_INLINE = 8  # longer lists of students fold into <details>
 MESSAGE_CHARS = 400
+MISTAKES_CHARTED = 12
 
 SECTIONS = (
     ("scores", "Scores"),
@@ -155,9 +156,9 @@ def _scores(stats: ClassStats) -> str:
                    f"<dt>full marks</dt><dd>{ex.full_marks} ({_pct(ex.full_marks, ex.graded)})</dd>"
                    f"<dt>unreadable</dt><dd>{ex.unreadable}</dd><dt>grader faults</dt><dd>{ex.faults}</dd></dl>")
         chart = charts.score_histogram(ex, f"score{i}")
+        out_of = _num(ex.max_score) if ex.max_score else "–"
         cards.append(f'<figure class="card" id="score-{_e(ex.exercise)}">\n<figcaption><b>{_e(ex.exercise)}</b>'
-                     f' <span class="muted">out of {_num(ex.max_score)}</span></figcaption>\n{chart}\n{numbers}'
-                     "\n</figure>")
+                     f' <span class="muted">out of {out_of}</span></figcaption>\n{chart}\n{numbers}\n</figure>')
     lead = ("Submissions graded completely. Unreadable entries and submissions the grader failed on are counted "
             "apart, never as zeros. The green bar is full marks.")
     return _section("scores", "Scores", None, f'<div class="cards">{"".join(cards)}</div>', lead)
@@ -191,18 +192,22 @@ def _checks(stats: ClassStats) -> str:
 def _mistakes(stats: ClassStats) -> str:
     if not stats.mistakes:
         return _section("mistakes", "Common mistakes", 0, _empty("No named mistake."))
+    graded = {e.exercise: e.graded for e in stats.exercises}
     rows = []
     for m in stats.mistakes:
         hint = _e(m.hint) + (' <span class="muted">(hidden check: not shown to students)</span>'
                              if m.hidden_only else "")
+        share = _pct(m.count, graded.get(m.exercise, 0))
         rows.append((f'<b>{_e(m.name)}</b><br><code class="muted">{_e(m.id)}</code>', _e(m.exercise),
-                     f'<span class="big">{m.count}</span>', "".join(f"<code>{_e(c)}</code>" for c in m.checks),
+                     f'<span class="big">{m.count}</span><br><span class="muted">{share}</span>',
+                     "".join(f"<code>{_e(c)}</code>" for c in m.checks),
                      f'<span class="hint">{hint}</span>', _students(m.students)))
     lead = ("Mistakes the grader named with confirming evidence, most common first; a student counts once per "
-            "mistake however many checks show it.")
-    return _section("mistakes", "Common mistakes", len(stats.mistakes),
-                    _table(("mistake", "exercise", "students", "checks", "hint students saw", "who"), rows,
-                           cls="mistakes"), lead)
+            "mistake however many checks show it (the share is of the exercise's graded submissions).")
+    chart = charts.mistakes_chart(stats.mistakes[:MISTAKES_CHARTED], "mistakes")
+    table = _table(("mistake", "exercise", "students", "checks", "hint students saw", "who"), rows, cls="mistakes")
+    return _section("mistakes", "Common mistakes", len(stats.mistakes), f'<figure class="wide">{chart}</figure>\n'
+                    f"{table}", lead)
 
 
 def _incident_rows(items: Sequence[Incident], *, status: bool = True) -> list[tuple[str, ...]]:
@@ -291,7 +296,7 @@ svg.chart { display: block; width: 100%; height: auto; }
 dl { display: grid; grid-template-columns: repeat(2, max-content 1fr); gap: 2px 10px; margin: 8px 0 0;
      font-size: 13px; }
 dt { color: var(--muted); }
-dd { margin: 0; font-weight: 600; }
+dd { margin: 0; font-weight: 600; white-space: nowrap; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 4px; font-size: 13px; }
 th { text-align: left; font-weight: 600; color: #52606d; border-bottom: 2px solid var(--line);
@@ -301,11 +306,12 @@ td .zero { color: #c1c7cd; }
 tbody tr:nth-child(even) { background: #fafbfc; }
 tbody tr:hover { background: #f0f4fa; }
 table.compact { width: auto; min-width: 50%; }
-table.num td:nth-child(n+3) { font-variant-numeric: tabular-nums; }
-table.mistakes td:nth-child(3) { text-align: center; }
+table.num td:nth-child(n+3):not(:last-child) { font-variant-numeric: tabular-nums; width: 1%; white-space: nowrap; }
+table.mistakes td:nth-child(3) { text-align: center; white-space: nowrap; }
+table.mistakes td:nth-child(6) { min-width: 150px; }
 .big { font-size: 18px; font-weight: 700; }
-table.mistakes td:nth-child(5) { min-width: 300px; }
-table.mistakes td:nth-child(4) code { display: block; }
+table.mistakes td:nth-child(5) { min-width: 240px; }
+table.mistakes td:nth-child(4) code { display: block; font-size: 11px; }
 code { font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; }
 pre { white-space: pre-wrap; word-break: break-word; background: var(--bg); padding: 8px; border-radius: 6px;
       font: 12px/1.4 ui-monospace, "DejaVu Sans Mono", monospace; margin: 4px 0; }

@@ -109,7 +109,7 @@ def test_page_has_every_section_chart_and_mistake(page):
     html = page.read_text(encoding="utf-8")
     for anchor in ("scores", "checks", "mistakes", "errors", "faults", "unreadable", "time"):
         assert f'<section id="{anchor}">' in html and f'href="#{anchor}"' in html
-    assert html.count("<svg") == 2 + 2 + 1  # a histogram and a pass-rate chart per exercise, and the times
+    assert html.count("<svg") == 2 + 2 + 1 + 1  # a histogram and a pass-rate chart per exercise; mistakes; times
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "element ids repeat across charts"
@@ -148,7 +148,7 @@ def test_page_renders_in_headless_chromium(page, tmp_path):
                          timeout=120)
     assert shot.exists() and shot.stat().st_size > 10_000, run.stderr[-2000:]
     dom = subprocess.run([*flags, "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120).stdout
-    assert dom.count("<svg") == 5 and dom.count("<table") >= 6
+    assert dom.count("<svg") == 6 and dom.count("<table") >= 6
     assert 'aria-label="Score distribution of least_squares"' in dom
     assert 'aria-label="Pass rate per check of softmax_ce"' in dom
     assert "<script>alert" not in dom
