@@ -16,8 +16,9 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Literal
 
 from grader.errors import GraderError
 from grader.report.class_stats import CheckStats, ExerciseSummary, MistakeStats, Timing
@@ -86,26 +87,41 @@ def _render(fig: Any, name: str, label: str) -> str:
     return inline_svg(buf.getvalue(), name, label)
 
 
-def _figure(width: float, height: float) -> Any:
+@contextmanager
+def _axes(width: float, height: float, *, grid_axis: Literal["x", "y"] = "y") -> Iterator[tuple[Any, Any]]:
+    """A figure with one styled axes, under the report's style (which must still hold at save time)."""
+    import matplotlib
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), layout="constrained")
+    with matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        ax = fig.add_subplot()
+        ax.grid(axis=grid_axis, color=GRID, linewidth=0.8)
+        ax.set_axisbelow(True)
+        ax.tick_params(length=3)
+        yield fig, ax
 
 
-def _style(ax: Any, *, grid_axis: str = "y") -> None:
-    ax.grid(axis=grid_axis, color=GRID, linewidth=0.8)
-    ax.set_axisbelow(True)
-    ax.tick_params(length=3)
+def _bars(ax: Any, labels: Sequence[str], values: Sequence[float], colors: Sequence[str],
+          texts: Sequence[str]) -> list[Any]:
+    """Horizontal bars, the first at the top, each with its text just past its end."""
+    ys = list(range(len(values)))[::-1]
+    bars = list(ax.barh(ys, values, color=colors, height=0.66))
+    for y, v, t in zip(ys, values, texts, strict=True):
+        ax.text(v, y, "  " + t, va="center", fontsize=7.5, color=INK)
+    ax.set_yticks(ys, labels)
+    ax.spines["left"].set_visible(False)
+    ax.tick_params(axis="y", length=0)
+    return bars
+
+
+def _tall(n: int) -> float:
+    return 0.7 + 0.21 * max(n, 1)
 
 
 def score_histogram(summary: ExerciseSummary, name: str) -> str:
     """The scores of one exercise, one bar per point when the scale is small, else 20 bins."""
-    import matplotlib
-
-    with matplotlib.rc_context(RC):
-        fig = _figure(3.4, 2.1)
-        ax = fig.add_subplot()
-        _style(ax)
+    with _axes(3.4, 2.1) as (fig, ax):
         top = max(summary.max_score, max(summary.scores, default=0.0), 1.0)
         per_point = top <= 30 and float(top).is_integer()
         edges = [x - 0.5 for x in range(int(top) + 2)] if per_point else [top * i / 20 for i in range(21)]
@@ -125,53 +141,33 @@ def score_histogram(summary: ExerciseSummary, name: str) -> str:
 
 def pass_rate_chart(checks: Sequence[CheckStats], name: str, exercise: str) -> str:
     """One horizontal bar per check (in the exercise's order), coloured by pass rate; hidden checks hatched."""
-    import matplotlib
-
-    with matplotlib.rc_context(RC):
-        fig = _figure(7.6, 0.7 + 0.21 * max(len(checks), 1))
-        ax = fig.add_subplot()
-        _style(ax, grid_axis="x")
-        ys = list(range(len(checks)))[::-1]
+    with _axes(7.6, _tall(len(checks)), grid_axis="x") as (fig, ax):
         rates = [(c.pass_rate or 0.0) * 100 for c in checks]
-        colors = [GREEN if r >= 80 else AMBER if r >= 50 else RED for r in rates]
-        bars = ax.barh(ys, rates, color=colors, height=0.66)
+        bars = _bars(ax, [c.id + ("  (hidden)" if c.hidden else "") for c in checks], rates,
+                     [GREEN if r >= 80 else AMBER if r >= 50 else RED for r in rates],
+                     ["no attempt" if c.pass_rate is None else f"{r:.0f}%  ({c.passed}/{c.attempted})"
+                      for r, c in zip(rates, checks, strict=True)])
         for bar, c in zip(bars, checks, strict=True):
             if c.hidden:
                 bar.set_hatch("////")
                 bar.set_edgecolor("white")
-        for y, r, c in zip(ys, rates, checks, strict=True):
-            text = "no attempt" if c.pass_rate is None else f"{r:.0f}%  ({c.passed}/{c.attempted})"
-            ax.text(min(r, 100) + 1.5, y, text, va="center", fontsize=7.5, color=INK)
-        ax.set_yticks(ys, [c.id + ("  (hidden)" if c.hidden else "") for c in checks])
         ax.set_xlim(0, 122)
         ax.set_xticks([0, 25, 50, 75, 100], ["0%", "25%", "50%", "75%", "100%"])
         ax.set_xlabel("submissions that pass")
-        ax.spines["left"].set_visible(False)
-        ax.tick_params(axis="y", length=0)
         return _render(fig, name, f"Pass rate per check of {exercise}")
 
 
 def mistakes_chart(mistakes: Sequence[MistakeStats], name: str) -> str:
     """The most common named mistakes (already ordered), one bar per mistake: how many students made it,
     coloured by exercise."""
-    import matplotlib
-
-    with matplotlib.rc_context(RC):
-        fig = _figure(7.6, 0.7 + 0.22 * max(len(mistakes), 1))
-        ax = fig.add_subplot()
-        _style(ax, grid_axis="x")
+    with _axes(7.6, _tall(len(mistakes)), grid_axis="x") as (fig, ax):
         exercises = sorted({m.exercise for m in mistakes})
         colour = {e: SERIES[i % len(SERIES)] for i, e in enumerate(exercises)}
-        ys = list(range(len(mistakes)))[::-1]
-        ax.barh(ys, [m.count for m in mistakes], color=[colour[m.exercise] for m in mistakes], height=0.66)
-        for y, m in zip(ys, mistakes, strict=True):
-            ax.text(m.count, y, f"  {m.count}", va="center", fontsize=7.5, color=INK)
-        ax.set_yticks(ys, [_short(f"{m.exercise}: {m.name}") for m in mistakes])
+        _bars(ax, [_short(f"{m.exercise}: {m.name}") for m in mistakes], [m.count for m in mistakes],
+              [colour[m.exercise] for m in mistakes], [str(m.count) for m in mistakes])
         ax.set_xlabel("students")
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_xlim(0, max((m.count for m in mistakes), default=1) * 1.12 + 0.5)
-        ax.spines["left"].set_visible(False)
-        ax.tick_params(axis="y", length=0)
         if len(exercises) > 1:
             from matplotlib.patches import Patch
 
@@ -186,12 +182,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 def time_histogram(timings: Sequence[Timing], name: str) -> str:
     """Seconds spent grading each submission, stacked by exercise (log-spaced bins when they span >10×)."""
-    import matplotlib
-
-    with matplotlib.rc_context(RC):
-        fig = _figure(6.8, 2.4)
-        ax = fig.add_subplot()
-        _style(ax)
+    with _axes(7.6, 2.4) as (fig, ax):
         secs = [t.seconds for t in timings if t.seconds > 0]
         if not secs:
             ax.text(0.5, 0.5, "no timing recorded", transform=ax.transAxes, ha="center", color=MUTED)
