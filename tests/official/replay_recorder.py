@@ -42,6 +42,8 @@ def encode_output(x: Any) -> Any:
         return ["T", list(x.shape), x.detach().cpu().double().reshape(-1).tolist()]
     if isinstance(x, list | tuple):
         return ["L", [encode_output(e) for e in x]]
+    if isinstance(x, dict):
+        return ["D", [[str(k), encode_output(e)] for k, e in x.items()]]
     return ["V", x]
 
 
@@ -92,6 +94,8 @@ def _dec(e, dtype):
         return torch.tensor(e[2], dtype=dtype).reshape(e[1])
     if e[0] == "L":
         return tuple(_dec(x, dtype) for x in e[1])
+    if e[0] == "D":
+        return {k: _dec(x, dtype) for k, x in e[1]}
     return e[1]
 
 def _replay(name, args, kwargs):
