@@ -51,7 +51,10 @@ class ExerciseGroup(click.Group):
         with formatter.section("Grading (grade EXERCISE --help for every option)"):
             formatter.write_dl([("--format [" + "|".join(report_names()) + "]",
                                  "Report format: a reporter from the registry (plug-ins: README)."),
-                                ("--show-hidden", "Instructor view: details of hidden checks and expected answers.")])
+                                ("--show-hidden", "Instructor view: details of hidden checks and expected answers "
+                                                  "(only where the exercise has its instructor/ folder)."),
+                                ("--student ID", "Official grading at the student's secret seed "
+                                                 "(docs/OFFICIAL-GRADING.md).")])
         super().format_epilog(ctx, formatter)
 
 
@@ -163,13 +166,18 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=ReportFormat(), default="text", show_default=True,
               help="Report format (reporters are plug-ins, see README).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random test data.")
+@click.option("--seed", type=int, default=None, help="Public seed of the random test data (default 0; below 2^20).")
+@click.option("--student", default=None, metavar="ID",
+              help="Official grading: the student's identity; with the instructor secret it gives the seed.")
+@click.option("--secret-file", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+              help="The instructor secret (default: $DL_GRADER_SECRET_FILE, then $DL_GRADER_SECRET).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds allowed per check (default: the exercise's, 10 s unless it says otherwise).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show check ids, notes and what your code printed.")
-@click.option("--show-hidden", is_flag=True, help="Instructor view: details of hidden checks and expected answers.")
+@click.option("--show-hidden", is_flag=True,
+              help="Instructor view: details of hidden checks and expected answers (needs the instructor side).")
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default=None,
               help="How student code is isolated: bwrap (bubblewrap), none, or auto (bwrap where it works; the "
                    "default, or $DL_GRADER_ISOLATION).")
@@ -179,17 +187,23 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
               metavar="PATH", help="Also write Gradescope's autograder results.json.")
 @click.option("--summary", "summary_path", type=click.Path(dir_okay=False, allow_dash=True), default=None,
               metavar="PATH", help="Also write a Markdown summary; `-` appends to $GITHUB_STEP_SUMMARY.")
-@click.option("--student", default=None, help="The student named in the exports (default: the file's name).")
 @exercises_option
-def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: float | None, device: str,
-            dtype: str, verbose: bool, show_hidden: bool, isolation: str | None, junit_path: Path | None,
-            gradescope_path: Path | None, summary_path: str | None, student: str | None) -> None:
+def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int | None, student: str | None,
+            secret_file: Path | None, timeout: float | None, device: str, dtype: str, verbose: bool,
+            show_hidden: bool, isolation: str | None, junit_path: Path | None, gradescope_path: Path | None,
+            summary_path: str | None) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""
     from grader.errors import GraderError
+    from grader.exercises import get_exercise
+    from grader.official import choose_seed, require_instructor_side
     from grader.sandbox.client import Sandbox
 
-    # Start the sandbox first: it imports torch in its own process while this one does the same.
     try:
+        ex = get_exercise(exercise)
+        if show_hidden:
+            require_instructor_side(ex, "--show-hidden")
+        chosen = choose_seed(ex, seed=seed, student=student, secret_file=secret_file)
+        # Start the sandbox first: it imports torch in its own process while this one does the same.
         sandbox = Sandbox(isolation=isolation)
     except GraderError as e:
         _fail(str(e))
@@ -198,7 +212,7 @@ def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: floa
             _console(stderr=True).print(Text("note: your code runs without isolation (bubblewrap is not in use): "
                                              "fine for checking your own work, not for grading others'.",
                                              style="dim"))
-        result = _grade(sandbox, exercise, file, seed, timeout, device, dtype)
+        result = _grade(sandbox, ex, file, chosen.seed, chosen.student, timeout, device, dtype)
     audience = "instructor" if show_hidden else "student"
     _report(result, fmt, verbose, audience)
     targets = {name: path for name, path in (("junit", junit_path), ("gradescope", gradescope_path),
@@ -208,7 +222,7 @@ def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int, timeout: floa
         from grader.report.files import write_exports
 
         try:
-            write_exports(result, targets, audience, student=student)  # type: ignore[arg-type]
+            write_exports(result, targets, audience, student=chosen.student)  # type: ignore[arg-type]
         except GraderError as e:
             _fail(str(e))
     _exit_now(exit_status(result))
@@ -231,17 +245,16 @@ def _report(result, fmt: str, verbose: bool, audience: str) -> None:
         _fail(str(e))
 
 
-def _grade(sandbox, exercise: str, file: Path | None, seed: int, timeout: float | None, device: str, dtype: str):
+def _grade(sandbox, ex, file: Path | None, seed: int, student: str | None, timeout: float | None, device: str,
+           dtype: str):
     from grader.errors import GraderError
-    from grader.exercises import get_exercise
     from grader.grading import DTYPE_NAMES, GradeOptions, grade, resolve_device
 
     try:
-        ex = get_exercise(exercise)
         path = file or Path(ex.spec.student_file)
         sandbox.device = resolve_device(device)
         dtypes = tuple(DTYPE_NAMES.values()) if dtype == "both" else (DTYPE_NAMES[dtype],)
-        options = GradeOptions(seed=seed, device=sandbox.device, dtypes=dtypes, timeout=timeout)
+        options = GradeOptions(seed=seed, student=student, device=sandbox.device, dtypes=dtypes, timeout=timeout)
         return grade(ex, path, options, sandbox=sandbox)
     except GraderError as e:
         _fail(str(e))  # the sandbox's `with` block closes it on the way out

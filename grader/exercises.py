@@ -96,6 +96,10 @@ class Exercise:
         return load_spec(self.folder / "exercise.yaml")
 
     @property
+    def has_instructor_data(self) -> bool:
+        return (self.folder / "instructor").is_dir()
+
+    @property
     def reference_path(self) -> Path:
         return self.folder / self.spec.reference
 

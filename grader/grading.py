@@ -36,6 +36,7 @@ from grader.results import CheckResult, ExerciseResult, Status
 from grader.sandbox.client import Limits, Sandbox, Session
 from grader.sandbox.codec import Refused
 from grader.sandbox.oprecord import Recorder
+from grader.seeds import seed_source
 from grader.spec import CheckSpec
 
 DTYPE_NAMES = {"float64": torch.float64, "float32": torch.float32}
@@ -44,6 +45,7 @@ DTYPE_NAMES = {"float64": torch.float64, "float32": torch.float32}
 @dataclass
 class GradeOptions:
     seed: int = 0
+    student: str | None = None  # whose official seed ``seed`` is (grader.official); None for a public seed
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES
     timeout: float | None = None  # overrides every check's timeout
@@ -71,6 +73,8 @@ def environment(options: GradeOptions, device: str) -> dict[str, Any]:
         "device": device,
         "dtype": "+".join(dtype_name(d) for d in options.dtypes) or "none",
         "seed": options.seed,
+        "seed_source": seed_source(options.seed),
+        "student": options.student,
     }
 
 

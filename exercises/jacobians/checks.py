@@ -15,6 +15,7 @@ import torch
 from grader.checks import CheckContext, CheckFailed, check, trusted
 from grader.errors import StudentException
 from grader.format import dtype_name, num
+from grader.seeds import is_official
 from grader.tolerances import central_difference_tolerance
 
 # (N, D): outputs × inputs, never square here
@@ -133,12 +134,17 @@ def jac_y_b_wd(ctx: CheckContext) -> None:
 @check("jacobians_fixed")
 def jacobians_fixed(ctx: CheckContext) -> None:
     # a = W x + b = (1, 0): σ'(0) = 1/4 and σ'(1) = σ(1)(1 − σ(1)) ≈ 0.1966, easy to check by hand.
+    # Official grading (a secret seed) takes a seeded W and x, and the b that keeps a = (1, 0).
     for dtype in ctx.dtypes:
         W, b, x = (torch.tensor(v, dtype=dtype, device=ctx.device)
                    for v in ([[1.0, 2.0, 0.0], [0.5, -1.0, 3.0]], [0.0, -0.5], [1.0, 0.0, 0.0]))
+        where = "W = [[1, 2, 0], [0.5, −1, 3]], b = (0, −0.5), x = (1, 0, 0)"
+        if is_official(ctx.seed):
+            W, x = ctx.randn(2, 3, dtype=dtype), ctx.randn(3, dtype=dtype)
+            b = torch.tensor([1.0, 0.0], dtype=dtype, device=ctx.device) - W @ x
+            where = "a seeded W and x, b = (1, 0) − W x"
         for fn in ("jac_y_a", "jac_y_x", "jac_y_b"):
-            ctx.expect_close(fn, W, b, x, label=f"{fn} at W = [[1, 2, 0], [0.5, −1, 3]], b = (0, −0.5), "
-                             f"x = (1, 0, 0), so a = (1, 0) ({dtype_name(dtype)})")
+            ctx.expect_close(fn, W, b, x, label=f"{fn} at {where}, so a = (1, 0) ({dtype_name(dtype)})")
         ctx.expect_close("jac_y_wd", W, b, x, 0, label=f"jac_y_wd with d = 0 on the same perceptron "
                          f"({dtype_name(dtype)})")
 

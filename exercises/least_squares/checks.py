@@ -15,6 +15,7 @@ import torch
 from grader.checks import CheckContext, CheckFailed, check
 from grader.diagnosis import Diagnosis
 from grader.format import dtype_name
+from grader.seeds import is_official
 
 # (T, D) pairs: loss and gradient are defined for any shape, so T < D is tested too.
 ANY_SHAPES = ((7, 3), (4, 6))
@@ -34,11 +35,26 @@ def _problem(ctx: CheckContext, T: int, D: int, dtype: torch.dtype):
 
 
 def _fixed_problem(ctx: CheckContext, dtype: torch.dtype):
-    """W (3, 2), θ = (1, −1), y = (0, 1, 2): residual (−1, −2, −3), loss 14, gradient (−44, −56)."""
-    W = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=dtype, device=ctx.device)
+    """W (3, 2), θ = (1, −1), y = (0, 1, 2): residual (−1, −2, −3), loss 14, gradient (−44, −56).
+
+    In official grading (a secret seed, grader.seeds) the three samples are mixed by a seeded orthogonal
+    Q: (QW, θ, Qy) has the residual Qr, of the same norm, and the same gradient (QW)ᵀQr = Wᵀr, so the
+    answer is still the one the label gives, while the inputs are new. A file that recognises the worked
+    example, or replays answers recorded at a public seed, gets nothing from it.
+    """
+    W = torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], dtype=torch.float64)
     theta = torch.tensor([1.0, -1.0], dtype=dtype, device=ctx.device)
-    y = torch.tensor([0.0, 1.0, 2.0], dtype=dtype, device=ctx.device)
-    return W, theta, y
+    y = torch.tensor([0.0, 1.0, 2.0], dtype=torch.float64)
+    if is_official(ctx.seed):
+        Q = _rotation(ctx, 3)
+        W, y = Q @ W, Q @ y
+    return W.to(ctx.device, dtype), theta, y.to(ctx.device, dtype)
+
+
+def _rotation(ctx: CheckContext, n: int) -> torch.Tensor:
+    """A seeded random orthogonal n×n matrix (float64, on the CPU)."""
+    Q, R = torch.linalg.qr(ctx.randn(n, n).cpu())
+    return Q * torch.sign(torch.diagonal(R))
 
 
 # -- ls_loss ----------------------------------------------------------------------------------------
@@ -164,8 +180,11 @@ def fit_affine_random(ctx: CheckContext) -> None:
 
 @check("fit_affine_exact_line")
 def fit_affine_exact_line(ctx: CheckContext) -> None:
+    # Official grading (a secret seed) takes seeded points of the same line: the answer stays (3, −2).
     for dtype in ctx.dtypes:
         x = torch.tensor([-2.0, 0.0, 1.0, 3.0, 4.0], dtype=dtype, device=ctx.device)
+        if is_official(ctx.seed):
+            x = ctx.randn(5, dtype=dtype, scale=2.0)
         ctx.expect_close("fit_affine", x, 3 * x - 2,
                          label=f"fit_affine on points of the line y = 3x − 2 ({dtype_name(dtype)}; (a, b) = (3, −2))")
 
@@ -187,9 +206,22 @@ def affine_grad_mean_factor(ctx: CheckContext) -> None:
         x = torch.tensor([0.0, 1.0, 2.0, 3.0], dtype=dtype, device=ctx.device)
         y = torch.zeros(4, dtype=dtype, device=ctx.device)
         theta = torch.tensor([1.0, 0.0], dtype=dtype, device=ctx.device)
+        problem = "x = (0, 1, 2, 3), y = 0, θ = (1, 0)"
+        if is_official(ctx.seed):
+            x, y = _same_gradient_problem(ctx, dtype)
+            problem = "seeded x and y, θ = (1, 0)"
         ctx.expect_close("affine_grad", x, y, theta, factors={"T": 4},
-                         label=f"affine_grad on x = (0, 1, 2, 3), y = 0, θ = (1, 0) ({dtype_name(dtype)}; "
-                               "the gradient of the mean is (7, 3))")
+                         label=f"affine_grad on {problem} ({dtype_name(dtype)}; the gradient of the mean is (7, 3))")
+
+
+def _same_gradient_problem(ctx: CheckContext, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Official grading's version of the worked example: seeded x and y (T = 4) whose residual r = x − y at
+    θ = (1, 0) has Wᵀr = (Σ r x, Σ r) = (14, 6), so that the gradient of the mean is (7, 3) as in the
+    statement. A seeded r₀ is projected onto those two linear constraints."""
+    x, r = ctx.randn(4).cpu(), ctx.randn(4).cpu()
+    A = torch.stack([x, torch.ones_like(x)], dim=1)
+    r = r + A @ torch.linalg.solve(A.T @ A, torch.tensor([14.0, 6.0], dtype=torch.float64) - A.T @ r)
+    return x.to(ctx.device, dtype), (x - r).to(ctx.device, dtype)
 
 
 # -- ridge_solve ------------------------------------------------------------------------------------

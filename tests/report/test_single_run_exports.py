@@ -24,7 +24,8 @@ def test_the_cli_writes_every_export(tmp_path: Path, mutant) -> None:
     summary = tmp_path / "step_summary.md"
     summary.write_text("earlier step\n", encoding="utf-8")
     junit, results = tmp_path / "out" / "junit.xml", tmp_path / "results.json"
-    env = {**os.environ, "PYTHONPATH": str(ROOT), STEP_SUMMARY_VAR: str(summary), "DL_GRADER_ISOLATION": "none"}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), STEP_SUMMARY_VAR: str(summary), "DL_GRADER_ISOLATION": "none",
+           "DL_GRADER_SECRET": "an instructor secret of 32 bytes"}  # --student: official grading
     done = subprocess.run([sys.executable, str(ROOT / "cli.py"), "least_squares", str(mutant("least_squares",
                            "ls_loss_mean")), "--format", "json", "--junit", str(junit), "--gradescope", str(results),
                            "--summary", "-", "--student", "mallory"], capture_output=True, text=True, env=env,
