@@ -305,8 +305,8 @@ def _decode(d: Any) -> SampledExpression:
         pair = _list(a, 2, "an argument")
         if len(pair) != 2 or not isinstance(pair[0], str) or not NAME.match(pair[0]):
             raise _bad("an argument's name")
-        shape = _shape_in(pair[1], dims_by_name)
-        args.append(matrix(pair[0], *shape) if shape else scalar(pair[0]))
+        arg_shape = _shape_in(pair[1], dims_by_name)
+        args.append(matrix(pair[0], *arg_shape) if arg_shape else scalar(pair[0]))
     if len({str(s.name) for s in args}) != len(args):
         raise _bad("two arguments with the same name")
     shape = tuple(_shape_in(d.get("shape"), dims_by_name))
