@@ -10,7 +10,8 @@ nothing that prints the formula:
   the expression (and at it: not compared, as on the instructor's side), one batch per choice of sizes
   for symbolic dimensions;
 * for scalars, the same values with 36 significant digits, for the engine's 30- and 90-digit checks
-  (:mod:`grader.symbolic.residual`), and a grid along the first symbol out to ±10⁴ (its far check);
+  (:mod:`grader.symbolic.residual`), and on the grid of its far check along the first symbol (out to
+  ±10⁴, and both sides of the kinks);
 * for matrices, the values on the engine's small integer matrices (its exactness check);
 * its shape, and a salted hash of the set of functions it is written with (the diagnosis compares the
   form of a candidate mistake with the student's).
@@ -36,6 +37,7 @@ import sympy
 from grader.errors import GraderFault
 from grader.symbolic.build import is_matrix
 from grader.symbolic.candidates import form
+from grader.symbolic.functions import expand_definitions
 from grader.symbolic.numeric import (
     SPAN,
     Evaluator,
@@ -50,7 +52,7 @@ from grader.symbolic.symbols import NAME, Sampled, dim, matrix, scalar
 
 __all__ = ["FORMAT", "SampledExpression", "decode_expression", "encode_expression"]
 
-FORMAT = "dl-grader/sampled-expression"
+FORMAT = "dl-grader/sampled-answer"
 VERSION = 1
 DESIGN_SEED = 20_261_121  # the design is the same for every expression over the same symbols
 FORM_SALT = b"dl-grader/sampled/form/v1"  # not a secret: it keeps the function names out of plain sight
@@ -60,7 +62,6 @@ MATRIX_PROBES = 72  # per design, split over the choices of sizes
 # Both sides of 0 and of each kink: down to just above the engine's kink margin (1e-4), where an answer
 # wrong only in a narrow window next to the kink is still caught.
 LADDER = (1.5e-4, 3e-4, 6e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0)
-FAR_GRID = (*np.geomspace(1e-3, 1e4, 80), *-np.geomspace(1e-3, 1e4, 80))
 PRECISE_DIGITS = 36  # the engine checks at 30 digits and confirms at 90 against these: 36 are enough
 ROLES = ("probe", "far", "integer")
 
@@ -175,8 +176,7 @@ def encode_expression(expr: Any, args: tuple[Any, ...]) -> dict[str, Any]:
         values[skip] = np.nan  # at a kink: not compared (the engine leaves such points out too)
         texts: list[str | None] | None = None
         if precise and role != "integer":
-            texts = [None if skip[i] else _precise(expr, {s: float(samples.values[s][i]) for s in args})
-                     for i in range(samples.n)]
+            texts = _precise_values(expr, args, samples.values, skip)
         out_batches.append({
             "role": role, "n": samples.n, "dims": {str(d): n for d, n in dims.items()},
             "points": [_floats(samples.values[s]) for s in args],
@@ -205,7 +205,7 @@ def _design(expr: Any, args: tuple[Any, ...], variable: Any) -> list[tuple[str, 
     out = [("probe", b) for b in batches]
     if variable is not None and not is_matrix(expr):
         base = {s: float(batches[-1].values[s][0]) for s in others}
-        far = far_points([expr], base, variable, FAR_GRID)
+        far = far_points([expr], base, variable)  # the engine's own grid
         out.append(("far", Samples(far, {}, len(far[variable]))))
     return out
 
@@ -228,13 +228,36 @@ def _with_ladder(batch: Samples, expr: Any, variable: Any) -> Samples:
     return Samples(values, batch.dims, batch.n + m)
 
 
-def _precise(expr: Any, point: Mapping[Any, float]) -> str | None:
+def _precise_values(expr: Any, args: Sequence[Any], values: Mapping[Any, np.ndarray],
+                    skip: np.ndarray) -> list[str | None]:
+    """``expr`` at every point with :data:`PRECISE_DIGITS` digits, inputs read as the engine reads them
+    (the decimal ``repr`` of each float). mpmath at 100 digits through ``lambdify`` (trusted code, at
+    build time only: nothing generated goes into the kit), sympy's ``evalf`` where that fails."""
     import mpmath
 
-    value = _value(expr, point, PRECISE_DIGITS + 4)
-    if value is None:
-        return None
-    return str(mpmath.nstr(mpmath.mpf(sympy.Float(value)._mpf_), PRECISE_DIGITS, min_fixed=1, max_fixed=0))
+    try:
+        fast: Any = sympy.lambdify(list(args), expand_definitions(expr), modules="mpmath")
+    except Exception:  # noqa: BLE001 - a form lambdify does not know: evalf, point by point
+        fast = None
+    out: list[str | None] = []
+    for i in range(len(skip)):
+        if skip[i]:
+            out.append(None)
+            continue
+        point = {s: float(values[s][i]) for s in args}
+        value: Any = None
+        if fast is not None:
+            try:
+                with mpmath.workdps(100):
+                    value = fast(*(mpmath.mpf(repr(v)) for v in point.values()))
+                    value = value if isinstance(value, mpmath.mpf) and mpmath.isfinite(value) else None
+            except Exception:  # noqa: BLE001 - see the evalf below
+                value = None
+        if value is None:
+            exact = _value(expr, point, PRECISE_DIGITS + 4)
+            value = mpmath.mpf(sympy.Float(exact)._mpf_) if exact is not None else None
+        out.append(None if value is None else str(mpmath.nstr(value, PRECISE_DIGITS, min_fixed=1, max_fixed=0)))
+    return out
 
 
 def _floats(a: np.ndarray) -> list[float | None]:
