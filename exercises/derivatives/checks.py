@@ -23,6 +23,7 @@ import sympy as sp
 
 from grader.checks import CheckContext, check
 from grader.symbolic import Candidate, grade_answer, matrix, read_answer, scalar, sigma
+from grader.symbolic.symbols import Sampled
 
 Symbols = tuple[Any, ...]
 
@@ -76,13 +77,26 @@ def known_mistakes(mistakes: Any, fn: str, args: Symbols) -> list[Candidate]:
     out = []
     for m in mistakes:
         if fn in m.overrides:
-            out.append(Candidate(m.id, m.name, m.hint, read_answer(m.overrides[fn](*args), args)))
+            value = m.overrides[fn](*args)  # in the student kit: a recorded, sampled expression
+            expr = value if isinstance(value, Sampled) else read_answer(value, args)
+            out.append(Candidate(m.id, m.name, m.hint, expr))
     return out
 
 
 def parameter_names(reference: Any, fn: str) -> list[str]:
-    """The contract's parameter names of ``fn``: the names a string answer uses for its arguments."""
-    return list(inspect.signature(getattr(reference, fn)).parameters)
+    """The contract's parameter names of ``fn``: the names a string answer uses for its arguments. In
+    the student kit the reference is a replay of recorded outputs: its ``parameters`` mapping (fn ->
+    names) when it has one, else the names of :data:`SYMBOLS` (the contract's)."""
+    recorded = getattr(reference, "parameters", None)
+    if isinstance(recorded, dict) and isinstance(recorded.get(fn), list | tuple) \
+            and all(isinstance(n, str) for n in recorded[fn]):
+        return list(recorded[fn])
+    function = getattr(reference, fn, None)
+    if inspect.isfunction(function):
+        params = inspect.signature(function).parameters.values()
+        if all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params):
+            return [p.name for p in params]
+    return [str(s.name) for s in SYMBOLS[fn]()]
 
 
 def grade(answer: Any, reference: Any, mistakes: Any, fn: str, args: Symbols, seed: int,

@@ -10,6 +10,7 @@ Public API (imported lazily: ``import grader.symbolic`` does not import sympy)::
     symbols_to_tree(symbols) / symbols_from_tree(tree)
     scalar(name), matrix(name, rows, cols), dim(name)    # input symbols
     sigma                                                 # σ as a sympy function
+    encode_expression(expr, args) -> dict / decode_expression(d) -> SampledExpression   # the student kit
     Candidate, SymbolicVerdict, SymbolicError, ParseError, ShapeError, TreeError
 
 See docs/SYMBOLIC.md.
@@ -29,6 +30,7 @@ _EXPORTS = {
     "scalar": "symbols", "matrix": "symbols", "dim": "symbols",
     "sigma": "functions", "sigmoid": "functions", "pretty": "functions",
     "evaluate": "numeric", "prove_equal": "exact",
+    "encode_expression": "sampled", "decode_expression": "sampled", "SampledExpression": "sampled",
     "SymbolicError": "errors", "ParseError": "errors", "ShapeError": "errors", "TreeError": "errors",
 }
 

@@ -18,7 +18,7 @@ from sympy.matrices.expressions import MatrixExpr
 
 from grader.symbolic.errors import ShapeError, SymbolicError
 from grader.symbolic.functions import FUNCTIONS, MAX_ARGUMENTS
-from grader.symbolic.symbols import shape_str
+from grader.symbolic.symbols import Sampled, shape_str
 
 MAX_NODES = 2000  # operations in one answer; a derivative written by hand has a few dozen
 MAX_EXPONENT = 1000  # |exponent| of any power
@@ -30,7 +30,7 @@ _RELATIONS = {"<": sympy.StrictLessThan, "<=": sympy.LessThan, ">": sympy.Strict
 
 
 def is_matrix(e: Any) -> bool:
-    return isinstance(e, MatrixExpr)
+    return isinstance(e, MatrixExpr) or (isinstance(e, Sampled) and e.is_matrix)
 
 
 def is_condition(e: Any) -> bool:

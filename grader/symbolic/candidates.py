@@ -23,6 +23,7 @@ from sympy.core.function import AppliedUndef
 from grader.diagnosis import Diagnosis
 from grader.symbolic.build import is_matrix
 from grader.symbolic.functions import sigma
+from grader.symbolic.symbols import Sampled
 
 # Form-free patterns: they transform the right answer, so any form of it can show them.
 SIMPLE_IDS = ("sign", "zero", "constant_factor")
@@ -56,6 +57,15 @@ def form(expr: Any, *, lenient: bool = False) -> frozenset[str]:
         name = type(f).__name__
         names.add("exp" if lenient and (isinstance(f, sigma) or name == "sigma") else name)
     return frozenset(names)
+
+
+def same_form(candidate: Any, student: Any, *, lenient: bool = False) -> bool:
+    """The candidate's formula is written with the same functions as the student's answer. A sampled
+    candidate (the student kit) keeps only a salted hash of its :func:`form`."""
+    mine = form(student, lenient=lenient)
+    if isinstance(candidate, Sampled):
+        return candidate.has_form(mine, lenient=lenient)
+    return form(candidate, lenient=lenient) == mine
 
 
 def generic_candidates(expected: Any, primitive: Any = None, variable: Any = None) -> list[Candidate]:

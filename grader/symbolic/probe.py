@@ -16,7 +16,7 @@ import numpy as np
 from grader.diagnosis import Diagnosis
 from grader.symbolic import residual
 from grader.symbolic.build import is_matrix
-from grader.symbolic.candidates import Candidate, factor_hint, form, zero_diagnosis
+from grader.symbolic.candidates import Candidate, factor_hint, same_form, zero_diagnosis
 from grader.symbolic.numeric import Evaluator, Samples, away_from_kinks, kinks
 from grader.tolerances import symbolic_tolerance
 
@@ -130,9 +130,8 @@ class Probe:
         """
         formulas = [c for c in candidates if c.id != "sign"]
         if expr is not None:
-            mine = form(expr)
             for c in formulas:
-                if form(c.expr) == mine and self.reproduces(c.expr, expr):
+                if same_form(c.expr, expr) and self.reproduces(c.expr, expr):
                     return c.diagnosis
         sign = next((c for c in candidates if c.id == "sign"), None)
         if sign is not None and self.reproduces(sign.expr, expr):
@@ -142,9 +141,8 @@ class Probe:
         factor = self.constant_factor()
         if factor is not None:
             return Diagnosis("constant_factor", "", factor_hint(factor), "pattern", factor)
-        lenient = form(expr, lenient=True) if expr is not None else None
         for c in formulas:
-            if (lenient is None or form(c.expr, lenient=True) == lenient) and self.reproduces(c.expr, expr):
+            if (expr is None or same_form(c.expr, expr, lenient=True)) and self.reproduces(c.expr, expr):
                 return c.diagnosis
         return None
 

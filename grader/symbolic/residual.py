@@ -23,6 +23,7 @@ import sympy
 
 from grader.symbolic.build import is_matrix
 from grader.symbolic.functions import expand_definitions
+from grader.symbolic.symbols import Sampled
 from grader.tolerances import SYMBOLIC_DIGITS, symbolic_tolerance
 
 CONFIRM_DIGITS = 3 * SYMBOLIC_DIGITS
@@ -32,6 +33,8 @@ _MATRIX_ENTRIES = 3  # integer matrix entries in [−3, 3]: products are exact i
 
 def _value(expr: Any, point: Mapping[Any, float], digits: int) -> sympy.Expr | None:
     """``expr`` at ``point`` with ``digits`` significant digits, or None where it is not a real number."""
+    if isinstance(expr, Sampled):
+        return expr.precise_at(point, digits)
     subs = {s: sympy.Float(repr(float(v)), digits) for s, v in point.items()}
     try:
         value = expand_definitions(expr).xreplace(subs).evalf(digits)
@@ -86,19 +89,12 @@ def high_precision_gap(expr: Any, expected: Any, points: Sequence[Mapping[Any, f
 def _integer_matrices(expr: Any, expected: Any, table: Mapping[str, Any]) -> str | None:
     """Matrix formulas are polynomials in the entries: on small integer matrices float64 is exact, so
     the two must agree to the ``digits30`` tolerance."""
-    from grader.symbolic.numeric import DIM_CHOICES, Evaluator
+    from grader.symbolic.numeric import Evaluator
 
-    rng = np.random.default_rng(12345)
     tol = symbolic_tolerance("digits30")
-    symbols = list(table.values())
-    dim_syms = sorted({d for s in symbols if is_matrix(s) for d in s.shape if not d.is_Integer}, key=str)
-    for sizes in DIM_CHOICES[:2]:
-        dims = {d: sizes[i % len(sizes)] for i, d in enumerate(dim_syms)}
-        values = {}
-        for s in symbols:
-            shape = (4, *(int(d) if d.is_Integer else dims[d] for d in s.shape)) if is_matrix(s) else (4,)
-            values[s] = rng.integers(-_MATRIX_ENTRIES, _MATRIX_ENTRIES + 1, shape).astype(np.float64)
-        ev = Evaluator(values, 4, dims)
+    batches = expected.batches("integer") if isinstance(expected, Sampled) else integer_samples(list(table.values()))
+    for batch in batches:
+        ev = Evaluator(batch.values, batch.n, batch.dims)
         a, b = ev(expr), ev(expected)
         bad = np.abs(a - b) > tol.atol + tol.rtol * np.maximum(np.abs(a), np.abs(b))
         if np.any(bad & np.isfinite(a) & np.isfinite(b)):
@@ -107,31 +103,70 @@ def _integer_matrices(expr: Any, expected: Any, table: Mapping[str, Any]) -> str
     return None
 
 
+def integer_samples(symbols: Sequence[Any]) -> list[Any]:
+    """The small integer matrices of :func:`_integer_matrices` (seeded, the same for every answer)."""
+    from grader.symbolic.numeric import DIM_CHOICES, Samples
+
+    rng = np.random.default_rng(12345)
+    dim_syms = sorted({d for s in symbols if is_matrix(s) for d in s.shape if not d.is_Integer}, key=str)
+    out = []
+    for sizes in DIM_CHOICES[:2]:
+        dims = {d: sizes[i % len(sizes)] for i, d in enumerate(dim_syms)}
+        values = {}
+        for s in symbols:
+            shape = (4, *(int(d) if d.is_Integer else dims[d] for d in s.shape)) if is_matrix(s) else (4,)
+            values[s] = rng.integers(-_MATRIX_ENTRIES, _MATRIX_ENTRIES + 1, shape).astype(np.float64)
+        out.append(Samples(values, dims, 4))
+    return out
+
+
 def far_gap(expr: Any, expected: Any, around: Sequence[Any], samples: Any, variable: Any,
             table: Mapping[str, Any]) -> str | None:
     """A wide grid out to ±10⁴ along ``variable`` and both sides of the kinks of ``around`` (the two
     answers, or what sympy left of their difference), the other inputs held at a probe point. Each
-    float64 disagreement is confirmed at 30 digits."""
-    from grader.symbolic.numeric import Evaluator, kink_roots, kinks
+    float64 disagreement is confirmed at 30 digits. A sampled expected answer (the student kit) brings
+    its own grid (:func:`far_points` of its formula, where it was recorded)."""
+    from grader.symbolic.numeric import Evaluator
 
-    if is_matrix(expected) or variable is None or is_matrix(variable) or samples is None:
+    if is_matrix(expected) or variable is None or is_matrix(variable):
         return None
-    base = {s: float(v[0]) for s, v in samples.values.items() if not is_matrix(s) and s != variable}
-    grid = [*np.geomspace(1e-3, FAR_SPAN, 300), *-np.geomspace(1e-3, FAR_SPAN, 300)]
-    for k in kinks(*around):
-        if k.free_symbols <= {variable, *base}:
-            for r in kink_roots(k, variable, base, FAR_SPAN):
-                grid += [r + d for d in (1e-3, 1e-1)] + [r - d for d in (1e-3, 1e-1)]
-    xs = np.asarray(grid)
-    values = {s: np.full(len(xs), v) for s, v in base.items()}
-    values[variable] = xs
-    ev = Evaluator(values, len(xs))
+    if isinstance(expected, Sampled):
+        recorded = expected.batches("far")
+        if not recorded or variable not in recorded[0].values:
+            return None
+        values, n = recorded[0].values, recorded[0].n
+    elif samples is None:
+        return None
+    else:
+        base = {s: float(v[0]) for s, v in samples.values.items() if not is_matrix(s) and s != variable}
+        values = far_points(around, base, variable)
+        n = len(values[variable])
+    xs = values[variable]
+    ev = Evaluator(values, n)
     tol = symbolic_tolerance("float64")
     a, b = np.broadcast_to(ev(expr), xs.shape), np.broadcast_to(ev(expected), xs.shape)
     with np.errstate(all="ignore"):
         bad = np.isfinite(a) & np.isfinite(b) & (np.abs(a - b) > tol.atol + tol.rtol * np.maximum(abs(a), abs(b)))
     for i in np.flatnonzero(bad)[:24]:
-        point = {**base, variable: float(xs[i])}
+        point = {s: float(v[i]) for s, v in values.items()}
         if differs_at(expr, expected, point):
             return describe(point, expr, expected, table)
     return None
+
+
+def far_points(around: Sequence[Any], base: Mapping[Any, float], variable: Any,
+               grid: Sequence[float] | None = None) -> dict[Any, np.ndarray]:
+    """The points of :func:`far_gap`: ``grid`` (default: 300 points each side, log-spaced out to ±10⁴)
+    along ``variable`` and both sides of the kinks of ``around``, the other scalars held at ``base``."""
+    from grader.symbolic.numeric import kink_roots, kinks
+
+    points = list(grid) if grid is not None else [*np.geomspace(1e-3, FAR_SPAN, 300),
+                                                   *-np.geomspace(1e-3, FAR_SPAN, 300)]
+    for k in kinks(*around):
+        if k.free_symbols <= {variable, *base}:
+            for r in kink_roots(k, variable, base, FAR_SPAN):
+                points += [r + d for d in (1e-3, 1e-1)] + [r - d for d in (1e-3, 1e-1)]
+    xs = np.asarray(points, dtype=np.float64)
+    values = {s: np.full(len(xs), v) for s, v in base.items()}
+    values[variable] = xs
+    return values

@@ -8,7 +8,7 @@ the process boundary is *equal* to the parent's.
 from __future__ import annotations
 
 import re
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import sympy
 
@@ -47,8 +47,37 @@ def _checked(name: str) -> str:
     return name
 
 
-def shape_str(expr: sympy.Basic) -> str:
+class Sampled:
+    """Base of :class:`grader.symbolic.sampled.SampledExpression`, an expected answer known only by its
+    values at fixed points (the student kit). It lives here, below every module of the engine, so that
+    the evaluator, the shape checks and the diagnosis recognise it without importing ``sampled`` (which
+    imports them). ``shape`` is ``()`` for a scalar, else a pair of dimensions like a MatrixSymbol's."""
+
+    shape: tuple[sympy.Expr, ...] = ()
+
+    @property
+    def is_matrix(self) -> bool:
+        return bool(self.shape)
+
+    def on(self, ev: Any) -> Any:
+        """The values at the points of the evaluator ``ev`` (NaN at a point it does not know)."""
+        raise NotImplementedError
+
+    def precise_at(self, point: Any, digits: int) -> Any:
+        """The value at a scalar ``point`` with ``digits`` digits, or None where it is not known."""
+        raise NotImplementedError
+
+    def has_form(self, names: frozenset[str], *, lenient: bool = False) -> bool:
+        """Whether the formula was written with exactly these functions (``candidates.form``)."""
+        raise NotImplementedError
+
+    def batches(self, role: str, domains: Any = None) -> list[Any]:
+        """The recorded sample batches of one ``role`` ("probe", "far", "integer"), as ``Samples``."""
+        raise NotImplementedError
+
+
+def shape_str(expr: sympy.Basic | Sampled) -> str:
     """``"T×D"`` for a matrix expression, ``"scalar"`` otherwise."""
-    if isinstance(expr, sympy.MatrixExpr):
+    if isinstance(expr, sympy.MatrixExpr | Sampled) and expr.shape:
         return "×".join(str(s) for s in expr.shape)
     return "scalar"
