@@ -278,10 +278,12 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
 @click.option("--regrade", multiple=True, metavar="STUDENT", help="Grade STUDENT again (repeatable); history kept.")
 @click.option("--regrade-all", is_flag=True, help="Grade everyone again; the history is kept.")
 @click.option("--dask", metavar="ADDRESS", default=None, help="Run on a Dask cluster (tcp://SCHEDULER:8786).")
+@click.option("--in-process", is_flag=True, help="Grade in this process, one at a time, without a pool (debugging).")
 @exercises_option
 def batch_cmd(exercises: tuple[str, ...], submissions: Path, everything: bool, jobs: int | None, db: Path | None,
               layout: str | None, seed: int, secret_file: Path | None, timeout: float | None, dtype: str,
-              isolation: str | None, regrade: tuple[str, ...], regrade_all: bool, dask: str | None) -> None:
+              isolation: str | None, regrade: tuple[str, ...], regrade_all: bool, dask: str | None,
+              in_process: bool) -> None:
     """Grade a class: every submission in SUBMISSIONS (a folder or a zip) for EXERCISE(S), into a gradebook.
 
     Resumable: what the gradebook already holds, unchanged, is not graded again."""
@@ -299,7 +301,7 @@ def batch_cmd(exercises: tuple[str, ...], submissions: Path, everything: bool, j
         options = BatchOptions(names, submissions, db or default_db(submissions), jobs=jobs or 0, seed=seed,
                                secret=load_secret(secret_file), layout=layout, isolation=isolation,
                                timeout=timeout, dtypes=dtypes, regrade=regrade, regrade_all=regrade_all, dask=dask,
-                               exercise_dirs=tuple(str(d.resolve()) for d in given_dirs()))
+                               in_process=in_process, exercise_dirs=tuple(str(d.resolve()) for d in given_dirs()))
         summary = run_batch(options, LiveProgress(console) if console.is_terminal else None)
     except GraderError as e:
         _fail(str(e))

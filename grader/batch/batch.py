@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from grader.batch.layouts import Entry, collect, exercise_root, open_tree
-from grader.batch.pool import default_jobs, local_executor
+from grader.batch.pool import default_jobs, in_process_executor, local_executor
 from grader.batch.runner import run_tasks
 from grader.batch.task import GradeTask, TaskOutcome, file_sha256
 from grader.errors import GraderError
@@ -44,6 +44,7 @@ class BatchOptions:
     regrade: tuple[str, ...] = ()
     regrade_all: bool = False
     dask: str | None = None
+    in_process: bool = False  # one slot in this process, no pool (debugging, tests)
     exercise_dirs: tuple[str, ...] = ()
 
     def options_record(self) -> dict[str, Any]:
@@ -51,7 +52,8 @@ class BatchOptions:
         return {"submissions": str(self.submissions), "jobs": self.jobs, "seed": None if self.secret else self.seed,
                 "official_seeds": self.secret is not None, "layout": self.layout, "isolation": self.isolation,
                 "timeout": self.timeout, "device": self.device, "dtypes": list(self.dtypes),
-                "regrade": list(self.regrade), "regrade_all": self.regrade_all, "dask": self.dask}
+                "regrade": list(self.regrade), "regrade_all": self.regrade_all, "dask": self.dask,
+                "in_process": self.in_process}
 
 
 @dataclass
@@ -150,6 +152,8 @@ def _executor_factory(options: BatchOptions, slots: int) -> Callable[[], Abstrac
             return dask_executor(address)
 
         return dask
+    if options.in_process:
+        return in_process_executor
     return lambda: local_executor(slots, options.isolation)
 
 
@@ -182,7 +186,7 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
     progress = progress or NoProgress()
     started = time.perf_counter()
     summary = BatchSummary()
-    slots = options.jobs or default_jobs()
+    slots = 1 if options.in_process else options.jobs or default_jobs()
     with ExitStack() as stack:
         book = stack.enter_context(Gradebook(options.db))
         root, refused = stack.enter_context(open_tree(options.submissions))

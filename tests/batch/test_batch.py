@@ -1,0 +1,111 @@
+"""`grade batch` into a gradebook: what is graded, what is stored, resume, regrade with history, diff, export."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from click.testing import CliRunner
+from conftest import EXERCISE, MISTAKES, options
+
+from cli import main
+from grader.batch.batch import run_batch
+from grader.gradebook.diff import diff_states, resolve_state
+from grader.gradebook.store import Gradebook
+from grader.report.registry import exporter
+
+
+def test_a_class_is_graded_and_stored(graded_class):
+    _, db, s = graded_class
+    assert (s.entries, s.graded, s.full_marks, s.grader_faults, s.up_to_date) == (6, 5, 2, 0, 0)
+    assert s.unreadable == [(EXERCISE, "frank", "binary file, not Python source")]
+    assert s.errors >= 1  # eve: her loop times out, and the functions she did not write raise
+    with Gradebook(db) as book:
+        latest = book.latest()
+        assert sorted(s for s, _ in latest) == ["alice", "bob", "carol", "dave", "eve", "frank"]
+        assert latest[("frank", EXERCISE)].state == "unreadable"
+        assert latest[("frank", EXERCISE)].reason == "binary file, not Python source"
+        alice = latest[("alice", EXERCISE)]
+        assert alice.state == "graded" and alice.score == alice.max_score > 0
+        assert len(alice.sha256) == 64 and alice.seed == 0 and alice.exercise_version and alice.grader_version
+        assert alice.environment["worker"] and alice.result["audience"] == "instructor"
+        eve = latest[("eve", EXERCISE)]
+        assert eve.state == "graded" and eve.score == 0
+        assert any(c.status == "timeout" for c in book.checks(eve.id))
+        for student, mistake in MISTAKES.items():
+            row = latest[(student, EXERCISE)]
+            assert row.state == "graded" and 0 < row.score < row.max_score
+            assert mistake in {c.mistake for c in book.checks(row.id)}
+        assert book.count("students") == 6 and book.count("submissions") == 6
+
+
+def test_a_second_run_grades_nothing_again(class_copy):
+    folder, db = class_copy
+    s = run_batch(options(folder, db))
+    assert (s.graded, s.up_to_date, s.grader_faults) == (0, 6, 0)
+    with Gradebook(db) as book:
+        assert book.count("submissions") == 6  # nothing graded or counted twice
+        assert len(book.runs()) == 2
+
+
+def test_changed_files_and_regrades_keep_the_history(class_copy):
+    folder, db = class_copy
+    (folder / "carol.py").write_text(f"from reference.{EXERCISE} import *\n")  # carol fixes her mistake
+    s = run_batch(options(folder, db, regrade=("alice",)))
+    assert (s.graded, s.up_to_date) == (2, 4)
+    with Gradebook(db) as book:
+        assert [r.run_id for r in book.history("alice")] == [1, 2]  # history kept, the newest counts
+        latest = book.latest()
+        assert latest[("alice", EXERCISE)].run_id == 2
+        assert latest[("carol", EXERCISE)].score == latest[("carol", EXERCISE)].max_score
+        assert book.count("submissions") == 8
+    changes = diff_states(resolve_state("1", db), resolve_state("-1", db))
+    assert [(c.student, c.delta > 0) for c in changes] == [("carol", True)]  # alice's regrade changed nothing
+    assert {ch.why for ch in changes[0].checks} == {"now passes"}
+
+    out = CliRunner().invoke(main, ["gradebook", "diff", "1", "2", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    assert "1 entries changed, 1 gained points, 0 lost points" in out.output
+    assert f"{EXERCISE} · carol:" in out.output and "now passes" in out.output
+    out = CliRunner().invoke(main, ["gradebook", "show", "alice", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    assert out.output.count("run 1") == 1 and out.output.count("run 2") == 1 and "latest" in out.output
+
+
+def test_diff_of_two_gradebook_files(graded_class, class_copy):
+    _, db, _ = graded_class
+    folder, db2 = class_copy
+    (folder / "alice.py").write_text("def softmax(z):\n    return z\n")
+    run_batch(options(folder, db2))
+    changes = diff_states(resolve_state(str(db), None), resolve_state(str(db2), None))
+    assert [c.student for c in changes] == ["alice"] and changes[0].delta < 0
+
+
+@exporter("test-dummy", "one line per submission, for the tests")
+def _dummy(submissions, stream, options):
+    for s in submissions:
+        checks = [c.message for c in s.report.result.checks] if s.report else []
+        stream.write(json.dumps([s.student, s.exercise, s.state, s.score, s.max_score, s.reason,
+                                 s.report.audience if s.report else None, len(checks)]) + "\n")
+
+
+def test_export_goes_through_the_registry(graded_class, tmp_path):
+    _, db, _ = graded_class
+    out = tmp_path / "out.jsonl"
+    r = CliRunner().invoke(main, ["gradebook", "export", "--format", "test-dummy", "--audience", "student",
+                                  "-o", str(out), "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [line[0] for line in lines] == ["alice", "bob", "carol", "dave", "eve", "frank"]
+    assert lines[0][2:4] == ["graded", 20.0] and lines[0][6] == "student"
+    assert lines[-1][2] == "unreadable" and lines[-1][5] == "binary file, not Python source"
+    r = CliRunner().invoke(main, ["gradebook", "export", "--format", "no-such", "--db", str(db)])
+    assert r.exit_code == 2 and "unknown export format 'no-such'" in r.output
+
+
+def test_export_redacts_hidden_checks_for_students(graded_class):
+    from grader.gradebook.views import export_gradebook
+
+    _, db, _ = graded_class
+    buf = io.StringIO()
+    assert export_gradebook(db, "test-dummy", buf, audience="instructor") == 6
