@@ -72,7 +72,7 @@ class BatchSummary:
     run_id: int = 0
     layouts: dict[str, str] = field(default_factory=dict)  # exercise -> layout used
     entries: int = 0
-    up_to_date: int = 0  # already committed, unchanged: not graded again
+    up_to_date: int = 0  # graded before, unchanged: not graded again (entries = this + graded + faults + unreadable)
     graded: int = 0
     full_marks: int = 0
     errors: int = 0  # graded, with a check where the student's code raised or timed out
@@ -206,8 +206,6 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
                 if last is None or last.state != "unreadable" or last.reason != e.reason:
                     book.record(run_id, student=e.student, exercise=p.exercise, state="unreadable", reason=e.reason,
                                 path=e.rel, exercise_version=versions[p.exercise])
-                else:
-                    summary.up_to_date += 1
                 continue
             forced = options.regrade_all or e.student in options.regrade
             if not needs_grading(p.latest, p.sha256, p.seed, forced):

@@ -86,10 +86,10 @@ def render_summary(summary: BatchSummary, console: Console, db: str) -> None:
     console.print(Text.assemble(
         ("batch: ", "bold"), f"{s.entries} entries · {s.graded} graded ({s.full_marks} full marks, {s.errors} with "
         f"errors) · {s.grader_faults} grader faults · {len(s.unreadable)} unreadable · {s.up_to_date} already "
-        f"graded · {s.duration:.1f} s"))
+        f"graded · {s.duration:.1f} s"), soft_wrap=True)
     for exercise, student, reason in s.unreadable:
-        console.print(Text.assemble(("  unreadable ", "yellow"), f"{exercise} · {student}: {reason}"))
+        console.print(Text.assemble(("  unreadable ", "yellow"), f"{exercise} · {student}: {reason}"), soft_wrap=True)
     for exercise, student, why in s.faults:
         console.print(Text.assemble(("  grader fault ", "red"), f"{exercise} · {student}: {why} "
-                                    "(not charged to the student; the next run grades it again)"))
-    console.print(Text(f"gradebook: {db} (run {s.run_id})", style="dim"))
+                                    "(not charged to the student; the next run grades it again)"), soft_wrap=True)
+    console.print(Text(f"gradebook: {db} (run {s.run_id})", style="dim"), soft_wrap=True)

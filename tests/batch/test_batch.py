@@ -42,7 +42,7 @@ def test_a_class_is_graded_and_stored(graded_class):
 def test_a_second_run_grades_nothing_again(class_copy):
     folder, db = class_copy
     s = run_batch(options(folder, db))
-    assert (s.graded, s.up_to_date, s.grader_faults) == (0, 6, 0)
+    assert (s.graded, s.up_to_date, s.grader_faults, len(s.unreadable)) == (0, 5, 0, 1)
     with Gradebook(db) as book:
         assert book.count("submissions") == 6  # nothing graded or counted twice
         assert len(book.runs()) == 2
@@ -52,7 +52,7 @@ def test_changed_files_and_regrades_keep_the_history(class_copy):
     folder, db = class_copy
     (folder / "carol.py").write_text(f"from reference.{EXERCISE} import *\n")  # carol fixes her mistake
     s = run_batch(options(folder, db, regrade=("alice",)))
-    assert (s.graded, s.up_to_date) == (2, 4)
+    assert (s.graded, s.up_to_date) == (2, 3)
     with Gradebook(db) as book:
         assert [r.run_id for r in book.history("alice")] == [1, 2]  # history kept, the newest counts
         latest = book.latest()
@@ -109,3 +109,43 @@ def test_export_redacts_hidden_checks_for_students(graded_class):
     _, db, _ = graded_class
     buf = io.StringIO()
     assert export_gradebook(db, "test-dummy", buf, audience="instructor") == 6
+
+
+def test_the_batch_command_writes_only_a_summary_when_not_a_terminal(class_copy):
+    folder, db = class_copy
+    r = CliRunner().invoke(main, ["batch", EXERCISE, str(folder), "--db", str(db), "--in-process",
+                                  "--isolation", "none", "--dtype", "float64", "--timeout", "1"])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].startswith("batch: 6 entries · 0 graded") and "1 unreadable · 5 already graded" in lines[0]
+    assert any("unreadable softmax_ce · frank: binary file, not Python source" in line for line in lines)
+    assert "━" not in r.output and "slot" not in r.output  # no progress bar, no live lines
+    r = CliRunner().invoke(main, ["batch", EXERCISE, str(folder), "--db", str(db), "--regrade", "zoe"])
+    assert r.exit_code == 2 and "--regrade: no entry" in r.output and "zoe" in r.output
+
+
+def test_report_calls_the_class_report(graded_class, tmp_path, monkeypatch):
+    import sys
+    import types
+
+    seen = {}
+    fake = types.ModuleType("grader.report.class_html")
+    fake.write_class_report = (  # type: ignore[attr-defined]
+        lambda subs, out, *, title="": seen.update(n=len(subs), out=out, title=title))
+    monkeypatch.setitem(sys.modules, "grader.report.class_html", fake)
+    _, db, _ = graded_class
+    r = CliRunner().invoke(main, ["report", "--db", str(db), str(tmp_path / "class.html"), "--title", "Week 3"])
+    assert r.exit_code == 0, r.output
+    assert seen == {"n": 6, "out": tmp_path / "class.html", "title": "Week 3"}
+
+
+def test_official_seeds_come_from_the_secret(tmp_path):
+    from grader.batch.batch import _seed
+    from grader.seeds import is_official, official_seed
+
+    secret = b"0123456789abcdef-secret"
+    opts = options(tmp_path, tmp_path / "g.db", secret=secret)
+    assert _seed(opts, EXERCISE, "alice") == official_seed(secret, EXERCISE, "alice") != _seed(opts, EXERCISE, "bob")
+    assert is_official(_seed(opts, EXERCISE, "alice"))
+    assert opts.options_record()["official_seeds"] is True and opts.options_record()["seed"] is None
+    assert secret.decode() not in json.dumps(opts.options_record())
