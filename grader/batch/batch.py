@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from grader.batch.layouts import Entry, collect, exercise_root, open_tree
+from grader.batch.layouts import Entry, collect, exercise_roots, open_tree
 from grader.batch.pool import default_jobs, in_process_executor, local_executor
 from grader.batch.runner import run_tasks
 from grader.batch.task import GradeTask, TaskOutcome, file_sha256
@@ -79,6 +79,7 @@ class BatchSummary:
     grader_faults: int = 0
     unreadable: list[tuple[str, str, str]] = field(default_factory=list)  # (exercise, student, reason)
     faults: list[tuple[str, str, str]] = field(default_factory=list)  # (exercise, student, why)
+    notes: list[str] = field(default_factory=list)
     duration: float = 0.0
 
 
@@ -159,12 +160,24 @@ def _executor_factory(options: BatchOptions, slots: int) -> Callable[[], Abstrac
 
 def _plan(options: BatchOptions, book: Gradebook, root: Path, refused: list[Entry],
           summary: BatchSummary) -> Iterator[Planned]:
-    from grader.exercises import get_exercise
+    from grader.exercises import all_exercises, get_exercise
 
     seen: set[str] = set()
+    roots = exercise_roots(root, options.exercises)
+    files = {n: get_exercise(n).spec.student_file or f"{n}.py" for n in options.exercises}
+    try:
+        known = {ex.spec.student_file for ex in all_exercises()} | set(files.values())
+    except GraderError:  # a broken exercise elsewhere on the path: only those graded are known
+        known = set(files.values())
     for name in options.exercises:
-        ex = get_exercise(name)
-        layout, entries = collect(exercise_root(root, name), ex.spec.student_file or f"{name}.py", options.layout)
+        where = roots[name]
+        if where is None:
+            summary.notes.append(f"{name}: no folder {name}/ in {options.submissions}, so no submissions")
+            continue
+        layout, entries = collect(where, files[name], options.layout, others=known - {files[name]})
+        if layout == "files" and len(options.exercises) > 1 and where == root:
+            raise GraderError(f"{options.submissions} is a folder of STUDENT.py files, which holds one exercise: "
+                              "grade one exercise, or give each exercise a folder named after it")
         summary.layouts[name] = layout
         latest = book.latest([name])
         seen.update(e.student for e in entries)

@@ -30,7 +30,7 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -136,16 +136,17 @@ def _walk(folder: Path) -> Iterator[Path]:
                 yield Path(dirpath) / f
 
 
-def find_student_file(folder: Path, student_file: str) -> tuple[Path | None, str]:
+def find_student_file(folder: Path, student_file: str, others: Collection[str] = ()) -> tuple[Path | None, str]:
     """The file to grade in one student's folder: the one named ``student_file`` (at any depth), else
-    the folder's only ``.py`` file. Returns (path, "") or (None, reason)."""
+    the folder's only ``.py`` file that is not another exercise's file (``others``). Returns (path, "") or
+    (None, reason)."""
     files = list(_walk(folder))
     named = [f for f in files if f.name == student_file]
     if len(named) == 1:
         return named[0], ""
     if len(named) > 1:
         return None, "two candidate files: " + ", ".join(str(f.relative_to(folder)) for f in named)
-    py = [f for f in files if f.suffix == ".py"]
+    py = [f for f in files if f.suffix == ".py" and f.name not in others]
     if len(py) == 1:
         return py[0], ""
     if len(py) > 1:
@@ -166,14 +167,15 @@ def _files_layout(root: Path, max_bytes: int) -> list[Entry]:
     return entries
 
 
-def _folders_layout(root: Path, student_file: str, max_bytes: int, prefix: str = "") -> list[Entry]:
+def _folders_layout(root: Path, student_file: str, max_bytes: int, others: Collection[str],
+                    prefix: str = "") -> list[Entry]:
     entries = []
     for p in _listing(root):
         name = p.name[len(prefix):] if prefix and p.name.startswith(prefix) else p.name
         if not p.is_dir():
             entries.append(_entry(name, None, root, f"not a folder: {p.name}"))
             continue
-        path, reason = find_student_file(p, student_file)
+        path, reason = find_student_file(p, student_file, others)
         entries.append(_entry(name, path, root, reason, max_bytes))
     return entries
 
@@ -219,7 +221,7 @@ def _submitter_ids(record: Any) -> list[str]:
     return ids
 
 
-def _gradescope_layout(root: Path, student_file: str, max_bytes: int) -> list[Entry]:
+def _gradescope_layout(root: Path, student_file: str, max_bytes: int, others: Collection[str]) -> list[Entry]:
     meta = _load_metadata(root / GRADESCOPE_METADATA)
     entries, seen = [], set()
     for key, record in meta.items():
@@ -230,7 +232,7 @@ def _gradescope_layout(root: Path, student_file: str, max_bytes: int) -> list[En
             for s in students:
                 entries.append(Entry(student_id(s), None, f"no folder {key}/ for this submission", str(key)))
             continue
-        path, reason = find_student_file(folder, student_file)
+        path, reason = find_student_file(folder, student_file, others)
         for s in students:
             entries.append(_entry(s, path, root, reason, max_bytes))
     for p in _listing(root):
@@ -239,20 +241,21 @@ def _gradescope_layout(root: Path, student_file: str, max_bytes: int) -> list[En
     return entries
 
 
-def collect(root: Path, student_file: str, layout: str | None = None, *,
-            max_bytes: int = MAX_FILE_BYTES) -> tuple[str, list[Entry]]:
+def collect(root: Path, student_file: str, layout: str | None = None, *, max_bytes: int = MAX_FILE_BYTES,
+            others: Collection[str] = ()) -> tuple[str, list[Entry]]:
     """Every entry of the extracted tree ``root`` for an exercise whose file is ``student_file``:
-    (the layout used, the entries sorted by student)."""
+    (the layout used, the entries sorted by student). ``others`` are the files of other exercises, never
+    taken for this one's."""
     layout = layout or detect_layout(root)
     if layout == "files":
         entries = _files_layout(root, max_bytes)
     elif layout == "folders":
-        entries = _folders_layout(root, student_file, max_bytes)
+        entries = _folders_layout(root, student_file, max_bytes, others)
     elif layout == "classroom":
         dirs = [p for p in _listing(root) if p.is_dir()]
-        entries = _folders_layout(root, student_file, max_bytes, _classroom_prefix(dirs))
+        entries = _folders_layout(root, student_file, max_bytes, others, _classroom_prefix(dirs))
     elif layout == "gradescope":
-        entries = _gradescope_layout(root, student_file, max_bytes)
+        entries = _gradescope_layout(root, student_file, max_bytes, others)
     else:
         raise GraderError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
     return layout, _unique(sorted(entries, key=lambda e: (e.student, e.rel)))
@@ -370,8 +373,16 @@ def open_tree(source: Path) -> Iterator[tuple[Path, list[Entry]]]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def exercise_root(root: Path, exercise: str) -> Path:
-    """Where ``exercise``'s submissions are in a tree graded for several exercises: ``root/EXERCISE`` if
-    the tree has a folder of that name, else ``root`` itself (a student's folder holds every file)."""
-    sub = root / exercise
-    return sub if sub.is_dir() and not (sub / ".git").exists() else root
+def exercise_roots(root: Path, exercises: Sequence[str]) -> dict[str, Path | None]:
+    """Where each exercise's submissions are in a tree graded for several exercises.
+
+    A tree organised per exercise has a folder named after each (``root/EXERCISE/``, in any layout); an
+    exercise without one then has no submissions (None). Otherwise every exercise reads ``root`` itself:
+    each student's folder holds one file per exercise."""
+    def sub(name: str) -> Path:
+        return root / name
+
+    per_exercise = any(sub(n).is_dir() and not (sub(n) / ".git").exists() for n in exercises)
+    if not per_exercise:
+        return dict.fromkeys(exercises, root)
+    return {n: sub(n) if sub(n).is_dir() else None for n in exercises}

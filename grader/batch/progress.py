@@ -87,6 +87,8 @@ def render_summary(summary: BatchSummary, console: Console, db: str) -> None:
         ("batch: ", "bold"), f"{s.entries} entries · {s.graded} graded ({s.full_marks} full marks, {s.errors} with "
         f"errors) · {s.grader_faults} grader faults · {len(s.unreadable)} unreadable · {s.up_to_date} already "
         f"graded · {s.duration:.1f} s"), soft_wrap=True)
+    for note in s.notes:
+        console.print(Text(f"  note: {note}", style="yellow"), soft_wrap=True)
     for exercise, student, reason in s.unreadable:
         console.print(Text.assemble(("  unreadable ", "yellow"), f"{exercise} · {student}: {reason}"), soft_wrap=True)
     for exercise, student, why in s.faults:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 from click.testing import CliRunner
 from conftest import EXERCISE, MISTAKES, options
 
@@ -149,3 +150,26 @@ def test_official_seeds_come_from_the_secret(tmp_path):
     assert is_official(_seed(opts, EXERCISE, "alice"))
     assert opts.options_record()["official_seeds"] is True and opts.options_record()["seed"] is None
     assert secret.decode() not in json.dumps(opts.options_record())
+
+
+def test_several_exercises_over_one_tree(tmp_path):
+    from conftest import CORRECT
+
+    from grader.batch.batch import BatchOptions, resolve_exercises
+    from grader.errors import GraderError
+
+    tree = tmp_path / "class"
+    for s in ("alice", "bob"):
+        (tree / s).mkdir(parents=True)
+        (tree / s / "softmax_ce.py").write_text(CORRECT)
+    (tree / "alice" / "derivatives.py").write_text("from reference.derivatives import *\n")
+    opts = BatchOptions(("softmax_ce", "derivatives"), tree, tmp_path / "g.db", in_process=True, isolation="none",
+                        dtypes=("float64",), timeout=5.0)
+    s = run_batch(opts)
+    assert s.layouts == {"softmax_ce": "folders", "derivatives": "folders"}
+    assert (s.graded, s.full_marks, s.grader_faults) == (3, 3, 0)
+    # bob's only file is softmax_ce's: it is not taken for derivatives
+    assert s.unreadable == [("derivatives", "bob", "no file: derivatives.py is not in the folder")]
+    assert set(resolve_exercises((), True)) >= {"softmax_ce", "derivatives", "least_squares"}
+    with pytest.raises(GraderError, match="not both"):
+        resolve_exercises(("softmax_ce",), True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.batch.layouts import MAX_FILE_BYTES, collect, detect_layout, exercise_root, open_tree
+from grader.batch.layouts import MAX_FILE_BYTES, collect, detect_layout, exercise_roots, open_tree
 from grader.errors import GraderError
 
 SOURCE = "def softmax(z):\n    return z\n"
@@ -165,8 +165,8 @@ def test_not_a_zip(tmp_path):
 def test_one_tree_for_several_exercises(tmp_path):
     (tmp_path / "softmax_ce").mkdir()
     (tmp_path / "softmax_ce" / "alice.py").write_text(SOURCE)
-    assert exercise_root(tmp_path, "softmax_ce") == tmp_path / "softmax_ce"
-    assert exercise_root(tmp_path, "pca") == tmp_path
+    assert exercise_roots(tmp_path, ["softmax_ce", "pca"]) == {"softmax_ce": tmp_path / "softmax_ce", "pca": None}
+    assert exercise_roots(tmp_path, ["pca", "conv"]) == {"pca": tmp_path, "conv": tmp_path}
 
 
 def test_hostile_student_names_are_printable(tmp_path):
