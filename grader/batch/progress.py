@@ -23,6 +23,7 @@ from rich.text import Text
 
 from grader.batch.batch import BatchSummary
 from grader.batch.task import GradeTask
+from grader.format import plural
 
 
 class LiveProgress:
@@ -40,7 +41,8 @@ class LiveProgress:
 
     def _counts(self) -> str:
         s = self.summary
-        return f"{s.graded} graded · {s.full_marks} full marks · {s.errors} errors · {s.grader_faults} grader faults"
+        return (f"{s.graded} graded · {s.full_marks} full marks · {plural(s.errors, 'error')} · "
+                f"{plural(s.grader_faults, 'grader fault')}")
 
     def _slot_lines(self) -> Table:
         table = Table.grid(padding=(0, 1))
@@ -84,9 +86,9 @@ def render_summary(summary: BatchSummary, console: Console, db: str) -> None:
     could not be graded with its reason (never left out)."""
     s = summary
     console.print(Text.assemble(
-        ("batch: ", "bold"), f"{s.entries} entries · {s.graded} graded ({s.full_marks} full marks, {s.errors} with "
-        f"errors) · {s.grader_faults} grader faults · {len(s.unreadable)} unreadable · {s.up_to_date} already "
-        f"graded · {s.duration:.1f} s"), soft_wrap=True)
+        ("batch: ", "bold"), f"{plural(s.entries, 'entry', 'entries')} · {s.graded} graded ({s.full_marks} full "
+        f"marks, {s.errors} with errors) · {plural(s.grader_faults, 'grader fault')} · {len(s.unreadable)} unreadable"
+        f" · {s.up_to_date} already graded · {s.duration:.1f} s"), soft_wrap=True)
     for note in s.notes:
         console.print(Text(f"  note: {note}", style="yellow"), soft_wrap=True)
     for exercise, student, reason in s.unreadable:
