@@ -24,9 +24,15 @@ def run_task_as_dict(task: dict[str, Any]) -> dict[str, Any]:
     return run_task(GradeTask.from_dict(task)).to_dict()
 
 
-def _init_worker(isolation: str | None) -> None:
-    """Each worker: Ctrl-C is the parent's to handle (it stops the pool), the grader's own tensors use one
-    thread (the cores belong to the slots), and the sandbox starts now, while the others start too."""
+def _init_worker(isolation: str | None, parent: int) -> None:
+    """Each worker: dies with the batch process (even one killed with SIGKILL, which leaves no chance to
+    stop the pool), leaves Ctrl-C to the parent (which stops the pool), runs the grader's own tensors on one
+    thread (the cores belong to the slots), and starts its sandbox now, while the others start theirs."""
+    from grader.sandbox.zygote import PR_SET_PDEATHSIG, prctl
+
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the line above
+        os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
@@ -53,7 +59,7 @@ def local_executor(jobs: int, isolation: str | None) -> Iterator[Executor]:
     from a parent that runs threads). On an interruption its workers are terminated at once rather than
     left to finish their submission; their sandboxes die with them (``PR_SET_PDEATHSIG``)."""
     pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_init_worker, initargs=(isolation,))
+                               initializer=_init_worker, initargs=(isolation, os.getpid()))
     try:
         yield pool
     except BaseException:

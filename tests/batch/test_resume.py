@@ -30,6 +30,20 @@ def _graded(db: Path) -> int:
         return 0
 
 
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[-1][0] not in "ZX"
+    except OSError:
+        return False
+
+
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
 def test_a_killed_batch_resumes_without_grading_anything_twice(tmp_path, mutant, sig):
     folder = make_class(tmp_path / "submissions", mutant)
@@ -46,9 +60,16 @@ def test_a_killed_batch_resumes_without_grading_anything_twice(tmp_path, mutant,
         deadline = time.monotonic() + 180
         while _graded(db) < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        # SIGKILL: the whole process group at once, as a power cut would. SIGINT: Ctrl-C in a terminal.
-        os.killpg(proc.pid, sig)
+        workers = _children(proc.pid)
+        if sig == signal.SIGKILL:  # the batch process alone, with no chance to stop its pool
+            os.kill(proc.pid, sig)
+        else:  # Ctrl-C in a terminal: the whole foreground process group
+            os.killpg(proc.pid, sig)
         out = proc.communicate(timeout=60)[0].decode(errors="replace")
+        deadline = time.monotonic() + 20
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert workers and not any(_alive(w) for w in workers)  # the workers die with the batch
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
