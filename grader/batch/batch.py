@@ -25,6 +25,7 @@ from grader.batch.runner import run_tasks
 from grader.batch.task import GradeTask, TaskOutcome, file_sha256
 from grader.errors import GraderError
 from grader.gradebook.store import Gradebook, Row
+from grader.spec import ExerciseSpec
 from grader.submissions import EntryState
 
 
@@ -114,6 +115,14 @@ def exercise_version(folder: Path, reference: Path | None = None) -> str:
     for p in files:
         h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()[:16]
+
+
+def task_deadline(spec: ExerciseSpec, options: BatchOptions) -> float:
+    """How long one grading may take before the runner gives it up: twice the sum of its checks' time
+    limits, in every dtype, plus two minutes for starting a sandbox and loading the file. The sandbox stops
+    student code at each check's limit, so only a hung grader ever reaches this."""
+    per_dtype = sum(options.timeout or spec.timeout_for(c) for c in spec.checks)
+    return 2 * per_dtype * max(1, len(options.dtypes)) + 120.0
 
 
 def needs_grading(latest: Row | None, sha256: str, seed: int, forced: bool) -> bool:
@@ -242,9 +251,11 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
             kind = _count(summary, outcome, state, reason)
             progress.done(slot, task, kind)
 
+        limits = {n: task_deadline(get_exercise(n).spec, options) for n in options.exercises}
         progress.start(len(todo), slots, summary)
         try:
-            run_tasks(todo, _executor_factory(options, slots), slots, on_start=progress.started, on_done=on_done)
+            run_tasks(todo, _executor_factory(options, slots), slots, on_start=progress.started, on_done=on_done,
+                      deadline=lambda task: limits[task.exercise])
         finally:
             progress.close()
         book.finish_run(run_id)

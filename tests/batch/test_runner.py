@@ -84,3 +84,58 @@ def test_a_result_with_a_grader_error_check_is_a_grader_fault():
     assert outcome_state(TaskOutcome(task, result)) == ("grader_fault", "the grader failed in c1")
     assert outcome_state(TaskOutcome(task, None, fault="sandbox did not start")) == ("grader_fault",
                                                                                      "sandbox did not start")
+
+
+class HangingExecutor(FakeExecutor):
+    """Never completes the tasks of student "hung"."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        if GradeTask.from_dict(args[0]).student == "hung":
+            self.log.append((self.n, "hung"))
+            return Future()
+        return super().submit(fn, *args, **kwargs)
+
+
+def test_a_hung_grading_is_given_up_after_its_deadline():
+    log, outcomes = [], {}
+
+    @contextmanager
+    def make():
+        yield HangingExecutor(0, lambda n, s: None, log)
+
+    tasks = [GradeTask("softmax_ce", s, f"/x/{s}.py", 0) for s in ("hung", "ok1", "ok2")]
+    run_tasks(tasks, make, 2, on_done=lambda slot, o: outcomes.__setitem__(o.task.student, o), deadline=lambda t: 0.2)
+    assert outcome_state(outcomes["hung"]) == ("grader_fault", outcomes["hung"].fault)
+    assert "the grader hung" in outcomes["hung"].fault and [s for _, s in log].count("hung") == 2
+    assert outcome_state(outcomes["ok1"]) == outcome_state(outcomes["ok2"]) == ("graded", "")
+
+
+def _sleepy(task: dict) -> dict:
+    """A task function for a real pool: hangs on student "hung", as a grader bug would."""
+    import time
+
+    t = GradeTask.from_dict(task)
+    if t.student == "hung":
+        time.sleep(600)
+    return TaskOutcome(t, {"score": 1.0, "max_score": 1.0, "checks": [], "complete": True}).to_dict()
+
+
+def test_a_hung_worker_of_a_real_pool_is_terminated_and_the_others_are_graded():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pools, outcomes = [], {}
+
+    @contextmanager
+    def make():
+        with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as pool:
+            pools.append(pool)
+            yield pool
+
+    tasks = [GradeTask("softmax_ce", s, f"/x/{s}.py", 0) for s in ("hung", "a", "b", "c")]
+    run_tasks(tasks, make, 2, on_done=lambda slot, o: outcomes.__setitem__(o.task.student, o),
+              deadline=lambda t: 1.0, fn=_sleepy)
+    assert sorted(outcomes) == ["a", "b", "c", "hung"]
+    assert "the grader hung" in outcomes["hung"].fault
+    assert all(outcome_state(outcomes[s]) == ("graded", "") for s in "abc")
+    assert len(pools) >= 2  # the pool holding the hung task was replaced
