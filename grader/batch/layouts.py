@@ -319,11 +319,11 @@ def extract_zip(archive: Path, dest: Path, *, max_total: int = MAX_ZIP_BYTES,
                 with open(target, "wb") as f:
                     f.truncate(max_bytes + 1)
                 continue
-            total += info.file_size
-            if total > max_total:
+            if total + info.file_size > max_total:
                 raise GraderError(f"{archive} holds more than {max_total:,} bytes uncompressed")
             with zf.open(info) as src, open(target, "wb") as out:
                 copied = _copy_capped(src, out, max_bytes + 1)
+            total += copied  # what was written, whatever the header said
             if copied > max_bytes:  # the header lied about the size
                 with open(target, "wb") as f:
                     f.truncate(max_bytes + 1)

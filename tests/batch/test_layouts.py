@@ -173,3 +173,13 @@ def test_hostile_student_names_are_printable(tmp_path):
     (tmp_path / "a\x1b[2Jlice.py").write_text(SOURCE)
     _, entries = collect(tmp_path, "softmax_ce.py")
     assert entries[0].student == "alice"
+
+
+def test_zip_over_the_total_cap_is_refused(tmp_path):
+    from grader.batch.layouts import extract_zip
+
+    archive = _zip(tmp_path / "big.zip", {f"s{i}.py": b"#" * 1000 for i in range(5)})
+    with pytest.raises(GraderError, match="more than 3,000 bytes uncompressed"):
+        extract_zip(archive, tmp_path / "out", max_total=3000)
+    with pytest.raises(GraderError, match="has 5 members"):
+        extract_zip(archive, tmp_path / "out2", max_members=4)
