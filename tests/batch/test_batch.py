@@ -173,3 +173,20 @@ def test_several_exercises_over_one_tree(tmp_path):
     assert set(resolve_exercises((), True)) >= {"softmax_ce", "derivatives", "least_squares"}
     with pytest.raises(GraderError, match="not both"):
         resolve_exercises(("softmax_ce",), True)
+
+
+def test_a_zipped_gradescope_export_end_to_end(tmp_path):
+    import zipfile
+
+    from conftest import CORRECT
+
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("assignment_42_export/submission_metadata.yml",
+                    "submission_7:\n  :submitters:\n  - :name: Ada\n    :sid: '9001'\n")
+        zf.writestr("assignment_42_export/submission_7/softmax_ce.py", CORRECT)
+    s = run_batch(options(archive, tmp_path / "grades.db"))
+    assert s.layouts == {EXERCISE: "gradescope"} and (s.graded, s.full_marks) == (1, 1)
+    with Gradebook(tmp_path / "grades.db") as book:
+        row = book.latest()[("9001", EXERCISE)]
+        assert row.path == "submission_7/softmax_ce.py" and row.state == "graded"
