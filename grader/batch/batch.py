@@ -24,7 +24,7 @@ from grader.batch.pool import default_jobs, in_process_executor, local_executor
 from grader.batch.runner import run_tasks
 from grader.batch.task import GradeTask, TaskOutcome, file_sha256
 from grader.errors import GraderError
-from grader.gradebook.store import Gradebook, Row
+from grader.gradebook.store import Gradebook, Row, batch_lock
 from grader.spec import ExerciseSpec
 from grader.submissions import EntryState
 
@@ -210,6 +210,7 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
     summary = BatchSummary()
     slots = 1 if options.in_process else options.jobs or default_jobs()
     with ExitStack() as stack:
+        stack.enter_context(batch_lock(options.db))
         book = stack.enter_context(Gradebook(options.db))
         root, refused = stack.enter_context(open_tree(options.submissions))
         planned = list(_plan(options, book, root, refused, summary))

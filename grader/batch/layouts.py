@@ -45,7 +45,7 @@ MAX_ZIP_BYTES = 512 << 20  # total uncompressed size of an archive
 MAX_ZIP_MEMBERS = 20_000
 GRADESCOPE_METADATA = "submission_metadata.yml"
 # Names that are never a student: editor, OS and VCS droppings, and the gradebook itself.
-IGNORED = re.compile(r"^(\..*|__MACOSX|__pycache__|Thumbs\.db|desktop\.ini|grades\.db(-wal|-shm|-journal)?)$")
+IGNORED = re.compile(r"^(\..*|__MACOSX|__pycache__|Thumbs\.db|desktop\.ini|grades\.db(-wal|-shm|-journal|\.lock)?)$")
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,26 @@ class Gradebook:
         return [row.submission(audience) for row in self.latest(exercises).values()]
 
 
+@contextmanager
+def batch_lock(db: Path) -> Iterator[None]:
+    """Hold ``DB.lock`` (``flock``) for a batch: two batches writing one gradebook at once would grade the same
+    entries twice. Readers (show, export, diff, report) need no lock. The lock file stays; the lock is released
+    when the process ends, however it ends."""
+    import fcntl
+
+    path = db.with_name(db.name + ".lock")
+    try:
+        f = open(path, "a+")
+    except OSError as e:
+        raise GraderError(f"cannot create {path}: {e.strerror}") from None
+    with f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise GraderError(f"another `grade batch` is writing {db}: wait for it to finish") from None
+        yield
+
+
 def default_db(submissions: Path) -> Path:
     """``grades.db`` beside the submissions folder (or zip): not inside it, where it would be an entry."""
     return submissions.resolve().parent / "grades.db"

@@ -72,3 +72,16 @@ def test_an_entry_is_committed_whole_or_not_at_all(tmp_path):
         with pytest.raises(KeyError):
             book.record(None, student="bob", exercise="softmax_ce", state="graded", result=bad)
         assert (book.count("submissions"), book.count("check_results"), book.count("students")) == (0, 0, 0)
+
+
+def test_one_batch_at_a_time_per_gradebook(tmp_path):
+    from grader.batch.batch import BatchOptions, run_batch
+    from grader.gradebook.store import batch_lock
+
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "alice.py").write_text("x = 1\n")
+    db = tmp_path / "grades.db"
+    with batch_lock(db), pytest.raises(GraderError, match="another `grade batch` is writing"):
+        run_batch(BatchOptions(("softmax_ce",), tmp_path / "class", db, in_process=True))
+    with batch_lock(db):  # released
+        pass
