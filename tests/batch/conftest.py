@@ -1,5 +1,6 @@
 """A small synthetic class (softmax_ce): two correct submissions, two with a named mistake, one that loops
-forever, and one binary file; graded once per test session into a gradebook that tests copy."""
+forever, one that kills its own process, and one binary file; graded once per test session into a
+gradebook that tests copy."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from grader.batch.batch import BatchOptions, BatchSummary, run_batch
 EXERCISE = "softmax_ce"
 CORRECT = f"from reference.{EXERCISE} import *\n"
 LOOPS = "def softmax(z):\n    while True:\n        pass\n"
+EXITS = "import os\nos._exit(3)\n"  # ends the process that loads it
 MISTAKES = {"carol": "wrong_axis", "dave": "missing_1_over_T"}
 
 
@@ -38,6 +40,7 @@ def graded_class(tmp_path_factory, mutant) -> tuple[Path, Path, BatchSummary]:
     """(class folder, gradebook, summary of the first run): read-only; copy them with ``class_copy``."""
     root = tmp_path_factory.mktemp("class")
     folder = make_class(root / "submissions", mutant)
+    (folder / "gus.py").write_text(EXITS)
     db = root / "grades.db"
     summary = run_batch(options(folder, db, in_process=False, jobs=2))  # the real pool
     return folder, db, summary
