@@ -74,6 +74,8 @@ class LiveProgress:
         self.slots[slot] = None
         if self.task_id is not None:
             self.bar.update(self.task_id, advance=1, counts=self._counts())
+            if self.bar.finished:  # the display ends now, not after the workers have shut down
+                self.close()
 
     def close(self) -> None:
         if self.live is not None:
