@@ -401,18 +401,27 @@ def gradebook_show_cmd(student: str, exercise: str | None, db: Path) -> None:
 @click.option("--exercise", "only", multiple=True, help="Only this exercise (repeatable).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write here (default: standard output).")
+@click.option("--option", "format_options", multiple=True, metavar="KEY=VALUE",
+              help="An option of the format, e.g. lms=canvas for csv (docs/EXPORTS.md). Repeatable.")
 @db_option
-def gradebook_export_cmd(fmt: str, audience: str, only: tuple[str, ...], output: Path | None, db: Path) -> None:
+def gradebook_export_cmd(fmt: str, audience: str, only: tuple[str, ...], output: Path | None,
+                         format_options: tuple[str, ...], db: Path) -> None:
     """Export the latest grade of every student and exercise."""
     from grader.errors import GraderError
     from grader.gradebook.views import export_gradebook
 
+    bad = [o for o in format_options if "=" not in o]
+    if bad:
+        _fail(f"--option takes KEY=VALUE, got {bad[0]!r}")
+    options = dict(o.split("=", 1) for o in format_options)
     try:
         if output is None:
-            export_gradebook(db, fmt, sys.stdout, audience=audience, exercises=only or None)  # type: ignore[arg-type]
+            export_gradebook(db, fmt, sys.stdout, audience=audience, exercises=only or None,  # type: ignore[arg-type]
+                             options=options)
         else:
             with open(output, "w", encoding="utf-8", newline="") as f:
-                export_gradebook(db, fmt, f, audience=audience, exercises=only or None)  # type: ignore[arg-type]
+                export_gradebook(db, fmt, f, audience=audience, exercises=only or None,  # type: ignore[arg-type]
+                                 options=options)
     except GraderError as e:
         _fail(str(e))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -46,15 +46,16 @@ def show_student(db: Path, student: str, console: Console, exercise: str | None 
 
 
 def export_gradebook(db: Path, fmt: str, stream: TextIO, *, audience: Audience = "instructor",
-                     exercises: Sequence[str] | None = None) -> int:
+                     exercises: Sequence[str] | None = None, options: Mapping[str, str] | None = None) -> int:
     """Write the latest entries of ``db`` in export format ``fmt`` (a registered exporter), each report
-    redacted once for ``audience``. Returns the number of entries written."""
-    from grader.report.registry import export, get_exporter
+    redacted once for ``audience``; ``options`` are the format's own (``lms=canvas`` for csv, see
+    docs/EXPORTS.md). Returns the number of entries written."""
+    from grader.report.registry import ReportOptions, export, get_exporter
 
     get_exporter(fmt)  # an unknown format fails before the gradebook is read
     with open_existing(db) as book:
         submissions = book.submissions(audience, exercises)
-    export(fmt, submissions, stream)
+    export(fmt, submissions, stream, options=ReportOptions(extra=dict(options or {})))
     return len(submissions)
 
 
