@@ -258,22 +258,25 @@ def tree_size(folder: Path) -> int:
 
 # -- building ------------------------------------------------------------------------------------------
 def _build(folder: Path, out: Path) -> tuple[Path, Path]:
-    """The sdist, and the wheel built from it (``python -m build --no-isolation``: no network)."""
-    before = set(out.iterdir())
-    proc = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(folder)],
-                          capture_output=True, text=True, cwd=folder)
-    for junk in [folder / "build", *folder.glob("*.egg-info")]:
-        shutil.rmtree(junk, ignore_errors=True)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-        raise GraderError(f"building the kit's wheel and sdist failed (python -m build; the `instructor` extra "
-                          f"installs it):\n{tail}")
-    new = set(out.iterdir()) - before
-    wheels = [p for p in new if p.suffix == ".whl"]
-    sdists = [p for p in new if p.name.endswith(".tar.gz")]
-    if len(wheels) != 1 or len(sdists) != 1:
-        raise GraderError(f"python -m build wrote {sorted(p.name for p in new)}; expected one wheel and one sdist")
-    return wheels[0], sdists[0]
+    """The sdist, and the wheel built from it (``python -m build --no-isolation``: no network), moved into
+    ``out`` (replacing those of an earlier build of the same name and version)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir=out, prefix=".build-") as tmp:
+        proc = subprocess.run([sys.executable, "-m", "build", "--no-isolation", "--outdir", tmp, str(folder)],
+                              capture_output=True, text=True, cwd=folder)
+        for junk in [folder / "build", *folder.glob("*.egg-info")]:
+            shutil.rmtree(junk, ignore_errors=True)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise GraderError(f"building the kit's wheel and sdist failed (python -m build; the `instructor` "
+                              f"extra installs it):\n{tail}")
+        built = sorted(Path(tmp).iterdir())
+        wheels = [p for p in built if p.suffix == ".whl"]
+        sdists = [p for p in built if p.name.endswith(".tar.gz")]
+        if len(wheels) != 1 or len(sdists) != 1:
+            raise GraderError(f"python -m build wrote {[p.name for p in built]}; expected one wheel and one sdist")
+        return Path(shutil.move(wheels[0], out / wheels[0].name)), Path(shutil.move(sdists[0], out / sdists[0].name))
 
 
 # -- what `grade kit` calls ----------------------------------------------------------------------------
