@@ -161,6 +161,27 @@ def init_cmd(exercise: str, directory: Path, force: bool) -> None:
                      + (" with the same --exercises." if _exercise_dirs_given() else "."))
 
 
+@main.command("kit")
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--only", multiple=True, metavar="EXERCISE", help="Put only this exercise in the kit (repeatable; "
+              "default: every exercise with an instructor/ part).")
+@click.option("--seeds", "seed_count", type=int, default=3, show_default=True,
+              help="Record fixtures at the public seeds 0 … N-1.")
+@click.option("--name", default="dl-grader-kit", show_default=True, help="The kit's distribution name.")
+@exercises_option
+def kit_cmd(out: Path, only: tuple[str, ...], seed_count: int, name: str) -> None:
+    """Build the student kit in OUT: a folder, a wheel and an sdist with the statements, templates, public
+    checks and recorded fixtures, and no reference, mistake or hidden check (docs/KIT.md)."""
+    from grader.errors import GraderError
+    from grader.kit.build import build_kit, kit_exercises, public_seeds, summary
+
+    try:
+        kit = build_kit(out, kit_exercises(only), seeds=public_seeds(seed_count), name=name)
+    except GraderError as e:
+        _fail(str(e))
+    _console().print(Text("\n".join(summary(kit))), soft_wrap=True)
+
+
 @main.command("run", cls=RunCommand, hidden=True)
 @click.argument("exercise")
 @click.argument("file", required=False, type=click.Path(path_type=Path))

@@ -8,12 +8,18 @@ this order, and the first exercise of a name wins:
 2. the folders in the environment variable ``DL_GRADER_EXERCISES`` (separated by ``os.pathsep``);
 3. the Python entry points of group ``dl_grader.exercises``, by name: ``course = "course_pkg"`` names
    a package whose folder is the collection, ``course = "course_pkg:FOLDER"`` an object that is a path;
-4. the built-in ``exercises/`` folder.
+4. the built-in ``exercises/`` folder (absent from a student kit, whose own exercises are an entry point).
+
+An exercise folder has a public part (``exercise.yaml``, ``statement.md``, ``template.py``, ``checks.py``),
+which a student kit copies, and an ``instructor/`` part that it never copies: ``instructor/exercise.yaml``
+(the reference's path and the hidden checks), ``instructor/checks.py`` and ``instructor/mistakes.py``
+(docs/AUTHORING.md, docs/KIT.md). A kit's exercise has ``fixtures/`` instead, and its reference and
+mistakes are replayed from them (:mod:`grader.kit.replay`).
 
 Nothing here imports torch, and what only grading needs is imported where it is used: ``grade list``,
-``show`` and ``init`` read only the spec, the statement and the template. ``checks.py``,
-``mistakes.py`` and the reference are loaded by path (:mod:`grader.loader`) when an exercise is
-graded, and only then is the exercise checked against them.
+``show`` and ``init`` read only the spec, the statement and the template. The check files, the mistakes
+and the reference are loaded by path (:mod:`grader.loader`) when an exercise is graded, and only then is
+the exercise checked against them.
 """
 
 from __future__ import annotations
@@ -28,8 +34,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from grader.errors import GraderError, SpecError
-from grader.loader import load_exercise_file
-from grader.spec import ExerciseSpec, load_spec
+from grader.loader import INSTRUCTOR, load_exercise_file
+from grader.spec import CheckSpec, ExerciseSpec, InstructorSpec, load_instructor_spec, load_spec, merge
 
 if TYPE_CHECKING:
     from grader.checks import CheckFn
@@ -39,6 +45,7 @@ ENV_VAR = "DL_GRADER_EXERCISES"
 ENTRY_POINT_GROUP = "dl_grader.exercises"
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "exercises"
 REQUIRED_FILES = ("exercise.yaml", "statement.md", "template.py", "checks.py")
+FIXTURES = "fixtures"  # a student kit's recorded outputs (grader.kit), in place of instructor/
 
 _cli_dirs: list[Path] = []  # set by the CLI's --exercises options
 
@@ -91,23 +98,68 @@ class Exercise:
             return self.origin
         return f"{self.origin}: {self.folder if self.origin == 'path' else self.folder.parent}"
 
-    @cached_property
-    def spec(self) -> ExerciseSpec:
-        return load_spec(self.folder / "exercise.yaml")
+    # -- the two parts: public (copied into a student kit) and instructor/ (never) -----------------
+    @property
+    def instructor_folder(self) -> Path:
+        return self.folder / INSTRUCTOR
 
     @property
     def has_instructor_data(self) -> bool:
-        return (self.folder / "instructor").is_dir()
+        """Whether the exercise has its ``instructor/`` part: the reference, the mistakes, the hidden checks.
+        A student kit's exercises have none; ``--show-hidden`` means something only where this is true."""
+        return self.instructor_folder.is_dir()
 
     @property
-    def reference_path(self) -> Path:
-        return self.folder / self.spec.reference
+    def is_kit(self) -> bool:
+        """An exercise of a student kit: no ``instructor/`` part, but recorded ``fixtures/`` to grade against."""
+        return not self.has_instructor_data and (self.folder / FIXTURES).is_dir()
+
+    @cached_property
+    def public_spec(self) -> ExerciseSpec:
+        """``exercise.yaml``: the public checks only."""
+        return load_spec(self.folder / "exercise.yaml")
+
+    @cached_property
+    def instructor_spec(self) -> InstructorSpec | None:
+        """``instructor/exercise.yaml`` (the reference and the hidden checks); None without instructor/."""
+        path = self.instructor_folder / "exercise.yaml"
+        if not self.has_instructor_data:
+            return None
+        if not path.is_file():
+            raise GraderError(f"exercise folder {self.folder} lacks instructor/exercise.yaml (an instructor/ "
+                              "folder names the reference and the hidden checks; see docs/AUTHORING.md)")
+        return load_instructor_spec(path)
+
+    @cached_property
+    def spec(self) -> ExerciseSpec:
+        """The spec grading uses: the public one, with the hidden checks in their places where instructor/
+        exists (:func:`grader.spec.merge`)."""
+        instructor = self.instructor_spec
+        if instructor is None:
+            return self.public_spec
+        return merge(self.public_spec, instructor, self.instructor_folder / "exercise.yaml")
+
+    @property
+    def reference_path(self) -> Path | None:
+        """The reference solution's file; None for an exercise without instructor/ (a kit's)."""
+        instructor = self.instructor_spec
+        return None if instructor is None else self.folder / instructor.reference
 
     def missing_files(self) -> list[str]:
         """The files an exercise folder must hold that this one lacks."""
         missing = [f for f in REQUIRED_FILES if not (self.folder / f).is_file()]
-        if "exercise.yaml" not in missing and not self.reference_path.is_file():
-            missing.append(f"{self.spec.reference} (the reference: key of exercise.yaml)")
+        if "exercise.yaml" in missing:
+            return missing
+        if not self.has_instructor_data:
+            if not self.is_kit:
+                missing.append("instructor/ (the reference and the hidden checks; or fixtures/, in a student kit)")
+            return missing
+        instructor = self.instructor_spec
+        assert instructor is not None
+        if not (self.folder / instructor.reference).is_file():
+            missing.append(f"{instructor.reference} (the reference: key of instructor/exercise.yaml)")
+        if instructor.checks and not (self.instructor_folder / "checks.py").is_file():
+            missing.append("instructor/checks.py (instructor/exercise.yaml lists hidden checks)")
         return missing
 
     def _read(self, filename: str) -> str:
@@ -129,26 +181,37 @@ class Exercise:
         missing = self.missing_files()
         if missing:
             raise GraderError(f"exercise folder {self.folder} lacks {', '.join(missing)} (an exercise folder "
-                              "holds exercise.yaml, statement.md, template.py, checks.py and its reference "
-                              "solution; see docs/AUTHORING.md)")
+                              "holds exercise.yaml, statement.md, template.py, checks.py, and instructor/ with "
+                              "instructor/exercise.yaml naming the reference solution; see docs/AUTHORING.md)")
 
     @cached_property
     def checks(self) -> dict[str, CheckFn]:
-        """The check functions, matched against the spec both ways; the spec's ``functions`` against the
-        reference and the template. Loading them imports torch: only grading asks for them."""
+        """The check functions (public from ``checks.py``, hidden from ``instructor/checks.py``), each file
+        matched against its spec both ways; the spec's ``functions`` against the reference and the template.
+        Loading them imports torch: only grading asks for them."""
         from grader.checks import collect_checks
 
         self.require_files()
-        found = collect_checks(self._load("checks.py", "checks"))
-        listed = [c.id for c in self.spec.checks]
+        found = self._matched(collect_checks(self._load("checks.py", "checks")), self.public_spec.checks,
+                              "exercise.yaml", "checks.py")
+        instructor = self.instructor_spec
+        if instructor is not None and (instructor.checks or (self.instructor_folder / "checks.py").is_file()):
+            hidden = collect_checks(self._load(f"{INSTRUCTOR}/checks.py", f"{INSTRUCTOR}.checks"))
+            found.update(self._matched(hidden, instructor.checks, f"{INSTRUCTOR}/exercise.yaml",
+                                       f"{INSTRUCTOR}/checks.py"))
+        self._check_functions()
+        return {c.id: found[c.id] for c in self.spec.checks}  # in the spec's order
+
+    def _matched(self, found: dict[str, CheckFn], listed_specs: Sequence[CheckSpec], spec_file: str,
+                 checks_file: str) -> dict[str, CheckFn]:
+        listed = [c.id for c in listed_specs]
         missing = [c for c in listed if c not in found]
         unlisted = [c for c in found if c not in listed]
-        where = self.folder / "exercise.yaml"
+        where = self.folder / spec_file
         if missing:
-            raise SpecError(f"{where}: checks {missing} are listed but checks.py defines no @check for them")
+            raise SpecError(f"{where}: checks {missing} are listed but {checks_file} defines no @check for them")
         if unlisted:
-            raise SpecError(f"{where}: checks.py defines {unlisted}, which the spec does not list")
-        self._check_functions()
+            raise SpecError(f"{where}: {checks_file} defines {unlisted}, which the spec does not list")
         return found
 
     def _check_functions(self) -> None:
@@ -157,30 +220,49 @@ class Exercise:
         in_template = [f for f in want if f not in _defined_functions(self.template)]
         lacks = []
         if in_reference:
-            lacks.append(f"the reference {self.spec.reference} does not define {', '.join(in_reference)}")
+            named = self.instructor_spec.reference if self.instructor_spec is not None else "of the fixtures"
+            lacks.append(f"the reference {named} does not define {', '.join(in_reference)}")
         if in_template:
             lacks.append(f"template.py does not define {', '.join(in_template)}")
         if lacks:
             raise SpecError(f"{self.folder / 'exercise.yaml'}: functions: " + "; ".join(lacks))
 
     @cached_property
-    def reference(self) -> ModuleType:
+    def reference(self) -> Any:
+        """The reference API: the reference module (instructor/), or the replay of a kit's fixtures."""
         self.require_files()
-        return self._load(self.spec.reference, "reference")
+        if self.is_kit:
+            return self.fixtures.reference
+        assert self.instructor_spec is not None
+        return self._load(self.instructor_spec.reference, "reference")
 
     @cached_property
     def mistakes(self) -> MistakeBook | None:
-        """The ``MISTAKES`` book of ``mistakes.py`` bound to this exercise's reference, or None."""
+        """The ``MISTAKES`` book of ``instructor/mistakes.py`` bound to this exercise's reference (or the
+        recorded mistakes of a kit's fixtures), or None."""
         from grader.mistakes import MistakeBook
 
-        if not (self.folder / "mistakes.py").is_file():
+        if self.is_kit:
+            return self.fixtures.mistakes  # MistakeBook-like: the recorded variants
+        path = self.instructor_folder / "mistakes.py"
+        if not path.is_file():
             return None
-        reference = self.reference  # first: mistakes.py may import it (`from .reference import f`)
-        book = getattr(self._load("mistakes.py", "mistakes"), "MISTAKES", None)
+        reference = self.reference  # first: mistakes.py may import it (`from ..reference import f`)
+        book = getattr(self._load(f"{INSTRUCTOR}/mistakes.py", f"{INSTRUCTOR}.mistakes"), "MISTAKES", None)
         if not isinstance(book, MistakeBook):
-            raise SpecError(f"{self.folder / 'mistakes.py'} must define MISTAKES = MistakeBook(...)")
+            raise SpecError(f"{path} must define MISTAKES = MistakeBook(...)")
         book.bind(reference)
         return book
+
+    @cached_property
+    def fixtures(self) -> Any:
+        """A kit exercise's recorded fixtures (:func:`grader.kit.replay.open_fixtures`: ``.reference``,
+        ``.mistakes``, ``.seeds``, ``.parameters``); None for an instructor's exercise."""
+        if not self.is_kit:
+            return None
+        from grader.kit.replay import open_fixtures
+
+        return open_fixtures(self.folder / FIXTURES)
 
     def _load(self, filename: str, role: str) -> ModuleType:
         import traceback
@@ -211,7 +293,8 @@ def collections(dirs: Sequence[Path] | None = None) -> list[Collection]:
     out = [Collection(Path(d), "--exercises") for d in (_cli_dirs if dirs is None else dirs)]
     out += [Collection(Path(p), f"${ENV_VAR}") for p in os.environ.get(ENV_VAR, "").split(os.pathsep) if p.strip()]
     out += _entry_point_collections()
-    out.append(Collection(BUILTIN_DIR, "built-in"))
+    if BUILTIN_DIR.is_dir():  # a student kit has none: its exercises come through its entry point
+        out.append(Collection(BUILTIN_DIR, "built-in"))
     return out
 
 

@@ -93,9 +93,13 @@ def build_bundle(exercise: Exercise, out: str | Path, *, secret_file: str | Path
     for path in sorted(exercise.folder.rglob("*")):
         if path.is_file() and not _skipped(path):
             files[f"{folder}/{path.relative_to(exercise.folder).as_posix()}"] = path.read_bytes()
-    reference = os.path.normpath(f"{folder}/{exercise.spec.reference}").replace(os.sep, "/")
+    instructor = exercise.instructor_spec
+    if instructor is None or exercise.reference_path is None:
+        raise GraderError(f"a Gradescope bundle grades for marks, so it needs the instructor side: exercise "
+                          f"{exercise.name!r} has no instructor/ folder (a student kit never has one)")
+    reference = os.path.normpath(f"{folder}/{instructor.reference}").replace(os.sep, "/")
     if reference.startswith("../") or not reference.startswith("course/"):
-        raise GraderError(f"the reference {exercise.spec.reference} of {exercise.name} lies too far outside its "
+        raise GraderError(f"the reference {instructor.reference} of {exercise.name} lies too far outside its "
                           "folder to be bundled (at most two levels up)")
     files.setdefault(reference, exercise.reference_path.read_bytes())
     config: dict[str, Any] = {"exercise": exercise.name, "seed": seed, "student_file": exercise.spec.student_file,

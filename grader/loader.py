@@ -1,11 +1,15 @@
 """Importing an exercise's Python files by path.
 
 An exercise folder can live anywhere (a course's own repository, an installed package): it need not be
-an importable package. Its files (``checks.py``, ``mistakes.py``, the reference solution) are loaded by
-path into a module namespace of their own, ``_dlx_<exercise>_<hash of the folder>``, so that two
-collections can both have a ``least_squares/checks.py`` without one replacing the other in
-``sys.modules``. The namespace is a package whose ``__path__`` is the folder, so the files of one
-exercise can import each other relatively (``from .reference import softmax``).
+an importable package. Its files (``checks.py``, the reference solution, and ``instructor/checks.py`` and
+``instructor/mistakes.py``) are loaded by path into a module namespace of their own,
+``_dlx_<exercise>_<hash of the folder>``, so that two collections can both have a
+``least_squares/checks.py`` without one replacing the other in ``sys.modules``. The namespace is a package
+whose ``__path__`` is the folder, with a sub-package ``instructor`` whose ``__path__`` is ``instructor/``,
+so the files of one exercise import each other as they would in a package: the public checks are
+``<namespace>.checks``, the hidden ones ``<namespace>.instructor.checks`` (which import the public ones'
+helpers with ``from ..checks import helper``), the reference is always ``<namespace>.reference``
+(``from ..reference import softmax`` in ``instructor/mistakes.py``).
 
 The name depends only on the folder's resolved path: the sandbox's child process, which has no search
 path, computes the same name from the same path (see :mod:`grader.trusted`).
@@ -30,13 +34,17 @@ def package_name(folder: Path) -> str:
     return f"{PREFIX}{stem}_{digest}"
 
 
+INSTRUCTOR = "instructor"  # the sub-folder (and sub-package) a student kit never contains
+
+
 def _package(folder: Path, name: str | None = None) -> str:
     name = name or package_name(folder)
-    if name not in sys.modules:
-        pkg = ModuleType(name, f"exercise folder {folder}")
-        pkg.__path__ = [str(folder.resolve())]
-        pkg.__package__ = name
-        sys.modules[name] = pkg
+    for module, where in ((name, folder), (f"{name}.{INSTRUCTOR}", folder / INSTRUCTOR)):
+        if module not in sys.modules:
+            pkg = ModuleType(module, f"exercise folder {where}")
+            pkg.__path__ = [str(where.resolve())]
+            pkg.__package__ = module
+            sys.modules[module] = pkg
     return name
 
 
@@ -67,8 +75,9 @@ def load_module(path: Path, name: str) -> ModuleType:
 def load_exercise_file(folder: Path, path: Path, role: str) -> ModuleType:
     """Load ``path`` (a file of the exercise in ``folder``) as ``<its namespace>.<role>``.
 
-    ``role`` is ``checks``, ``mistakes`` or ``reference``: the reference gets that name wherever its
-    file lies, so ``from .reference import f`` finds it once the exercise has loaded it.
+    ``role`` is ``checks``, ``reference``, ``instructor.checks`` or ``instructor.mistakes``: the reference
+    gets that name wherever its file lies, so ``from ..reference import f`` (in ``instructor/``) finds it
+    once the exercise has loaded it.
     """
     return load_module(path.resolve(), f"{_package(folder)}.{role}")
 
@@ -78,8 +87,10 @@ def load_by_name(name: str, path: str) -> ModuleType:
     not yet: how the sandbox's child rebuilds a trusted function of an exercise found on a search path."""
     if name in sys.modules:
         return sys.modules[name]
-    package, _, _ = name.rpartition(".")
-    if not package.startswith(PREFIX) or "." in package:
+    package, _, role = name.partition(".")
+    instructor = role.startswith(f"{INSTRUCTOR}.")
+    if not package.startswith(PREFIX) or not role or "." in role.removeprefix(f"{INSTRUCTOR}."):
         raise ImportError(f"{name!r} is not an exercise module")
-    _package(Path(path).parent, package)
+    folder = Path(path).parent
+    _package(folder.parent if instructor else folder, package)
     return load_module(Path(path), name)

@@ -8,7 +8,7 @@ naming the file, the key and what was expected.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import yaml
@@ -62,8 +62,6 @@ class ExerciseSpec(_Strict, frozen=True, kw_only=True):
     # The student API: every function the template and the reference must define (checked when the
     # exercise is loaded for grading) and the submission must define (one problem line if it does not).
     functions: list[str] = []
-    # The reference solution, relative to the exercise folder.
-    reference: NonEmpty = "reference.py"
     timeout: Positive = 10.0
     memory_mb: PositiveInt = 2048
     # The floating dtypes the checks run in; [] for an exercise without tensors (symbolic answers), which is
@@ -92,30 +90,95 @@ class ExerciseSpec(_Strict, frozen=True, kw_only=True):
         return check.timeout or self.timeout
 
 
+class HiddenCheckSpec(CheckSpec, frozen=True, kw_only=True):
+    """A hidden check of ``instructor/exercise.yaml``: the keys of a public check, and ``after``, the check
+    it is graded right after (a public check, or a hidden one listed before it); without ``after`` it comes
+    after all the others. Results list the checks in that order, the order the spec had before the split."""
+
+    visibility: Literal["hidden"] = "hidden"
+    after: CheckId | None = None
+
+
+class InstructorSpec(_Strict, frozen=True, kw_only=True):
+    """``<exercise>/instructor/exercise.yaml``: what a student kit never contains."""
+
+    # The reference solution, relative to the exercise folder (not to instructor/).
+    reference: NonEmpty = "instructor/reference.py"
+    checks: list[HiddenCheckSpec] = []
+
+
+def merge(public: ExerciseSpec, instructor: InstructorSpec, where: Path) -> ExerciseSpec:
+    """The spec an instructor grades with: the public checks and the hidden ones, each hidden check placed
+    right after the check its ``after`` names (in listing order), or at the end."""
+    merged: list[CheckSpec] = list(public.checks)
+    for h in instructor.checks:
+        plain = CheckSpec(id=h.id, title=h.title, points=h.points, visibility="hidden", timeout=h.timeout)
+        ids = [c.id for c in merged]
+        if h.id in ids:
+            raise SpecError(f"{where}: check {h.id!r} is listed in both exercise.yaml and instructor/exercise.yaml")
+        if h.after is None:
+            merged.append(plain)
+        elif h.after in ids:
+            merged.insert(ids.index(h.after) + 1, plain)
+        else:
+            raise SpecError(f"{where}: checks: {h.id}: after: {h.after!r} is no check listed before it "
+                            f"(choose from {', '.join(ids)})")
+    return msgspec.structs.replace(public, checks=merged)
+
+
 def spec_keys(model: type[msgspec.Struct]) -> tuple[str, ...]:
     """The keys a spec model accepts (documented in docs/AUTHORING.md)."""
     return model.__struct_fields__
 
 
 def load_spec(path: Path) -> ExerciseSpec:
+    """The public spec ``<exercise>/exercise.yaml``: public checks only (hidden ones, and the reference, are
+    in ``instructor/exercise.yaml``: :func:`load_instructor_spec`)."""
     name = path.parent.name
+    raw = _read_mapping(path, "title, checks, ...")
+    if "reference" in raw:
+        raise SpecError(f"{path}: reference: unknown key; the reference is named in instructor/exercise.yaml, "
+                        "which a student kit never contains (docs/AUTHORING.md)")
+    raw.setdefault("name", name)
+    raw.setdefault("student_file", f"{name}.py")
+    spec = _convert(path, raw, ExerciseSpec)
+    hidden = [c.id for c in spec.checks if c.visibility == "hidden"]
+    if hidden:
+        raise SpecError(f"{path}: checks {hidden} are hidden: list hidden checks in instructor/exercise.yaml, "
+                        "which a student kit never contains (docs/AUTHORING.md)")
+    return spec
+
+
+def load_instructor_spec(path: Path) -> InstructorSpec:
+    """``<exercise>/instructor/exercise.yaml`` (an empty file is all defaults)."""
+    return _convert(path, _read_mapping(path, "reference, checks", empty_ok=True), InstructorSpec)
+
+
+def _read_mapping(path: Path, keys: str, empty_ok: bool = False) -> dict[str, Any]:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except yaml.YAMLError as e:
         raise SpecError(f"{path}: not valid YAML: {e}") from None
     except OSError as e:
         raise SpecError(f"{path}: cannot read: {e.strerror}") from None
+    if raw is None and empty_ok:
+        return {}
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: expected a mapping of keys (title, checks, ...), got {type(raw).__name__}")
-    raw.setdefault("name", name)
-    raw.setdefault("student_file", f"{name}.py")
+        raise SpecError(f"{path}: expected a mapping of keys ({keys}), got {type(raw).__name__}")
+    return raw
+
+
+_Spec = TypeVar("_Spec", ExerciseSpec, InstructorSpec)
+
+
+def _convert(path: Path, raw: dict[str, Any], model: type[_Spec]) -> _Spec:
     try:
-        return msgspec.convert(raw, ExerciseSpec, strict=False)  # lax: '512' reads as 512
+        return msgspec.convert(raw, model, strict=False)  # lax: '512' reads as 512
     except msgspec.ValidationError as e:
-        raise SpecError(f"{path}: {describe_error(str(e), raw)}") from None
+        raise SpecError(f"{path}: {describe_error(str(e), raw, model)}") from None
 
 
-def describe_error(text: str, raw: Any) -> str:
+def describe_error(text: str, raw: Any, model: type[msgspec.Struct] = ExerciseSpec) -> str:
     """msgspec's ``Expected `float`, got `str` - at `$.checks[0].points``` as
     ``checks[0].points: expected float, got str (got 'two')``."""
     message, sep, where = text.rpartition(" - at `")
@@ -133,7 +196,7 @@ def describe_error(text: str, raw: Any) -> str:
     message = message.replace("`", "")
     message = message[:1].lower() + message[1:]
     if message.startswith("invalid enum value"):
-        message += f"; use {_choices(key)}"
+        message += f"; use {_choices(key, model)}"
     got = _value_at(raw, key)
     shown = "" if got is _NOTHING or isinstance(got, dict | list) else f" (got {got!r})"
     return f"{key or '(top)'}: {message}{shown}"
@@ -142,11 +205,11 @@ def describe_error(text: str, raw: Any) -> str:
 _NOTHING = object()
 
 
-def _choices(key: str) -> str:
+def _choices(key: str, model: type[msgspec.Struct]) -> str:
     """The allowed values of the Literal field at ``key`` ("'public' or 'hidden'")."""
     import msgspec.inspect as mi
 
-    info: Any = mi.type_info(ExerciseSpec)
+    info: Any = mi.type_info(model)
     for part in key.replace("[", ".[").split("."):
         while isinstance(info, mi.ListType):
             info = info.item_type

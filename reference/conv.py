@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+CANARY = "dlg-canary-reference-conv-b0e7e32d54df5208"  # never in a kit (tests/kit)
+
 Pair = int | tuple[int, int]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sympy as sp
 
+CANARY = "dlg-canary-reference-derivatives-7ceb6e08964d6cc9"  # never in a kit (tests/kit)
+
 
 def _sigmoid(x):
     # σ(x) = 1/(1 + e^{−x}), written out: the reference needs nothing but sympy.

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 import torch
 
+CANARY = "dlg-canary-reference-jacobians-253c2a1e19d34429"  # never in a kit (tests/kit)
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 

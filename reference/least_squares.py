@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+CANARY = "dlg-canary-reference-least_squares-a0244224365f7dee"  # never in a kit (tests/kit)
+
 
 def _residual(W: torch.Tensor, theta: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     # forward: r = Wθ − y, shape (T,)

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+CANARY = "dlg-canary-reference-mlp_backprop-f62f7a21e4190469"  # never in a kit (tests/kit)
+
 _LAYERS = 4
 
 

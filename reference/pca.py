@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import torch
 
+CANARY = "dlg-canary-reference-pca-606e02fd1d1d85ec"  # never in a kit (tests/kit)
+
 
 def covariance(X: torch.Tensor) -> torch.Tensor:
     """``(1/N) Σ (x_n − μ)(x_n − μ)ᵀ``, shape ``(D, D)``.

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import torch
 
+CANARY = "dlg-canary-reference-softmax_ce-236dcc625f27ff0e"  # never in a kit (tests/kit)
+
 
 def _shifted(z: torch.Tensor) -> torch.Tensor:
     # softmax(z) = softmax(z − m) for any constant m per row. With m = max, every exponent is ≤ 0:

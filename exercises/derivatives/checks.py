@@ -38,17 +38,6 @@ SYMBOLS: dict[str, Callable[[], Symbols]] = {
     "grad_least_squares": lambda: (matrix("W", "T", "D"), matrix("theta", "D", 1), matrix("y", "T", 1)),
     "d_bce_logit": lambda: (scalar("z"), scalar("y")),
 }
-# The same functions with other names and concrete sizes (a string answer that hard-codes "x" fails).
-RENAMED: dict[str, Callable[[], Symbols]] = {
-    "d_sigmoid": lambda: (scalar("u"),),
-    "d_tanh": lambda: (scalar("u"),),
-    "d_relu": lambda: (scalar("u"),),
-    "d_softplus": lambda: (scalar("u"),),
-    "grad_affine": lambda: (matrix("a", 4, 1), matrix("v", 4, 1), scalar("c")),
-    "grad_sq_norm": lambda: (matrix("v", 3, 1),),
-    "grad_least_squares": lambda: (matrix("A", 5, 2), matrix("p", 2, 1), matrix("r", 5, 1)),
-    "d_bce_logit": lambda: (scalar("s"), scalar("t")),
-}
 
 
 # The function being differentiated, for the diagnosis ("σ instead of σ'", a missing chain factor).
@@ -140,9 +129,3 @@ grad_affine = _one("grad_affine")
 grad_sq_norm = _one("grad_sq_norm")
 grad_least_squares = _one("grad_least_squares")
 d_bce_logit = _one("d_bce_logit")
-
-
-@check("other_names_and_sizes")
-def other_names_and_sizes(ctx: CheckContext) -> None:
-    for fn, make in RENAMED.items():
-        expect_derivative(ctx, fn, make())

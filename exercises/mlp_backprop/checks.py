@@ -18,7 +18,6 @@ from grader.format import dtype_name
 # (N_0, N_1, N_2, N_3, N_4): every layer non-square except W3 (4 → 4), so that a missing transpose
 # is caught without a shape error.
 MIXED = (5, 7, 4, 4, 3)
-SQUARE = (5, 5, 5, 5, 5)
 # T = 6 first: a batch tells more than one sample (a per-sample bias gradient of shape (1, N) is the same
 # as one kept 2-D with keepdim at T = 1), and T = 1 still shows what only a single sample hides.
 BATCHES = (6, 1)
@@ -59,7 +58,6 @@ def _expect_gradients(ctx: CheckContext, sizes: Sequence[int], keys: Sequence[st
                              factors={"T": T})
 
 
-
 @check("forward_output")
 def forward_output(ctx: CheckContext) -> None:
     for dtype in ctx.dtypes:
@@ -91,16 +89,6 @@ def backward_hidden_layers(ctx: CheckContext) -> None:
 @check("backward_input")
 def backward_input(ctx: CheckContext) -> None:
     _expect_gradients(ctx, MIXED, ("X",))
-
-
-@check("backward_square_layers")
-def backward_square_layers(ctx: CheckContext) -> None:
-    _expect_gradients(ctx, SQUARE, None)
-
-
-@check("backward_batch_sizes")
-def backward_batch_sizes(ctx: CheckContext) -> None:
-    _expect_gradients(ctx, (3, 8, 2, 6, 1), None, batches=(17, 2, 1))
 
 
 @check("backward_gradcheck")

@@ -63,7 +63,7 @@ def apply_trusted(ctx: CheckContext) -> None:
 MISTAKES = """\
 from grader.mistakes import MistakeBook
 
-from .reference import double as _double  # the exercise's files import each other relatively
+from ..reference import double as _double  # the exercise's files import each other as in a package
 
 MISTAKES = MistakeBook("twice")
 
@@ -76,14 +76,18 @@ def double_tripled(x):
 
 def make_exercise(collection: Path, name: str = "twice", *, title: str = "Twice", skip: tuple[str, ...] = (),
                   **files: str) -> Path:
+    """An exercise folder: the public part, and instructor/ with an empty exercise.yaml (the reference is
+    then instructor/reference.py), the reference and the mistakes."""
     folder = collection / name
-    folder.mkdir(parents=True)
+    (folder / "instructor").mkdir(parents=True)
     contents = {"exercise.yaml": SPEC.format(title=title), "statement.md": f"# {title}\n", "template.py": TEMPLATE,
-                "checks.py": CHECKS, "reference.py": REFERENCE, "mistakes.py": MISTAKES}
+                "checks.py": CHECKS, "reference.py": REFERENCE, "mistakes.py": MISTAKES, "instructor.yaml": ""}
     contents.update({".".join(k.rsplit("_", 1)): v for k, v in files.items()})  # checks_py= -> checks.py
+    where = {"reference.py": "instructor/reference.py", "mistakes.py": "instructor/mistakes.py",
+             "instructor.yaml": "instructor/exercise.yaml"}
     for filename, text in contents.items():
         if filename not in skip:
-            (folder / filename).write_text(text, encoding="utf-8")
+            (folder / where.get(filename, filename)).write_text(text, encoding="utf-8")
     return folder
 
 
@@ -200,11 +204,12 @@ def test_a_missing_file_is_listed(tmp_path):
     with pytest.raises(GraderError) as e:
         ex.checks  # noqa: B018
     msg = str(e.value)
-    assert str(folder) in msg and "lacks checks.py, reference.py (the reference: key of exercise.yaml)" in msg
+    assert str(folder) in msg and "lacks checks.py, instructor/reference.py (the reference: key of " \
+        "instructor/exercise.yaml)" in msg
 
 
 def test_a_reference_named_by_the_spec_that_does_not_exist(tmp_path):
-    folder = make_exercise(tmp_path, exercise_yaml=SPEC.format(title="T") + "reference: ../solutions/twice.py\n")
+    folder = make_exercise(tmp_path, instructor_yaml="reference: ../solutions/twice.py\n")
     with pytest.raises(GraderError, match=r"lacks \.\./solutions/twice\.py \(the reference: key"):
         Exercise.at(folder).reference  # noqa: B018
 
@@ -214,8 +219,8 @@ def test_the_functions_key_is_checked_against_reference_and_template(tmp_path):
     folder = make_exercise(tmp_path, exercise_yaml=spec)
     with pytest.raises(SpecError) as e:
         Exercise.at(folder).checks  # noqa: B018
-    assert str(e.value) == (f"{folder / 'exercise.yaml'}: functions: the reference reference.py does not define "
-                            "halve; template.py does not define halve")
+    assert str(e.value) == (f"{folder / 'exercise.yaml'}: functions: the reference instructor/reference.py does "
+                            "not define halve; template.py does not define halve")
 
 
 def test_a_bad_functions_entry_names_file_and_key(tmp_path):
@@ -237,7 +242,7 @@ def test_an_error_in_checks_py_names_the_file_and_line(tmp_path):
 # -- grading ------------------------------------------------------------------------------------------
 def test_external_exercise_grades_the_reference_with_a_trusted_function(tmp_path, sandbox):
     ex = Exercise.at(make_exercise(tmp_path / "course"))
-    result = grade(ex, ex.folder / "reference.py", GradeOptions(seed=1), sandbox=sandbox)
+    result = grade(ex, ex.folder / "instructor" / "reference.py", GradeOptions(seed=1), sandbox=sandbox)
     assert result.full_marks, [(c.id, c.message, c.details) for c in result.checks]
 
 

@@ -57,9 +57,10 @@ def killed_from_outside_once(ctx: CheckContext) -> None:
 
 def exercise(tmp_path: Path, checks: str) -> Path:
     folder = tmp_path / "faults"
-    folder.mkdir()
+    (folder / "instructor").mkdir(parents=True)
     for name, text in {"exercise.yaml": SPEC, "statement.md": "# Faults\n", "template.py": REFERENCE,
-                       "reference.py": REFERENCE, "checks.py": checks}.items():
+                       "instructor/exercise.yaml": "reference: reference.py\n", "reference.py": REFERENCE,
+                       "checks.py": checks}.items():
         (folder / name).write_text(text, encoding="utf-8")
     return folder
 

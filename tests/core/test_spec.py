@@ -4,7 +4,7 @@ import pytest
 
 from grader.errors import GraderError, SpecError
 from grader.exercises import all_exercises, get_exercise
-from grader.spec import load_spec
+from grader.spec import CheckSpec, HiddenCheckSpec, InstructorSpec, load_instructor_spec, load_spec, merge
 
 
 def test_every_shipped_exercise_is_consistent():
@@ -12,7 +12,8 @@ def test_every_shipped_exercise_is_consistent():
     assert exercises
     for ex in exercises:
         assert ex.spec.title and ex.spec.checks
-        assert set(ex.checks) == {c.id for c in ex.spec.checks}
+        assert list(ex.checks) == [c.id for c in ex.spec.checks]
+        assert ex.has_instructor_data and all(c.visibility == "public" for c in ex.public_spec.checks)
         assert (ex.folder / "statement.md").is_file() and (ex.folder / "template.py").is_file()
         for fn in ex.spec.functions:
             assert callable(getattr(ex.reference, fn)), f"{ex.name}: reference lacks {fn}"
@@ -76,19 +77,61 @@ def test_every_documented_key_is_a_spec_field():
     nested = set(re.findall(r"^ {2}(?:- )?\s*([a-z_]+):", block, re.M))
     assert top == set(spec_keys(ExerciseSpec)) - {"name"}
     assert nested == set(spec_keys(CheckSpec)) | set(spec_keys(ForbiddenEntry)) | set(spec_keys(CostRule))
+    block = guide.split("## `instructor/exercise.yaml`", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    assert set(re.findall(r"^([a-z_]+):", block, re.M)) == set(spec_keys(InstructorSpec))
+    assert set(re.findall(r"^ {2}(?:- )?\s*([a-z_]+):", block, re.M)) == set(spec_keys(HiddenCheckSpec))
 
 
-def test_functions_must_be_names_and_reference_a_path(tmp_path):
-    p = write(tmp_path, "title: D\nfunctions: [f, f]\nreference: ''\nchecks:\n  - {id: a, title: A, points: 1}\n")
-    msg = str(pytest.raises(SpecError, load_spec, p).value)
-    assert msg.startswith(str(p)) and "reference: expected a string of length >= 1 (got '')" in msg
-    p.write_text("title: D\nfunctions: [f, f]\nchecks:\n  - {id: a, title: A, points: 1}\n")
+def test_functions_must_be_names(tmp_path):
+    p = write(tmp_path, "title: D\nfunctions: [f, f]\nchecks:\n  - {id: a, title: A, points: 1}\n")
     assert "functions: a function is listed twice" in str(pytest.raises(SpecError, load_spec, p).value)
 
 
-def test_the_reference_defaults_to_reference_py_in_the_folder(tmp_path):
+def test_the_public_spec_names_no_reference_and_no_hidden_check(tmp_path):
+    p = write(tmp_path, "title: D\nreference: ../ref.py\nchecks:\n  - {id: a, title: A, points: 1}\n")
+    msg = str(pytest.raises(SpecError, load_spec, p).value)
+    assert msg.startswith(f"{p}: reference: unknown key") and "instructor/exercise.yaml" in msg
+    p.write_text("title: D\nchecks:\n  - {id: a, title: A, points: 1}\n  - {id: b, title: B, points: 1, "
+                 "visibility: hidden}\n")
+    msg = str(pytest.raises(SpecError, load_spec, p).value)
+    assert msg.startswith(f"{p}: checks ['b'] are hidden") and "instructor/exercise.yaml" in msg
+
+
+def test_the_instructor_spec_defaults_and_errors(tmp_path):
+    p = tmp_path / "exercise.yaml"
+    p.write_text("")
+    assert load_instructor_spec(p) == InstructorSpec(reference="instructor/reference.py", checks=[])
+    p.write_text("reference: ''\n")
+    assert "reference: expected a string of length >= 1 (got '')" in str(
+        pytest.raises(SpecError, load_instructor_spec, p).value)
+    p.write_text("checks:\n  - {id: a, title: A, points: 1, visibility: public}\n")
+    assert "checks[0].visibility: invalid enum value 'public'; use 'hidden'" in str(
+        pytest.raises(SpecError, load_instructor_spec, p).value)
+
+
+def test_hidden_checks_are_merged_after_the_check_they_name(tmp_path):
+    public = load_spec(write(tmp_path, "title: D\nchecks:\n" + "".join(
+        f"  - {{id: {c}, title: {c}, points: 1}}\n" for c in "abc")))
+    instructor = tmp_path / "instructor.yaml"
+    instructor.write_text("checks:\n  - {id: h1, title: H1, points: 2, after: a}\n"
+                          "  - {id: h2, title: H2, points: 1, after: h1, timeout: 5}\n"
+                          "  - {id: h3, title: H3, points: 1}\n")
+    merged = merge(public, load_instructor_spec(instructor), instructor)
+    assert [c.id for c in merged.checks] == ["a", "h1", "h2", "b", "c", "h3"]
+    assert [c.visibility for c in merged.checks] == ["public", "hidden", "hidden", "public", "public", "hidden"]
+    assert merged.checks[2] == CheckSpec(id="h2", title="H2", points=1, visibility="hidden", timeout=5)
+    assert merged.max_score == 7 and public.max_score == 3
+    instructor.write_text("checks:\n  - {id: h1, title: H1, points: 2, after: h2}\n")
+    msg = str(pytest.raises(SpecError, merge, public, load_instructor_spec(instructor), instructor).value)
+    assert msg == f"{instructor}: checks: h1: after: 'h2' is no check listed before it (choose from a, b, c)"
+    instructor.write_text("checks:\n  - {id: b, title: B, points: 2}\n")
+    msg = str(pytest.raises(SpecError, merge, public, load_instructor_spec(instructor), instructor).value)
+    assert "check 'b' is listed in both" in msg
+
+
+def test_the_reference_defaults_to_instructor_reference_py(tmp_path):
     p = write(tmp_path, "title: D\nchecks:\n  - {id: a, title: A, points: 1}\n")
-    assert load_spec(p).reference == "reference.py"
+    assert InstructorSpec().reference == "instructor/reference.py"
     assert load_spec(p).student_file == "demo.py"
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 
 from exercises.derivatives import checks
+from exercises.derivatives.instructor.checks import RENAMED
 from grader.mistakes import load_book
 from grader.symbolic import decide_numerically
 from reference import derivatives as reference
@@ -22,12 +23,12 @@ BUDGET = 10.0  # generous: the machine that runs the tests is shared; the verdic
 
 
 def full(case: Case, seed: int = 0, renamed: bool = False):
-    args = (checks.RENAMED if renamed else checks.SYMBOLS)[case.fn]()
+    args = (RENAMED if renamed else checks.SYMBOLS)[case.fn]()
     return checks.grade(case.build(args), reference, BOOK, case.fn, args, seed, timeout=BUDGET)
 
 
 def numeric(case: Case, seed: int, renamed: bool = False):
-    args = (checks.RENAMED if renamed else checks.SYMBOLS)[case.fn]()
+    args = (RENAMED if renamed else checks.SYMBOLS)[case.fn]()
     fn = case.fn
     return decide_numerically(
         case.build(args), getattr(reference, fn)(*args), args, names=checks.parameter_names(reference, fn),

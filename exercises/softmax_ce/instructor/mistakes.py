@@ -12,6 +12,8 @@ from grader.mistakes import MistakeBook
 from reference.softmax_ce import log_softmax as _log_softmax
 from reference.softmax_ce import softmax as _softmax
 
+CANARY = "dlg-canary-mistakes-softmax_ce-f0d273f1f21a5afd"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("softmax_ce")
 
 

@@ -11,6 +11,8 @@ import torch
 
 from grader.mistakes import MistakeBook
 
+CANARY = "dlg-canary-mistakes-least_squares-d4cd16428ec15e59"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("least_squares")
 
 

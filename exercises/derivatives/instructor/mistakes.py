@@ -14,6 +14,8 @@ import sympy as sp
 
 from grader.mistakes import MistakeBook
 
+CANARY = "dlg-canary-mistakes-derivatives-8313d0afbbd3ed5a"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("derivatives")
 
 

@@ -14,6 +14,8 @@ import torch
 from grader.mistakes import MistakeBook
 from reference.mlp_backprop import forward as _forward
 
+CANARY = "dlg-canary-mistakes-mlp_backprop-77d0b618f70a3f7c"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("mlp_backprop")
 
 Cache = dict[str, list[torch.Tensor]]

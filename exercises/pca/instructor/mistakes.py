@@ -12,6 +12,8 @@ import torch
 from grader.mistakes import MistakeBook
 from reference.pca import _eig_descending, covariance
 
+CANARY = "dlg-canary-mistakes-pca-9a91791e1870254e"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("pca")
 
 

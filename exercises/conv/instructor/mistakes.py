@@ -16,6 +16,8 @@ from grader.mistakes import MistakeBook
 from reference import conv as ref
 from reference.conv import _geometry, _pad, _pool_windows, _window
 
+CANARY = "dlg-canary-mistakes-conv-a87c7627efb73478"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("conv")
 
 

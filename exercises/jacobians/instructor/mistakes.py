@@ -9,6 +9,8 @@ import torch
 
 from grader.mistakes import MistakeBook
 
+CANARY = "dlg-canary-mistakes-jacobians-5054fb7020f2729a"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("jacobians")
 
 

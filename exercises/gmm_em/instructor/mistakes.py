@@ -15,6 +15,8 @@ import torch
 from grader.mistakes import MistakeBook
 from reference import gmm_em as ref
 
+CANARY = "dlg-canary-mistakes-gmm_em-ceabcc12a09a09b0"  # never in a kit (tests/kit)
+
 MISTAKES = MistakeBook("gmm_em")
 
 
