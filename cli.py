@@ -11,6 +11,8 @@ import click
 from rich.console import Console
 from rich.text import Text
 
+from grader import __version__
+
 EXIT_FULL, EXIT_PARTIAL, EXIT_USAGE, EXIT_GRADER_FAULT = 0, 1, 2, 3
 
 
@@ -99,7 +101,7 @@ exercises_option = click.option(
 
 
 @click.group(cls=ExerciseGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="dl-grader")
+@click.version_option(version=__version__, prog_name="grade")
 @exercises_option
 def main() -> None:
     """Grade deep-learning exercises: `grade list`, `grade show NAME`, `grade init NAME`, `grade NAME [FILE]`.
