@@ -21,6 +21,7 @@ import pytest
 import sympy as sp
 
 from exercises.derivatives import checks
+from exercises.derivatives.instructor.checks import RENAMED
 from grader.errors import GraderFault
 from grader.mistakes import load_book
 from grader.symbolic import decide_numerically, read_answer
@@ -30,7 +31,7 @@ from tests.symbolic.corpus import CORRECT, HOSTILE, WRONG
 
 BOOK = load_book("derivatives")
 BUGGY_DIR = Path(__file__).resolve().parents[1] / "buggy" / "derivatives"
-BUILDERS = {"SYMBOLS": checks.SYMBOLS, "RENAMED": checks.RENAMED}
+BUILDERS = {"SYMBOLS": checks.SYMBOLS, "RENAMED": RENAMED}
 CASES = [(b, fn) for b in BUILDERS for fn in checks.SYMBOLS]
 NUMERIC = " (checked numerically)"
 
