@@ -18,8 +18,9 @@ import torch
 
 from grader.compare import Mismatch, compare_tree, describe
 from grader.diagnosis import Diagnosis, confirms_variant
-from grader.errors import GraderFault
+from grader.errors import GraderFault, StudentError
 from grader.format import fmt_shape, num
+from grader.kit.fixtures import NotRecorded
 from grader.mistakes import Mistake, MistakeBook
 from grader.results import Attachment, Comparison
 from grader.tolerances import Tolerance, tolerance
@@ -295,8 +296,19 @@ class CheckContext:
                                        call_api(gradients_of, self.mistakes.variant(m.id), (), {}))  # type: ignore
                 except Exception:  # noqa: BLE001 - a variant that cannot run here names nothing
                     continue
-        result = check_gradients(loss, dict(params), {k: claimed[k] for k in params}, true_grads=true_grads,
+        escaped: list[Exception] = []
+
+        def trusted_loss(p: dict[str, torch.Tensor]) -> torch.Tensor:
+            try:
+                return loss(p)
+            except (StudentError, NotRecorded) as e:  # a kit's loss may call the student's code (grader.kit)
+                escaped.append(e)
+                raise
+
+        result = check_gradients(trusted_loss, dict(params), {k: claimed[k] for k in params}, true_grads=true_grads,
                                  mistakes=known or None, factors=factors, seed=self.seed)
+        if escaped:  # the finite differences did not run on the loss: say why, not "f raised"
+            raise escaped[0]
         if result.status == "inconclusive":  # finite differences could not decide: not a pass, not the student's
             raise GraderFault(f"{label}: the gradient check could not decide ({result.message})", retryable=False)
         if not result.passed:

@@ -46,6 +46,16 @@ class FixtureError(GraderError):
     """The kit's fixtures are missing, damaged or edited: a usage error, never a verdict on the student."""
 
 
+class NotRecorded(Exception):  # noqa: N818 - the name says what happened
+    """The kit has no recorded answer for this call: the check runs only in official grading."""
+
+    def __init__(self, function: str, api: str = "reference", why: str = "") -> None:
+        name = function.removeprefix("fn:")
+        what = "the reference" if api == "reference" else f"the variant {api}"
+        super().__init__(f"the kit has no recorded answer of {what} for {name} on these inputs{why}")
+        self.function, self.api = name, api
+
+
 class Unencodable(TypeError):
     """A value the format has no encoding for (the call is then not recorded)."""
 
