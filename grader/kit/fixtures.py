@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import weakref
 import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -68,6 +69,25 @@ def tensor_bytes(t: torch.Tensor) -> bytes:
     return flat.view(torch.uint8).numpy().tobytes()
 
 
+# Digests of tensors already hashed, by identity and version (an in-place change bumps ``_version``): the
+# same inputs are hashed once per variant and dtype while recording, and once per lookup while replaying.
+_DIGESTS: dict[int, tuple[weakref.ref, int, str]] = {}
+
+
+def tensor_digest(t: torch.Tensor) -> str:
+    seen = _DIGESTS.get(id(t))
+    if seen is not None and seen[0]() is t and seen[1] == t._version:
+        return seen[2]
+    digest = hashlib.sha256(tensor_bytes(t)).hexdigest()
+    if len(_DIGESTS) > 100_000:
+        _DIGESTS.clear()
+    try:
+        _DIGESTS[id(t)] = (weakref.ref(t), t._version, digest)
+    except TypeError:
+        pass
+    return digest
+
+
 def _is_sympy(x: Any) -> bool:
     return type(x).__module__.split(".")[0] == "sympy"
 
@@ -89,7 +109,7 @@ def canonical(x: Any, *, shapes_only: bool = False, lenient: bool = False, depth
 
     if isinstance(x, torch.Tensor):
         head = ["T", DTYPE_NAMES.get(x.dtype, str(x.dtype)), list(x.shape)]
-        return head if shapes_only else [*head, hashlib.sha256(tensor_bytes(x)).hexdigest()]
+        return head if shapes_only else [*head, tensor_digest(x)]
     if x is None or isinstance(x, str):
         return x
     if isinstance(x, bool):
@@ -166,12 +186,11 @@ class TensorTable:
         dtype = DTYPE_NAMES.get(t.dtype)
         if dtype is None or t.is_sparse or t.layout != torch.strided:
             raise Unencodable(f"no encoding for a tensor of dtype {t.dtype}")
-        raw = tensor_bytes(t)
-        ident = (dtype, tuple(t.shape), hashlib.sha256(raw).hexdigest())
+        ident = (dtype, tuple(t.shape), tensor_digest(t))
         if ident not in self._ids:
             self._ids[ident] = len(self.specs)
             self.specs.append({"dtype": dtype, "shape": list(t.shape)})
-            self.data.append(raw)
+            self.data.append(tensor_bytes(t))
         return self._ids[ident]
 
 

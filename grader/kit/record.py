@@ -178,7 +178,10 @@ def in_process_student(ex: Exercise, target: Any, recording: Recording,
 
     by_reference = {r.function for r in ex.spec.cost if r.relative_to == REFERENCE}
 
+    called: set[str] = set()
+
     def call(fn: str, args: tuple, kwargs: dict) -> tuple[Any, list[Modification]]:
+        called.add(fn)
         if fn in by_reference:
             try:
                 key = shape_key(f"fn:{fn}", args, kwargs)
@@ -199,7 +202,9 @@ def in_process_student(ex: Exercise, target: Any, recording: Recording,
         mods += [Modification(fn, key) for key in k if _changed_tensor(k[key], kwargs[key])]
         return value, mods
 
-    return StudentAPI(call)
+    api = StudentAPI(call)
+    api.called = called  # type: ignore[attr-defined]
+    return api
 
 
 def _changed_tensor(now: Any, before: Any) -> bool:
@@ -221,17 +226,24 @@ def record_fixtures(exercise: Exercise, seeds: Sequence[int], out: Path) -> None
     torch_state = torch.random.get_rng_state()
     try:
         for seed in seeds:
+            called: dict[str, set[str]] = {}  # the API functions each check calls (on the reference)
             for who, target in students:
+                overrides = set() if who == REFERENCE else set(book[who].functions)  # type: ignore[index]
                 for cs in public:
-                    ctx = CheckContext(check_id=cs.id, student=in_process_student(exercise, target, recording, names),
+                    if who != REFERENCE and not overrides & called.get(cs.id, set()):
+                        continue  # the variant changes nothing this check calls: same as the reference
+                    student = in_process_student(exercise, target, recording, names)
+                    ctx = CheckContext(check_id=cs.id, student=student,
                                        reference=RecordingAPI(reference, REFERENCE, recording),
                                        mistakes=None if book is None else RecordingBook(book, recording),  # type: ignore[arg-type]
                                        seed=seed, dtypes=dtypes, device="cpu", parameters=names)
                     ctx.record_diagnosis = who == REFERENCE
                     try:
                         checks[cs.id](ctx)
-                    except Exception:  # noqa: BLE001, S112 - a failing variant: what it called is recorded
-                        continue
+                    except Exception:  # noqa: BLE001, S110 - a failing variant: what it called is recorded
+                        pass
+                    if who == REFERENCE:
+                        called[cs.id] = set(student.called)
     finally:
         torch.random.set_rng_state(torch_state)
     index = {
