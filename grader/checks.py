@@ -111,8 +111,8 @@ class CheckContext:
         *,
         check_id: str,
         student: StudentAPI,
-        reference: ModuleType,
-        mistakes: MistakeBook | None = None,
+        reference: ModuleType | Any,  # a module, or a kit's recording or replaying API (grader.kit)
+        mistakes: MistakeBook | Any | None = None,
         seed: int = 0,
         dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES,
         device: str | torch.device = "cpu",

@@ -136,7 +136,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                     result.checks.append(_errored(cs, syntax, 0.0))
                     continue
                 assert session is not None
-                if _kit_fixtures(ex) is not None and cs.id not in _kit_fixtures(ex).checks:  # type: ignore[union-attr]
+                if _kit_fixtures(ex) is not None and cs.id not in _kit_fixtures(ex).checks:
                     result.checks.append(_skipped(cs, "this check has no fixtures in the kit", 0.0))
                     continue
                 result.checks.append(run_check(ex, cs, checks[cs.id], session, findings, options, device,

@@ -220,7 +220,7 @@ def encode_value(x: Any, table: TensorTable, sympy_args: tuple = (), depth: int 
     if isinstance(x, TrustedFunction):
         return {"trusted": [x.module, x.name, again(x.kwargs), x.path]}
     if _is_sympy(x):
-        from grader.symbolic.sampled import encode_expression  # type: ignore[import-not-found]
+        from grader.symbolic.sampled import encode_expression
 
         return {"sympy": encode_expression(x, sympy_args)}
     raise Unencodable(f"no encoding for a {type(x).__qualname__}")
@@ -261,7 +261,7 @@ class Decoder:
                                                                                 (v[0], v[1], v[3])):
                 return TrustedFunction(v[0], v[1], self(v[2], depth + 1), v[3])
             if kind == "sympy" and isinstance(v, dict):
-                from grader.symbolic.sampled import decode_expression  # type: ignore[import-not-found]
+                from grader.symbolic.sampled import decode_expression
 
                 return decode_expression(v)
         except (IndexError, ValueError, OverflowError, TypeError) as e:
@@ -288,7 +288,7 @@ def write_folder(folder: Path, index: dict[str, Any], table: TensorTable) -> Non
     (folder / INDEX).write_text(json.dumps(index, separators=(",", ":"), ensure_ascii=False), encoding="utf-8")
     arrays = {f"t{i}": np.frombuffer(raw, dtype=np.uint8) for i, raw in enumerate(table.data)}
     with open(folder / TENSORS, "wb") as f:
-        np.savez_compressed(f, **arrays)
+        np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
 
 
 def read_folder(folder: Path) -> tuple[dict[str, Any], list[torch.Tensor]]:

@@ -171,9 +171,10 @@ def _as_student_args(tree: Any) -> Any:
 
 
 def in_process_student(ex: Exercise, target: Any, recording: Recording,
-                       names: dict[str, list[str]]) -> StudentAPI:
+                       names: dict[str, list[str]]) -> tuple[StudentAPI, set[str]]:
     """A trusted "student" (the reference, or a variant) run here, on copies of the inputs as the sandbox
-    would; the reference's work is recorded for the ``cost:`` rules that compare with it."""
+    would, and the names of the functions its checks call; the reference's work is recorded for the
+    ``cost:`` rules that compare with it."""
     from grader.grading import _reference_work
 
     by_reference = {r.function for r in ex.spec.cost if r.relative_to == REFERENCE}
@@ -202,9 +203,7 @@ def in_process_student(ex: Exercise, target: Any, recording: Recording,
         mods += [Modification(fn, key) for key in k if _changed_tensor(k[key], kwargs[key])]
         return value, mods
 
-    api = StudentAPI(call)
-    api.called = called  # type: ignore[attr-defined]
-    return api
+    return StudentAPI(call), called
 
 
 def _changed_tensor(now: Any, before: Any) -> bool:
@@ -221,7 +220,7 @@ def record_fixtures(exercise: Exercise, seeds: Sequence[int], out: Path) -> None
     names = parameter_names(reference, spec.functions)
     recording = Recording()
     students: list[tuple[str, Any]] = [(REFERENCE, reference)]
-    students += [(m.id, book.variant(m.id)) for m in book or ()]
+    students += [(m.id, book.variant(m.id)) for m in book] if book is not None else []
     public = [cs for cs in spec.checks if cs.visibility != "hidden"]
     torch_state = torch.random.get_rng_state()
     try:
@@ -232,10 +231,10 @@ def record_fixtures(exercise: Exercise, seeds: Sequence[int], out: Path) -> None
                 for cs in public:
                     if who != REFERENCE and not overrides & called.get(cs.id, set()):
                         continue  # the variant changes nothing this check calls: same as the reference
-                    student = in_process_student(exercise, target, recording, names)
+                    student, calls = in_process_student(exercise, target, recording, names)
                     ctx = CheckContext(check_id=cs.id, student=student,
                                        reference=RecordingAPI(reference, REFERENCE, recording),
-                                       mistakes=None if book is None else RecordingBook(book, recording),  # type: ignore[arg-type]
+                                       mistakes=None if book is None else RecordingBook(book, recording),
                                        seed=seed, dtypes=dtypes, device="cpu", parameters=names)
                     ctx.record_diagnosis = who == REFERENCE
                     try:
@@ -243,7 +242,7 @@ def record_fixtures(exercise: Exercise, seeds: Sequence[int], out: Path) -> None
                     except Exception:  # noqa: BLE001, S110 - a failing variant: what it called is recorded
                         pass
                     if who == REFERENCE:
-                        called[cs.id] = set(student.called)
+                        called[cs.id] = calls
     finally:
         torch.random.set_rng_state(torch_state)
     index = {

@@ -278,8 +278,11 @@ class Fixtures:
         if key not in self._decoded_args:
             raw = self.calls[key].get("args")
             value = None if raw is None else self.decode(raw)
-            ok = isinstance(value, tuple) and len(value) == 2 and isinstance(value[1], dict)
-            self._decoded_args[key] = (tuple(value[0]), value[1]) if ok else None
+            if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], tuple | list) \
+                    and isinstance(value[1], dict):
+                self._decoded_args[key] = (tuple(value[0]), value[1])
+            else:
+                self._decoded_args[key] = None
         return self._decoded_args[key]
 
     def samples(self, fn_key: str, api: str, limit: int) -> list[tuple[tuple, dict, Any]]:
