@@ -341,6 +341,8 @@ def _tensor(arr: np.ndarray, spec: Any, where: str) -> torch.Tensor:
     itemsize = 1 if dtype == torch.bool else torch.empty(0, dtype=dtype).element_size()
     if arr.dtype != np.uint8 or arr.ndim != 1 or arr.size != math.prod(shape) * itemsize:
         raise FixtureError(f"{where}: its bytes do not fit dtype {spec['dtype']} and shape {shape}")
+    if arr.size == 0:
+        return torch.zeros(shape, dtype=dtype)
     raw = torch.from_numpy(arr.copy())
     if dtype == torch.bool:
         return raw.to(torch.bool).reshape(shape)
