@@ -194,9 +194,10 @@ class TensorTable:
         return self._ids[ident]
 
 
-def encode_value(x: Any, table: TensorTable, sympy_args: tuple = (), depth: int = 0) -> Any:
-    """``x`` as JSON, its tensors in ``table``. Sympy expressions are stored by
-    ``grader.symbolic.sampled.encode_expression`` (not readable), never as text."""
+def encode_value(x: Any, table: TensorTable, sympy_args: tuple | None = None, depth: int = 0) -> Any:
+    """``x`` as JSON, its tensors in ``table``. A sympy expression (an output; ``sympy_args``: the call's
+    arguments) is stored by ``grader.symbolic.sampled.encode_expression`` (its values, not readable), never
+    as text; in inputs (``sympy_args`` None) it has no encoding."""
     if depth > MAX_DEPTH:
         raise Unencodable("nested too deeply")
 
@@ -219,10 +220,13 @@ def encode_value(x: Any, table: TensorTable, sympy_args: tuple = (), depth: int 
         return {"dict": [[again(k), again(v)] for k, v in x.items()]}
     if isinstance(x, TrustedFunction):
         return {"trusted": [x.module, x.name, again(x.kwargs), x.path]}
-    if _is_sympy(x):
+    if _is_sympy(x) and sympy_args is not None:
         from grader.symbolic.sampled import encode_expression
 
-        return {"sympy": encode_expression(x, sympy_args)}
+        try:
+            return {"sympy": encode_expression(x, sympy_args)}
+        except (ValueError, TypeError) as e:
+            raise Unencodable(f"a sympy expression that cannot be sampled: {e}") from None
     raise Unencodable(f"no encoding for a {type(x).__qualname__}")
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -135,13 +136,16 @@ class RecordingBook:
         self._variants: dict[str, RecordingAPI] = {}
 
     def __iter__(self) -> Iterator[Mistake]:
-        return iter(self._book)
+        return (self[m.id] for m in self._book)
 
     def __len__(self) -> int:
         return len(self._book)
 
     def __getitem__(self, id: str) -> Mistake:
-        return self._book[id]
+        """The mistake, its overrides recorded too (a check may call them directly: derivatives)."""
+        m = self._book[id]
+        variant = self.variant(id)
+        return replace(m, overrides={fn: getattr(variant, fn) for fn in m.overrides})
 
     def variant(self, id: str) -> RecordingAPI:
         if id not in self._variants:

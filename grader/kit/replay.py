@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -55,13 +55,15 @@ class RecordedFailure(Exception):  # noqa: N818
 
 @dataclass(frozen=True)
 class ReplayMistake:
-    """A recorded mistake: what the diagnosis needs, and no code."""
+    """A recorded mistake: what the diagnosis needs, and no code. ``overrides`` answers the mistake's own
+    functions from the record (as :class:`grader.mistakes.Mistake`'s do by running them)."""
 
     id: str
     name: str
     hint: str
     nonfinite: bool = False
     functions: tuple[str, ...] = ()
+    overrides: Mapping[str, Callable[..., Any]] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def diagnosis(self) -> Diagnosis:
@@ -73,7 +75,8 @@ class ReplayBook:
 
     def __init__(self, fixtures: Fixtures, mistakes: list[ReplayMistake]) -> None:
         self._fixtures = fixtures
-        self._mistakes = {m.id: m for m in mistakes}
+        self._mistakes = {m.id: replace(m, overrides={fn: getattr(ReplayAPI(fixtures, m.id), fn) for fn in m.functions
+                                                       if fn in fixtures.functions}) for m in mistakes}
 
     def __iter__(self) -> Iterator[ReplayMistake]:
         return iter(self._mistakes.values())
@@ -97,6 +100,12 @@ class ReplayAPI:
         self._fixtures, self._api, self._ctx = fixtures, api, ctx
         self._fallback = ctx is not None
         self._verified: dict[str, bool] = {}
+
+    @property
+    def parameters(self) -> dict[str, list[str]]:
+        """The reference's parameter names, by function (the symbolic checks name a string answer's
+        arguments with them)."""
+        return self._fixtures.parameters
 
     def bind_context(self, ctx: CheckContext) -> ReplayAPI:
         """The reference as one check sees it: it may stand in the student's verified function."""
@@ -243,14 +252,14 @@ class Fixtures:
     _decoded_args: dict[str, Any] = field(init=False, default_factory=dict)
 
     def _index(self, mistakes: list[ReplayMistake]) -> None:
-        self.mistakes = ReplayBook(self, mistakes)
-        self.reference = ReplayAPI(self, REFERENCE)
         names = set(self.parameters)
         for key, e in self.calls.items():
             self._by_shape.setdefault((e["api"], e["fn"], e["shape"]), []).append(key)
             if e["fn"].startswith("fn:"):
                 names.add(e["fn"][3:])
         self.functions = frozenset(names)
+        self.mistakes = ReplayBook(self, mistakes)
+        self.reference = ReplayAPI(self, REFERENCE)
 
     def reference_work(self, fn: str, inputs: Any) -> int:
         """The reference's work on inputs of these shapes (0: not recorded, no claim)."""
