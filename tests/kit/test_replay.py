@@ -9,6 +9,7 @@ import math
 import shutil
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from grader.kit.fixtures import (
     shape_key,
     write_folder,
 )
+from grader.kit.record import Recording, RecordingAPI
 from grader.kit.replay import open_fixtures
 from grader.trusted import TrustedFunction
 
@@ -103,16 +105,29 @@ def test_a_call_that_was_not_recorded_raises(least_squares_fixtures):
     assert fx.reference_work("ls_loss", ((W,), {})) == 0  # no cost rule: nothing recorded, no claim
 
 
-def test_recorded_answers_and_in_place_edits_are_replayed(kit_exercise):  # noqa: F811 (the fixture)
-    fx = open_fixtures(kit_exercise("softmax_ce").folder / "fixtures")
-    edits = [(k, e) for k, e in fx.calls.items() if e.get("after") is not None and e["fn"].startswith("fn:")]
-    assert edits, "the variant that changes its logits in place was recorded with its edit"
-    key, entry = edits[0]
-    args, kwargs = fx._args(key)
-    before = [a.clone() for a in args if isinstance(a, torch.Tensor)]
-    getattr(fx.mistakes.variant(entry["api"]), entry["fn"][3:])(*args, **kwargs)
-    after = [a for a in args if isinstance(a, torch.Tensor)]
-    assert any(not torch.equal(a, b) for a, b in zip(after, before, strict=True))
+def test_recorded_answers_and_in_place_edits_are_replayed(tmp_path):
+    """A variant that changes its input in place is replayed with the same edit (the inputs check names it
+    from that, grader.checks.CheckContext._mistakes_modifying)."""
+    recording = Recording()
+
+    def shift(x):
+        x.sub_(1.0)
+        return 2 * x
+
+    api = RecordingAPI(SimpleNamespace(shift=shift), "shift_in_place", recording)
+    api.shift(torch.arange(3.0, dtype=torch.float64))
+    index = {"exercise": "toy", "seeds": [0], "dtypes": ["float64"], "checks": [], "parameters": {"shift": ["x"]},
+             "mistakes": [{"id": "shift_in_place", "name": "n", "hint": "h", "nonfinite": False,
+                           "functions": ["shift"]}], "work": {}, "calls": recording.calls}
+    write_folder(tmp_path, index, recording.table)
+    fx = open_fixtures(tmp_path)
+    x = torch.arange(3.0, dtype=torch.float64)
+    out = fx.mistakes.variant("shift_in_place").shift(x)
+    assert torch.equal(out, torch.tensor([-2.0, 0.0, 2.0], dtype=torch.float64))
+    assert torch.equal(x, torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64))
+    assert fx.mistakes["shift_in_place"].overrides["shift"](torch.arange(3.0, dtype=torch.float64)) is not None
+    with pytest.raises(NotRecorded):
+        fx.reference.shift(torch.arange(3.0, dtype=torch.float64))
 
 
 # -- damaged fixtures: a clear error, never a crash, nothing unpickled -------------------------------------
