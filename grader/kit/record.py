@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from grader.mistakes import Mistake, MistakeBook
 
 REFERENCE = "reference"
+MAX_WRONG_CALLS = 64  # failure paths recorded per check: a student wrong at each of its first calls
 
 
 class Recording:
@@ -176,19 +177,20 @@ def _as_student_args(tree: Any) -> Any:
     return tree
 
 
-def in_process_student(ex: Exercise, target: Any, recording: Recording,
-                       names: dict[str, list[str]]) -> tuple[StudentAPI, set[str]]:
+def in_process_student(ex: Exercise, target: Any, recording: Recording, names: dict[str, list[str]],
+                       wrong_at: int | None = None) -> tuple[StudentAPI, list[str]]:
     """A trusted "student" (the reference, or a variant) run here, on copies of the inputs as the sandbox
-    would, and the names of the functions its checks call; the reference's work is recorded for the
-    ``cost:`` rules that compare with it."""
+    would, and the functions its checks call, in order; the reference's work is recorded for the ``cost:``
+    rules that compare with it. ``wrong_at``: from that call on (counted from 0), the values are wrong (a check
+    may call a function again to compare it)."""
     from grader.grading import _reference_work
 
     by_reference = {r.function for r in ex.spec.cost if r.relative_to == REFERENCE}
 
-    called: set[str] = set()
+    called: list[str] = []
 
     def call(fn: str, args: tuple, kwargs: dict) -> tuple[Any, list[Modification]]:
-        called.add(fn)
+        called.append(fn)
         if fn in by_reference:
             try:
                 key = shape_key(f"fn:{fn}", args, kwargs)
@@ -207,9 +209,26 @@ def in_process_student(ex: Exercise, target: Any, recording: Recording,
         mods = [Modification(fn, params[i] if i < len(params) else f"argument {i + 1}")
                 for i, (x, y) in enumerate(zip(a, args, strict=True)) if _changed_tensor(x, y)]
         mods += [Modification(fn, key) for key in k if _changed_tensor(k[key], kwargs[key])]
-        return value, mods
+        return (_wrong(value) if wrong_at is not None and len(called) > wrong_at else value), mods
 
     return StudentAPI(call), called
+
+
+def _wrong(value: Any) -> Any:
+    """A wrong answer of the same kind and shape: it takes a check down its failure path."""
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() or value.is_complex():
+            return value * 1.37 + 0.1
+        return ~value if value.dtype == torch.bool else value + 1
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return value * 1.37 + 1
+    if isinstance(value, tuple | list):
+        return type(value)(_wrong(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _wrong(v) for k, v in value.items()}
+    return value
 
 
 def _changed_tensor(now: Any, before: Any) -> bool:
@@ -218,10 +237,30 @@ def _changed_tensor(now: Any, before: Any) -> bool:
     return isinstance(now, torch.Tensor) and isinstance(before, torch.Tensor) and _changed(before, now)
 
 
+def run_recorded(exercise: Exercise, check_id: str, target: Any, recording: Recording, names: dict[str, list[str]],
+                 seed: int, dtypes: tuple[torch.dtype, ...], *, diagnose: bool = False,
+                 wrong_at: int | None = None) -> list[str]:
+    """Run one check with ``target`` as the student, recording what the reference and the variants answer;
+    the student's calls, in order."""
+    book = exercise.mistakes
+    student, calls = in_process_student(exercise, target, recording, names, wrong_at)
+    ctx = CheckContext(check_id=check_id, student=student,
+                       reference=RecordingAPI(exercise.reference, REFERENCE, recording),
+                       mistakes=None if book is None else RecordingBook(book, recording),
+                       seed=seed, dtypes=dtypes, device="cpu", parameters=names)
+    ctx.record_diagnosis = diagnose
+    try:
+        exercise.checks[check_id](ctx)
+    except Exception:  # noqa: BLE001, S110 - a failing student: what the check called is recorded
+        pass
+    return calls
+
+
 def record_fixtures(exercise: Exercise, seeds: Sequence[int], out: Path) -> None:
     """Record the fixtures of ``exercise``'s public checks at ``seeds`` (default dtypes, as the spec allows)
     into the folder ``out`` (grader.kit.fixtures)."""
-    spec, checks, reference, book = exercise.spec, exercise.checks, exercise.reference, exercise.mistakes
+    spec, reference, book = exercise.spec, exercise.reference, exercise.mistakes
+    exercise.checks  # noqa: B018 - validates the spec against checks.py first
     dtypes = tuple(d for d in DEFAULT_DTYPES if dtype_name(d) in spec.dtypes)
     names = parameter_names(reference, spec.functions)
     recording = Recording()
@@ -231,24 +270,19 @@ def record_fixtures(exercise: Exercise, seeds: Sequence[int], out: Path) -> None
     torch_state = torch.random.get_rng_state()
     try:
         for seed in seeds:
-            called: dict[str, set[str]] = {}  # the API functions each check calls (on the reference)
+            called: dict[str, list[str]] = {}  # the API functions each check calls (on the reference)
             for who, target in students:
                 overrides = set() if who == REFERENCE else set(book[who].functions)  # type: ignore[index]
                 for cs in public:
-                    if who != REFERENCE and not overrides & called.get(cs.id, set()):
+                    if who != REFERENCE and not overrides & set(called.get(cs.id, ())):
                         continue  # the variant changes nothing this check calls: same as the reference
-                    student, calls = in_process_student(exercise, target, recording, names)
-                    ctx = CheckContext(check_id=cs.id, student=student,
-                                       reference=RecordingAPI(reference, REFERENCE, recording),
-                                       mistakes=None if book is None else RecordingBook(book, recording),
-                                       seed=seed, dtypes=dtypes, device="cpu", parameters=names)
-                    ctx.record_diagnosis = who == REFERENCE
-                    try:
-                        checks[cs.id](ctx)
-                    except Exception:  # noqa: BLE001, S110 - a failing variant: what it called is recorded
-                        pass
+                    calls = run_recorded(exercise, cs.id, target, recording, names, seed, dtypes,
+                                         diagnose=who == REFERENCE)
                     if who == REFERENCE:
                         called[cs.id] = calls
+                        # a student wrong at the n-th call takes the check down the n-th failure path
+                        for n in range(min(len(calls), MAX_WRONG_CALLS)):
+                            run_recorded(exercise, cs.id, target, recording, names, seed, dtypes, wrong_at=n)
     finally:
         torch.random.set_rng_state(torch_state)
     index = {

@@ -260,3 +260,21 @@ def test_the_students_forward_stands_in_for_the_reference_once_verified(kit_exer
 def test_reference_work_is_recorded_by_shapes(kit_exercise):  # noqa: F811 (the fixture)
     fx = kit_exercise("mlp_backprop").fixtures
     assert fx.work and all(v > 0 for v in fx.work.values())
+
+
+def test_a_failure_no_mistake_shares_is_still_a_failure_in_the_kit(kit_exercise):  # noqa: F811 (the fixture)
+    """The failure paths of every expectation are recorded (a student wrong at each call in turn): a bug of
+    its own, wrong on the last case of the grid only, fails in the kit as in official grading."""
+    from grader.exercises import get_exercise
+
+    api = dict(submissions("conv"))["reference"]
+    right = api["conv_output_size"]
+
+    def conv_output_size(n, k, stride=1, padding=0, dilation=1):
+        return right(n, k, stride, padding, dilation) + (dilation == 3)
+
+    wrong = {**api, "conv_output_size": conv_output_size}
+    theirs = verdicts(get_exercise("conv"), wrong)["conv_output_size_grid"]
+    ours = verdicts(kit_exercise("conv"), wrong)["conv_output_size_grid"]
+    assert ours.status == theirs.status == "failed"
+    assert (ours.message, ours.details, ours.mistake) == (theirs.message, theirs.details, theirs.mistake)
