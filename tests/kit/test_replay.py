@@ -3,6 +3,7 @@ the student's own function standing in for the reference, and a kit exercise gra
 
 from __future__ import annotations
 
+import inspect
 import io
 import json
 import math
@@ -18,6 +19,7 @@ from replay_helpers import KitExercise, kit_exercise, submissions, verdicts  # n
 
 from grader.api import GradeOptions, emit, grade
 from grader.errors import GraderError
+from grader.exercises import get_exercise
 from grader.kit.fixtures import (
     Decoder,
     FixtureError,
@@ -84,9 +86,10 @@ def test_open_fixtures(least_squares_fixtures):
     assert m.functions == ("ls_grad",) and m.diagnosis.id == "ls_grad_without_two"
     # no code in the fixtures: the index holds no source, and nothing is pickled
     text = (least_squares_fixtures / "index.json").read_text(encoding="utf-8")
-    root = Path(__file__).resolve().parents[2]
-    code = [line.strip() for f in ("reference/least_squares.py", "exercises/least_squares/mistakes.py")
-            for line in (root / f).read_text(encoding="utf-8").splitlines()
+    ex = get_exercise("least_squares")
+    source = inspect.getsource(ex.reference) + "".join(inspect.getsource(f) for m in ex.mistakes
+                                                       for f in m.overrides.values())
+    code = [line.strip() for line in source.splitlines()
             if line.strip().startswith(("def ", "return ")) and len(line.strip()) > 12]
     assert code and not [line for line in code if line in text]
     with np.load(least_squares_fixtures / "tensors.npz", allow_pickle=False) as npz:
@@ -265,8 +268,6 @@ def test_reference_work_is_recorded_by_shapes(kit_exercise):  # noqa: F811 (the 
 def test_a_failure_no_mistake_shares_is_still_a_failure_in_the_kit(kit_exercise):  # noqa: F811 (the fixture)
     """The failure paths of every expectation are recorded (a student wrong at each call in turn): a bug of
     its own, wrong on the last case of the grid only, fails in the kit as in official grading."""
-    from grader.exercises import get_exercise
-
     api = dict(submissions("conv"))["reference"]
     right = api["conv_output_size"]
 
