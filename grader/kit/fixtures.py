@@ -12,6 +12,7 @@ dtype and shape only: the work of a call (``cost:`` rules) depends on shapes, no
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -112,6 +113,8 @@ def canonical(x: Any, *, shapes_only: bool = False, lenient: bool = False, depth
         return head if shapes_only else [*head, tensor_digest(x)]
     if x is None or isinstance(x, str):
         return x
+    if isinstance(x, torch.dtype | torch.device):
+        return [type(x).__name__, str(x)]
     if isinstance(x, bool):
         return ["b", x]
     if isinstance(x, int):
@@ -158,6 +161,9 @@ def pipeline_name(run: Callable[..., Any]) -> str:
     named = getattr(run, "__api_function__", None)
     if named is not None:
         return f"fn:{named}"
+    if isinstance(run, functools.partial):
+        parts = [pipeline_name(run.func), canonical(run.args, lenient=True), canonical(run.keywords, lenient=True)]
+        return f"partial:{_digest(parts)[:32]}"
     cells = [c.cell_contents for c in (getattr(run, "__closure__", None) or ()) if _cell_filled(c)]
     extra = [canonical(v, lenient=True) for v in cells]
     extra.append(canonical(getattr(run, "__defaults__", None) or (), lenient=True))

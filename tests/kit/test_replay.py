@@ -279,3 +279,25 @@ def test_a_failure_no_mistake_shares_is_still_a_failure_in_the_kit(kit_exercise)
     ours = verdicts(kit_exercise("conv"), wrong)["conv_output_size_grid"]
     assert ours.status == theirs.status == "failed"
     assert (ours.message, ours.details, ours.mistake) == (theirs.message, theirs.details, theirs.mistake)
+
+
+def test_pipelines_are_named_by_what_they_compute():
+    """A check's pipeline is keyed by its qualified name and the values it closes over (the kit runs the same
+    checks.py): the same code with other captured values is another pipeline."""
+    import functools
+
+    from grader.kit.fixtures import pipeline_name
+
+    def make(dtype, keys):
+        def pipeline(api, x):
+            return {k: api.f(x.to(dtype)) for k in keys}
+        return pipeline
+
+    assert pipeline_name(make(torch.float32, ("a",))) == pipeline_name(make(torch.float32, ("a",)))
+    assert pipeline_name(make(torch.float32, ("a",))) != pipeline_name(make(torch.float64, ("a",)))
+    assert pipeline_name(make(torch.float32, ("a",))) != pipeline_name(make(torch.float32, ("b",)))
+
+    def g(api, x, part):
+        return x
+
+    assert pipeline_name(functools.partial(g, part=0)) != pipeline_name(functools.partial(g, part=1))
