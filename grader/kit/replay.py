@@ -19,7 +19,6 @@ agreed with the recorded reference on recorded inputs, and notes it on the check
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -191,44 +190,51 @@ def _is_pair(x: Any) -> bool:
     return isinstance(x, tuple | list) and len(x) == 2
 
 
-# -- nearness -----------------------------------------------------------------------------------------
-Nearness = Callable[[torch.Tensor, torch.Tensor], bool]
+# -- nearness ---------------------------------------------------------------------------------------------
+# How near a recorded call's inputs must be, relative to each tensor's scale: a minimum, and units of rounding
+# of the tensor's dtype.
+Nearness = tuple[float, float]
+_rounding: Nearness = (0.0, NEAR_ROUNDING)
+_expected: Nearness = (NEAR_EXPECTED, NEAR_ROUNDING)
 
 
-def _within(a: torch.Tensor, b: torch.Tensor, rel: float) -> bool:
-    a, b = a.detach().to("cpu", torch.float64), b.detach().to("cpu", torch.float64)
-    scale = float(b.abs().nan_to_num(0.0, 0.0, 0.0).max()) if b.numel() else 0.0
-    same_nan = bool((a.isnan() == b.isnan()).all())
-    diff = (a - b).abs().nan_to_num(0.0)  # NaN positions compared above
-    return same_nan and bool((diff <= rel * (b.abs().nan_to_num(0.0) + scale)).all())
+def _leaves(tree: Any) -> list[torch.Tensor]:
+    """The tensors of ``tree`` in a canonical order (dicts by key), as the calls of one shape key share it."""
+    out: list[torch.Tensor] = []
+
+    def walk(t: Any) -> None:
+        if isinstance(t, torch.Tensor):
+            out.append(t)
+        elif isinstance(t, TrustedFunction):
+            walk(t.kwargs)
+        elif isinstance(t, Mapping):
+            for k in sorted(t, key=str):
+                walk(t[k])
+        elif isinstance(t, tuple | list):
+            for v in t:
+                walk(v)
+
+    walk(tree)
+    return out
 
 
-def _rounding(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return _within(a, b, NEAR_ROUNDING * float(torch.finfo(b.dtype).eps))
-
-
-def _expected(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return _within(a, b, max(NEAR_EXPECTED, NEAR_ROUNDING * float(torch.finfo(b.dtype).eps)))
-
-
-def _near(query: Any, stored: Any, near: Nearness) -> bool:
-    if isinstance(query, torch.Tensor) and isinstance(stored, torch.Tensor):
-        if query.dtype != stored.dtype or query.shape != stored.shape:
-            return False
-        if not (stored.is_floating_point() or stored.is_complex()):
-            return torch.equal(query.cpu(), stored)
-        if stored.is_complex():
-            return _near(torch.view_as_real(query), torch.view_as_real(stored), near)
-        return near(query, stored)
-    if isinstance(query, TrustedFunction) and isinstance(stored, TrustedFunction):
-        return query.name == stored.name and _near(query.kwargs, stored.kwargs, near)
-    if isinstance(query, Mapping) and isinstance(stored, Mapping):
-        return set(query) == set(stored) and all(_near(query[k], stored[k], near) for k in query)
-    if isinstance(query, tuple | list) and isinstance(stored, tuple | list):
-        return len(query) == len(stored) and all(_near(q, s, near) for q, s in zip(query, stored, strict=True))
-    if isinstance(query, float) and isinstance(stored, float) and math.isnan(query) and math.isnan(stored):
-        return True
-    return type(query) is type(stored) and query == stored
+def _flat(tree: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """All tensors of ``tree`` as one float64 vector, each entry's scale (its tensor's largest magnitude) and
+    its dtype's unit of rounding (0 for integer tensors: they must be equal)."""
+    values, scales, units = [], [], []
+    for t in _leaves(tree):
+        t = t.detach().to("cpu")
+        if t.is_complex():
+            t = torch.view_as_real(t)
+        v = t.to(torch.float64).reshape(-1)
+        finite = v.abs().nan_to_num(0.0, 0.0, 0.0)
+        values.append(v)
+        scales.append(torch.full_like(v, float(finite.max()) if v.numel() else 0.0))
+        units.append(torch.full_like(v, float(torch.finfo(t.dtype).eps) if t.is_floating_point() else 0.0))
+    if not values:
+        empty = torch.zeros(0, dtype=torch.float64)
+        return empty, empty, empty
+    return torch.cat(values), torch.cat(scales), torch.cat(units)
 
 
 # -- the fixtures --------------------------------------------------------------------------------------
@@ -250,6 +256,7 @@ class Fixtures:
     functions: frozenset[str] = field(init=False)
     _by_shape: dict[tuple[str, str, str], list[str]] = field(init=False, default_factory=dict)
     _decoded_args: dict[str, Any] = field(init=False, default_factory=dict)
+    _buckets: dict[str, tuple[list[str], torch.Tensor, torch.Tensor]] = field(init=False, default_factory=dict)
 
     def _index(self, mistakes: list[ReplayMistake]) -> None:
         names = set(self.parameters)
@@ -277,11 +284,38 @@ class Fixtures:
             candidates = self._by_shape.get((api, fn_key, shape_key(fn_key, args, kwargs)), [])
         except Unencodable:
             return None
-        for key in candidates:
-            stored = self._args(key)
-            if stored is not None and _near((tuple(args), dict(kwargs)), stored, near):
-                return self.calls[key]
-        return None
+        keys, values, scales = self._bucket(candidates) if candidates else ([], None, None)
+        if not keys or values is None or scales is None:
+            return None
+        q, _, units = _flat((tuple(args), dict(kwargs)))
+        if q.numel() != values.shape[1]:
+            return None
+        rel = torch.maximum(torch.full_like(units, near[0]), near[1] * units)
+        nan = q.isnan()
+        close = ((q - values).abs() <= rel * (values.abs() + scales)) | (nan & values.isnan())
+        rows = (close & (nan == values.isnan())).all(dim=1).nonzero()
+        return self.calls[keys[int(rows[0])]] if rows.numel() else None
+
+    def _bucket(self, candidates: list[str]) -> tuple[list[str], torch.Tensor, torch.Tensor]:
+        """The recorded inputs of calls of one shape key as one matrix (a row per call), for near lookups."""
+        ident = candidates[0]
+        if ident not in self._buckets:
+            keys: list[str] = []
+            rows: list[torch.Tensor] = []
+            scales: list[torch.Tensor] = []
+            for key in candidates:
+                stored = self._args(key)
+                if stored is None:
+                    continue
+                v, s, _ = _flat(stored)
+                if rows and v.numel() != rows[0].numel():
+                    continue
+                keys.append(key)
+                rows.append(v)
+                scales.append(s)
+            self._buckets[ident] = (keys, torch.stack(rows) if rows else torch.zeros(0, 0, dtype=torch.float64),
+                                    torch.stack(scales) if scales else torch.zeros(0, 0, dtype=torch.float64))
+        return self._buckets[ident]
 
     def _args(self, key: str) -> Any:
         if key not in self._decoded_args:

@@ -301,3 +301,23 @@ def test_pipelines_are_named_by_what_they_compute():
         return x
 
     assert pipeline_name(functools.partial(g, part=0)) != pipeline_name(functools.partial(g, part=1))
+
+
+def test_an_expected_value_is_found_near_its_inputs(least_squares_fixtures):
+    """An expected value (a pipeline of expect_close on the reference) is found for inputs within a relative
+    1e-6 of recorded ones (an input that is the student's own correct answer differs in its last bits); a
+    direct call of the reference only within a few units of rounding."""
+    from grader.checks import _as_pipeline, call_api
+
+    fx = open_fixtures(least_squares_fixtures)
+    key = next(k for k, e in fx.calls.items() if e["fn"] == "fn:ls_grad" and e["api"] == "reference"
+               and fx._args(k) is not None)
+    (W, theta, y), _ = fx._args(key)
+    expected = fx.play(fx.calls[key], (), {}, torch.device("cpu"))
+    nudged = theta * (1 + 1e-9)
+    assert torch.equal(call_api(_as_pipeline("ls_grad"), fx.reference, (W, nudged, y), {}), expected)
+    with pytest.raises(NotRecorded):
+        fx.reference.ls_grad(W, nudged, y)
+    with pytest.raises(NotRecorded):
+        call_api(_as_pipeline("ls_grad"), fx.reference, (W, theta * (1 + 1e-4), y), {})
+    assert torch.equal(fx.reference.ls_grad(W, theta.clone(), y), expected)
