@@ -18,8 +18,9 @@ import torch
 
 from grader.compare import Mismatch, compare_tree, describe
 from grader.diagnosis import Diagnosis, confirms_variant
-from grader.errors import GraderFault
+from grader.errors import GraderFault, StudentError
 from grader.format import fmt_shape, num
+from grader.kit.fixtures import NotRecorded
 from grader.mistakes import Mistake, MistakeBook
 from grader.results import Attachment, Comparison
 from grader.tolerances import Tolerance, tolerance
@@ -110,8 +111,8 @@ class CheckContext:
         *,
         check_id: str,
         student: StudentAPI,
-        reference: ModuleType,
-        mistakes: MistakeBook | None = None,
+        reference: ModuleType | Any,  # a module, or a kit's recording or replaying API (grader.kit)
+        mistakes: MistakeBook | Any | None = None,
         seed: int = 0,
         dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES,
         device: str | torch.device = "cpu",
@@ -119,13 +120,19 @@ class CheckContext:
     ) -> None:
         self.check_id = check_id
         self.student = student
-        self.reference = reference
+        # a kit's recorded reference (grader.kit.replay) answers for this check: it may fall back to the
+        # student's own function (verified first) and note it on this check
+        bind = getattr(reference, "bind_context", None)
+        self.reference = bind(self) if callable(bind) else reference
         self.mistakes = mistakes
         self.seed = seed
         self.dtypes = dtypes
         self.device = torch.device(device)
         self._parameters = dict(parameters or {})
         self.notes: list[str] = []
+        # Set while a kit's fixtures are recorded (grader.kit.record): every expectation also runs the
+        # diagnosis paths (every variant on its inputs), so that a failure in the kit can be diagnosed.
+        self.record_diagnosis = False
         # Seeded per check so adding a check does not change the data of the others.
         self.generator = torch.Generator().manual_seed(seed * 1_000_003 + zlib.crc32(check_id.encode()))
 
@@ -195,15 +202,17 @@ class CheckContext:
         dtype = working_dtype(args, kwargs)
         if truth is None:
             args64, kwargs64 = to_float64((args, kwargs))
-            expected = run(self.reference, *args64, **kwargs64)
+            expected = call_api(run, self.reference, args64, kwargs64)
         else:
             expected = truth
         tol = within or self.tolerance(dtype or torch.float64, scale)
         mismatch = compare_tree(name, actual, expected, tol=tol, dtype=dtype, device=self.device)
-        if mismatch is None:
-            return actual
         # a variant is matched at the dtype's tolerance even when the verdict allowed more (``within``)
         match_tol = self.tolerance(dtype or torch.float64, scale).scaled(MATCH_SLACK)
+        if mismatch is None:
+            if self.record_diagnosis:
+                self.match_mistake(run, args, kwargs, actual, expected, match_tol)
+            return actual
         diagnosis = self.diagnose(run, args, kwargs, actual, expected, mismatch, tol, factors, match_tol=match_tol)
         details = mismatch.details
         if diagnosis is None:
@@ -227,6 +236,8 @@ class CheckContext:
             run = _as_pipeline(fn)
             self.student.modifications.clear()
             run(self.student, *args)
+            if self.record_diagnosis:
+                list(self._mistakes_modifying(run, args, {}))
             if self.student.modifications:
                 self.fail_modified(run, args, {}, self.student.modifications[0])
 
@@ -244,7 +255,7 @@ class CheckContext:
             a, k = clone_tree(args), clone_tree(kwargs)
             try:
                 with torch.no_grad():
-                    run(self.mistakes.variant(m.id), *a, **k)  # type: ignore[union-attr]
+                    call_api(run, self.mistakes.variant(m.id), a, k)  # type: ignore[union-attr]
             except Exception:  # noqa: BLE001 - a variant that cannot run says nothing
                 continue
             if _changed_tensors((a, k), (args, kwargs)):
@@ -277,15 +288,27 @@ class CheckContext:
                 self.fail(f"{label}[{name!r}] should be a tensor of shape {fmt_shape(p.shape)}, got {describe(g)}")
         true_grads, known = None, {}
         if gradients_of is not None:
-            true_grads = gradients_of(self.reference)
+            true_grads = call_api(gradients_of, self.reference, (), {})
             for m in self.mistakes or ():
                 try:
                     with torch.no_grad():
-                        known[m.id] = (m.name, m.hint, gradients_of(self.mistakes.variant(m.id)))  # type: ignore
+                        known[m.id] = (m.name, m.hint,
+                                       call_api(gradients_of, self.mistakes.variant(m.id), (), {}))  # type: ignore
                 except Exception:  # noqa: BLE001 - a variant that cannot run here names nothing
                     continue
-        result = check_gradients(loss, dict(params), {k: claimed[k] for k in params}, true_grads=true_grads,
+        escaped: list[Exception] = []
+
+        def trusted_loss(p: dict[str, torch.Tensor]) -> torch.Tensor:
+            try:
+                return loss(p)
+            except (StudentError, NotRecorded) as e:  # a kit's loss may call the student's code (grader.kit)
+                escaped.append(e)
+                raise
+
+        result = check_gradients(trusted_loss, dict(params), {k: claimed[k] for k in params}, true_grads=true_grads,
                                  mistakes=known or None, factors=factors, seed=self.seed)
+        if escaped:  # the finite differences did not run on the loss: say why, not "f raised"
+            raise escaped[0]
         if result.status == "inconclusive":  # finite differences could not decide: not a pass, not the student's
             raise GraderFault(f"{label}: the gradient check could not decide ({result.message})", retryable=False)
         if not result.passed:
@@ -323,7 +346,7 @@ class CheckContext:
             for a, k in inputs:
                 try:
                     with torch.no_grad():
-                        guess = run(self.mistakes.variant(m.id), *clone_tree(a), **clone_tree(k))
+                        guess = call_api(run, self.mistakes.variant(m.id), clone_tree(a), clone_tree(k))
                 except Exception:  # noqa: BLE001 - a variant that cannot run on these inputs says nothing
                     continue
                 if confirms_tree(actual, expected, guess, tol, nonfinite=m.nonfinite):
@@ -431,8 +454,20 @@ def measured_factor_line(mismatch: Mismatch, tol: Tolerance) -> str:
 # -- helpers ----------------------------------------------------------------------------------------
 def _as_pipeline(fn: str | Callable[..., Any]) -> Callable[..., Any]:
     if isinstance(fn, str):
-        return lambda api, *a, **k: getattr(api, fn)(*a, **k)
+        run = lambda api, *a, **k: getattr(api, fn)(*a, **k)  # noqa: E731
+        run.__api_function__ = fn  # type: ignore[attr-defined]  # named in a kit's fixtures (grader.kit)
+        return run
     return fn
+
+
+def call_api(run: Callable[..., Any], api: Any, args: tuple, kwargs: dict) -> Any:
+    """``run(api, *args, **kwargs)``: a pipeline on the reference or a mistake's variant. A kit's recording or
+    replaying API (grader.kit) takes the whole pipeline as one call, so that a pipeline that needs the real
+    code (autograd through the reference's forward) is answered from the record."""
+    hook = getattr(api, "__pipeline__", None)
+    if hook is not None:
+        return hook(run, tuple(args), dict(kwargs))
+    return run(api, *args, **kwargs)
 
 
 def working_dtype(*trees: Any) -> torch.dtype | None:

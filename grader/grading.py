@@ -31,6 +31,7 @@ from grader.errors import (
 from grader.exercises import Exercise, get_exercise
 from grader.forbidden import Finding, SourceRefused, function_spans, read_source, runtime_violation, scan
 from grader.format import dtype_name
+from grader.kit.replay import NotRecorded
 from grader.oprecords import RecordUnreadable, read_record
 from grader.results import CheckResult, ExerciseResult, Status
 from grader.sandbox.client import Limits, Sandbox, Session
@@ -107,6 +108,7 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
     options = replace(options, dtypes=tuple(d for d in options.dtypes if dtype_name(d) in spec.dtypes))
     if spec.dtypes and not options.dtypes:
         raise GraderError(f"{ex.name} runs in {' and '.join(spec.dtypes)} only")
+    _check_kit_options(ex, options)
     started = time.perf_counter()
     limits = Limits(timeout=options.timeout or spec.timeout, memory_mb=options.memory_mb or spec.memory_mb,
                     **options.extra_limits)
@@ -138,6 +140,9 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
                     result.checks.append(_errored(cs, syntax, 0.0))
                     continue
                 assert session is not None
+                if _kit_fixtures(ex) is not None and cs.id not in _kit_fixtures(ex).checks:
+                    result.checks.append(_skipped(cs, "this check has no fixtures in the kit", 0.0))
+                    continue
                 result.checks.append(run_check(ex, cs, checks[cs.id], session, findings, options, device,
                                                timeout, path.name, ledger))
         finally:
@@ -223,6 +228,34 @@ def _errored(cs: CheckSpec, err: StudentError, duration: float, output: str = ""
                        visibility=cs.visibility)
 
 
+def _kit_fixtures(ex: Exercise) -> Any:
+    """The recorded fixtures of a student kit's exercise (grader.kit.replay.Fixtures), None elsewhere."""
+    return getattr(ex, "fixtures", None)
+
+
+def _check_kit_options(ex: Exercise, options: GradeOptions) -> None:
+    """A kit replays what was recorded: its seeds, both its dtypes; anything else is a usage error."""
+    fixtures = _kit_fixtures(ex)
+    if fixtures is None:
+        return
+    if options.seed not in fixtures.seeds:
+        seeds = ", ".join(str(s) for s in fixtures.seeds)
+        raise GraderError(f"this kit has fixtures for seeds {seeds} only: grade {ex.name} with --seed one of them "
+                          "(official grading uses seeds of its own)")
+    if tuple(dtype_name(d) for d in options.dtypes) != tuple(fixtures.dtypes):
+        raise GraderError(f"this kit has fixtures for {' and '.join(fixtures.dtypes)} together: grade {ex.name} "
+                          "without --dtype")
+
+
+SKIPPED_NOTE = "runs only in official grading"
+
+
+def _skipped(cs: CheckSpec, why: str, duration: float, notes: tuple[str, ...] = ()) -> CheckResult:
+    """A check the kit cannot replay: neither points given nor taken, and not a grader fault."""
+    return CheckResult(cs.id, cs.title, "skipped", 0.0, cs.points, message=f"{SKIPPED_NOTE} ({why})",
+                       duration=duration, visibility=cs.visibility, notes=notes)
+
+
 def _grader_error(cs: CheckSpec, message: str, details: str, duration: float) -> CheckResult:
     return CheckResult(cs.id, cs.title, "grader_error", 0.0, cs.points, message=message, details=details,
                        duration=duration, visibility=cs.visibility)
@@ -262,6 +295,8 @@ def _run_check_once(ex: Exercise, cs: CheckSpec, fn: Callable[[CheckContext], No
                            attachments=f.attachments), False
     except StudentError as e:
         return _errored(cs, e, time.perf_counter() - t0, "".join(outputs)), False
+    except NotRecorded as e:  # a student kit without the answer for this check's inputs
+        return _skipped(cs, str(e), time.perf_counter() - t0, tuple(ctx.notes)), False
     except GraderFault as e:
         return _grader_error(cs, f"the grader failed during check {cs.id}: {e.message}", "",
                              time.perf_counter() - t0), e.retryable
@@ -378,7 +413,11 @@ def _judge_record(ex: Exercise, fn: str, raw: Any, ledger: CallLedger, filename:
 
 def _reference_work(ex: Exercise, fn: str, inputs: Any) -> int:
     """The work of the reference's ``fn`` on the same inputs, recorded here in the parent (0: unknown, for
-    instance when an input is an object that stayed in the student's process)."""
+    instance when an input is an object that stayed in the student's process). In a student kit, the work
+    recorded for inputs of the same shapes."""
+    fixtures = _kit_fixtures(ex)
+    if fixtures is not None:
+        return int(fixtures.reference_work(fn, inputs))
     reference = getattr(ex.reference, fn, None)
     if reference is None or not all(isinstance(x, torch.Tensor | int | float | bool | str | None)
                                     for x in iter_leaves(inputs)):
@@ -427,8 +466,10 @@ def _changed(before: torch.Tensor, now: torch.Tensor) -> bool:
 
 
 def _param_names(ex: Exercise, fn: str, n: int) -> list[str]:
+    fixtures = _kit_fixtures(ex)
     try:
-        params = list(inspect.signature(getattr(ex.reference, fn)).parameters)
+        params = list(fixtures.parameters.get(fn, [])) if fixtures is not None else \
+            list(inspect.signature(getattr(ex.reference, fn)).parameters)
     except (AttributeError, TypeError, ValueError):
         params = []
     return [params[i] if i < len(params) else f"argument {i + 1}" for i in range(n)]

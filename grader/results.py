@@ -20,8 +20,10 @@ from typing import Any, ClassVar, Literal
 
 from grader.diagnosis import Diagnosis
 
-Status = Literal["passed", "failed", "error", "timeout", "grader_error"]
-STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "grader_error")
+# ``skipped``: a check a student kit cannot replay from its fixtures; it runs only in official grading.
+Status = Literal["passed", "failed", "error", "timeout", "grader_error", "skipped"]
+STATUSES: tuple[str, ...] = ("passed", "failed", "error", "timeout", "grader_error", "skipped")
+UNCOUNTED: tuple[str, ...] = ("grader_error", "skipped")  # points neither given nor taken
 Audience = Literal["student", "instructor"]
 AUDIENCES: tuple[str, ...] = ("student", "instructor")
 SCHEMA = 1
@@ -179,7 +181,8 @@ class ExerciseResult:
 
     Points of a check with status ``grader_error`` are neither given nor taken: :attr:`score` and
     :attr:`graded_max_score` leave them out, and :attr:`complete` is False, so the result must be graded
-    again before it counts.
+    again before it counts. A ``skipped`` check (a student kit's check that runs only in official grading) is
+    left out the same way, but the result stays complete: nothing went wrong.
     """
 
     exercise: str
@@ -192,7 +195,7 @@ class ExerciseResult:
 
     @property
     def score(self) -> float:
-        return round(sum(c.score for c in self.checks if c.status != "grader_error"), 6)
+        return round(sum(c.score for c in self.checks if c.status not in UNCOUNTED), 6)
 
     @property
     def max_score(self) -> float:
@@ -200,7 +203,7 @@ class ExerciseResult:
 
     @property
     def graded_max_score(self) -> float:
-        return round(sum(c.max_score for c in self.checks if c.status != "grader_error"), 6)
+        return round(sum(c.max_score for c in self.checks if c.status not in UNCOUNTED), 6)
 
     @property
     def grader_faults(self) -> list[CheckResult]:
@@ -212,7 +215,8 @@ class ExerciseResult:
 
     @property
     def full_marks(self) -> bool:
-        return self.complete and all(c.passed for c in self.checks) and self.score >= self.max_score
+        return (self.complete and all(c.passed or c.status == "skipped" for c in self.checks)
+                and self.score >= self.graded_max_score)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExerciseResult:

@@ -16,6 +16,7 @@ from rich.text import Text
 from grader.report.registry import ReportOptions, reporter
 from grader.results import (
     GRADER_FAULT_NOTE,
+    UNCOUNTED,
     CheckResult,
     ExerciseResult,
     ExpectedAnswer,
@@ -25,7 +26,7 @@ from grader.results import (
 )
 
 ICONS = {"passed": ("✓", "green"), "failed": ("✗", "red"), "error": ("!", "red"), "timeout": ("⏱", "yellow"),
-         "grader_error": ("⚙", "magenta")}
+         "grader_error": ("⚙", "magenta"), "skipped": ("–", "dim")}
 
 
 @reporter("text", "the rich terminal report (default)")
@@ -76,7 +77,7 @@ def check_table(r: ExerciseResult, verbose: bool) -> Table:
             title.append(" (hidden)", style="dim")
         if verbose:
             title.append(f" {c.id}", style="dim")
-        points = "—" if c.status == "grader_error" else f"{_pts(c.score)}/{_pts(c.max_score)}"
+        points = "—" if c.status in UNCOUNTED else f"{_pts(c.score)}/{_pts(c.max_score)}"
         t.add_row(Text(icon, style=style), title, Text(points), Text(f"{c.duration:.2f} s"))
     return t
 
@@ -130,6 +131,10 @@ def total_line(r: ExerciseResult) -> Text:
     if faults:
         text.append(f"\nIncomplete: {len(faults)} check(s) failed because of the grader, not your code "
                     f"({_pts(sum(c.max_score for c in faults))} points not graded). Run it again.", style="magenta")
+    skipped = [c for c in r.checks if c.status == "skipped"]
+    if skipped:
+        text.append(f"\n{len(skipped)} check(s) run only in official grading "
+                    f"({_pts(sum(c.max_score for c in skipped))} points not graded here).", style="dim")
     return text
 
 
