@@ -7,13 +7,13 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from conftest import EXERCISE, MISTAKES, options
 
 from cli import main
 from grader.batch.batch import run_batch
 from grader.gradebook.diff import diff_states, resolve_state
 from grader.gradebook.store import Gradebook
 from grader.report.registry import exporter
+from tests.batch.class_data import EXERCISE, MISTAKES, options
 
 
 def test_a_class_is_graded_and_stored(graded_class):
@@ -155,10 +155,9 @@ def test_official_seeds_come_from_the_secret(tmp_path):
 
 
 def test_several_exercises_over_one_tree(tmp_path):
-    from conftest import CORRECT
-
     from grader.batch.batch import BatchOptions, resolve_exercises
     from grader.errors import GraderError
+    from tests.batch.class_data import CORRECT
 
     tree = tmp_path / "class"
     for s in ("alice", "bob"):
@@ -180,7 +179,7 @@ def test_several_exercises_over_one_tree(tmp_path):
 def test_a_zipped_gradescope_export_end_to_end(tmp_path):
     import zipfile
 
-    from conftest import CORRECT
+    from tests.batch.class_data import CORRECT
 
     archive = tmp_path / "export.zip"
     with zipfile.ZipFile(archive, "w") as zf:

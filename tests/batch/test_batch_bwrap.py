@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXERCISE, options
 
 from grader.batch.batch import run_batch
 from grader.gradebook.store import Gradebook
 from grader.sandbox.client import isolation_available
+from tests.batch.class_data import EXERCISE, options
 
 ROOT = Path(__file__).resolve().parents[2]
 BWRAP, WHY_NOT = isolation_available()

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import CORRECT, EXERCISE, make_class, options
 
 from grader.batch.batch import run_batch
 from grader.gradebook.store import Gradebook
+from tests.batch.class_data import CORRECT, EXERCISE, make_class, options
 
 ROOT = Path(__file__).resolve().parents[2]
 

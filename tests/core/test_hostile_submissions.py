@@ -186,11 +186,18 @@ def test_child_processes_left_running_are_killed(write_submission, sandbox):
     assert alive == [], [(p.pid, p.ppid(), p.cmdline()) for p in alive]
 
 
+def _is_zygote(p: psutil.Process) -> bool:
+    """A live zygote (a zombie, whoever left it, has no command line and holds nothing)."""
+    try:
+        return "grader.sandbox.zygote" in " ".join(p.cmdline())
+    except (psutil.ZombieProcess, psutil.NoSuchProcess):
+        return False
+
+
 @pytest.mark.parametrize("isolation", ["none", "auto"])
 def test_a_fresh_sandbox_leaves_no_process_behind(write_submission, isolation):
     def zygotes():
-        return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)
-                if "grader.sandbox.zygote" in " ".join(p.cmdline())}
+        return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True) if _is_zygote(p)}
 
     before = zygotes()
     path = write_submission(OK, "least_squares.py")

@@ -37,7 +37,8 @@ def exercise_copy(root: Path, name: str, *, instructor: bool) -> Path:
     ex = get_exercise(name)
     dest = root / "course" / name
     shutil.copytree(ex.folder, dest, ignore=shutil.ignore_patterns("__pycache__"))
-    reference = Path(os.path.normpath(dest / ex.spec.reference))
+    assert ex.instructor_spec is not None and ex.reference_path is not None
+    reference = Path(os.path.normpath(dest / ex.instructor_spec.reference))
     if not reference.exists():  # a reference kept outside the exercise folder
         reference.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(ex.reference_path, reference)

@@ -47,7 +47,7 @@ def test_bundle_content(autograder: Path) -> None:
         config = json.loads(zf.read("config.json"))
     assert {"setup.sh", "run_autograder", "config.json", "secret", "dl-grader/cli.py", "dl-grader/pyproject.toml",
             "dl-grader/grader/grading.py", "dl-grader/grader/report/gradescope.py", "dl-grader/exercises/__init__.py",
-            "course/exercises/least_squares/exercise.yaml", "course/exercises/least_squares/mistakes.py",
+            "course/exercises/least_squares/exercise.yaml", "course/exercises/least_squares/instructor/mistakes.py",
             "course/reference/least_squares.py"} <= names
     assert not [n for n in names if "__pycache__" in n or n.startswith(("tests/", "dl-grader/tests/"))]
     assert not [n for n in names if "softmax_ce" in n or n.startswith("dl-grader/reference/")]  # one exercise only
