@@ -30,6 +30,7 @@ from grader.gradcheck.locate import (
     Node,
     Resolution,
     Target,
+    joint_probe,
     localisation,
     magnitude_blocks,
     resolve,
@@ -107,11 +108,14 @@ def check_gradients(
     if not math.isfinite(ev.f0):
         return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
     verdicts = []
-    for name in x64:
-        try:
-            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts))
-        except FunctionError as e:
-            return _error_result(str(e), seed, start, settings, ev.count)
+    try:
+        joint, jointly = _joint(ev, claimed, opts)
+        for name in x64:
+            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, joint if name in jointly else None))
+    except FunctionError as e:
+        return _error_result(str(e), seed, start, settings, ev.count)
+    if joint is not None and jointly:  # the joint probe's evaluations, counted once, with the first tensor
+        next(v for v in verdicts if v.name in jointly).evaluations += joint.evaluations
     notes = [f"{k!r} is not a parameter of f: ignored" for k in claimed if k not in x64]
     return _finish(verdicts, ev, opts, notes, start)
 
@@ -176,7 +180,25 @@ class _Options:
     error_map_limit: int
 
 
-def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options) -> TensorVerdict:
+def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> tuple[Probe | None, set[str]]:
+    """Probe every checkable tensor along one joint direction (:func:`locate.joint_probe`). A pass
+    decides them all at once (4 evaluations for a correct model instead of 4 per tensor); anything
+    else decides nothing and each tensor is probed on its own, as without it."""
+    targets = []
+    for name, x in ev.x.items():
+        raw = claimed.get(name)
+        if raw is None or x.numel() == 0:
+            continue
+        claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
+        g = _as_float64(claim_t)
+        if g.shape != x.shape or not bool(torch.isfinite(g).all()):
+            continue
+        targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
+    p = joint_probe(targets)
+    return p, ({t.name for t in targets} if p is not None and p.status == "pass" else set())
+
+
+def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options, joint: Probe | None = None) -> TensorVerdict:
     count0 = ev.count
     x = ev.x[name]
     shape = list(x.shape)
@@ -189,13 +211,19 @@ def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options) -> TensorV
     if g.shape != x.shape:
         _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
     elif x.numel() > 0:
-        _check_values(verdict, ev, g, ctol, claim_t.dtype, o)
+        _check_values(verdict, ev, g, ctol, claim_t.dtype, o, joint)
     verdict.evaluations = ev.count - count0
     return verdict
 
 
 def _check_values(
-    verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options
+    verdict: TensorVerdict,
+    ev: Evaluator,
+    g: torch.Tensor,
+    ctol: Tolerance,
+    dtype: torch.dtype,
+    o: _Options,
+    joint: Probe | None = None,
 ) -> None:
     name = verdict.name
     if not bool(torch.isfinite(g).all()):
@@ -203,8 +231,11 @@ def _check_values(
         return
     t = _target(name, ev, g, ctol, dtype, o, 0)
     budget = _budget(t.n, o)
-    res = resolve(t, [Node(idx) for idx in magnitude_blocks(t.x)], localise=False, max_probes=budget,
-                  max_blocks=o.max_blocks)
+    if joint is not None:  # passed with the other tensors along one joint direction
+        res = Resolution(top=joint)
+    else:
+        res = resolve(t, [Node(idx) for idx in magnitude_blocks(t.x)], localise=False, max_probes=budget,
+                      max_blocks=o.max_blocks)
     for j in range(1, o.directions):  # extra independent directions, on request
         if res.failed or not res.complete:
             break

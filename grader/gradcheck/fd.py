@@ -72,9 +72,12 @@ class Evaluator:
         self.count = 0
         self.f0 = self._call(self.x)
 
-    def at(self, name: str, u: torch.Tensor, t: float) -> float:
+    def at(self, name: str, u: torch.Tensor | Mapping[str, torch.Tensor], t: float) -> float:
+        """``f(x + t·u)``: ``u`` moves tensor ``name``, or, as a dict, several tensors at once (a joint
+        probe of the whole model, see :func:`grader.gradcheck.locate.joint_probe`)."""
         moved = dict(self.x)
-        moved[name] = self.x[name] + t * u
+        for k, uk in (u.items() if isinstance(u, Mapping) else ((name, u),)):
+            moved[k] = self.x[k] + t * uk
         return self._call(moved)
 
     def _call(self, params: Mapping[str, torch.Tensor]) -> float:
@@ -164,7 +167,7 @@ def entry_scale(x: torch.Tensor) -> torch.Tensor:
 def probe(
     ev: Evaluator,
     name: str,
-    w: torch.Tensor,
+    w: torch.Tensor | Mapping[str, torch.Tensor],
     claim: float,
     limits: Limits,
     xerr: float,
@@ -184,7 +187,7 @@ def probe(
     gives up with ``"kink"`` after that many step pairs in a row straddle a kink (for blocks, which are
     split anyway; single entries look further down).
     """
-    if not bool((w != 0).any()):
+    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     c, s = claim, settings
     start = ev.count
