@@ -7,13 +7,14 @@ finite differences always run in float64 on the same point):
 * ``ties``: a piecewise-linear net whose inputs and weights are rounded to halves: exact zeros of
   ReLU and ties of max (several entries on kinks at once);
 * ``scaled``: linear-Gaussian regression with weights of 1e-4 and 1e4 in one tensor and features
-  scaled to match (a loss of about 1e6);
-* ``gru``: a 4-step GRU cell (sigmoid gates, products of gates and states), mean squared error;
+  scaled to match (128 weights, a loss of about 1e5–1e6);
+* ``gru``: a 6-step GRU cell (hidden size 48, 9,216 entries) (sigmoid gates, products of gates and states), mean squared error;
 * ``mixture``: negative log-likelihood of a 1-D Gaussian mixture (log-sum-exp, softplus widths);
 * ``bnmlp``: batch normalisation + softplus MLP + L2 penalty, logistic loss.
 
 Bugs (a kind, the tensor it is planted in, the mask of wrong entries, and the diagnosis ids that
-would be right): one entry just above the guarantee (2.5 τ), one entry grossly wrong, a row, a column,
+would be right): one entry just above the guarantee (2.5 τ), one entry grossly wrong (both planted
+off kinks: at a kink a claim between the one-sided derivatives is a valid subgradient), a row, a column,
 the gradient at a slightly shifted point, a tiny global scaling (1 + 5·rtol), a factor 2, a sign flip,
 a transpose (square tensors), a zero gradient, and 2% of the entries perturbed.
 """
@@ -67,9 +68,29 @@ def _grads(f: Callable[[Params], torch.Tensor], p: Params, dtype: torch.dtype) -
 
 
 def make(family: str, seed: int, dtype: torch.dtype) -> Problem:
+    """The claim is autograd run in ``dtype``, except for ``scaled``: there float32 autograd is itself
+    outside float32's tolerance on a few entries (a sum of 64 terms of 1e4·r cancels to far less; measured
+    up to 12 τ), so its float32 claim is the float64 gradient rounded to float32: right up to its dtype's
+    rounding, which is what the guarantee is about."""
     g = _gen(seed * 31 + FAMILIES.index(family))
     f, p = _BUILDERS[family](g)
+    if family == "scaled":
+        return Problem(family, f, p, {k: v.to(dtype) for k, v in _grads(f, p, torch.float64).items()}, dtype)
     return Problem(family, f, p, _grads(f, p, dtype), dtype)
+
+
+def on_kink(pr: Problem, name: str, i: int) -> bool:
+    """Entry ``i`` of tensor ``name`` sits on a kink: its one-sided derivatives differ (used to plant the
+    single-entry bugs of ``ties`` off kinks, where the rule "caught when off by more than 2τ" applies)."""
+    x = {k: v.clone() for k, v in pr.params.items()}
+    h = 1e-4 * (1.0 + abs(float(x[name].reshape(-1)[i])))
+    with torch.no_grad():
+        f0 = float(pr.f(x))
+        x[name].view(-1)[i] += h
+        fp = float(pr.f(x))
+        x[name].view(-1)[i] -= 2 * h
+        fm = float(pr.f(x))
+    return abs((fp - f0) - (f0 - fm)) / h > 1e-3 * (1.0 + abs(fp - fm) / (2 * h))
 
 
 def _conv(g: torch.Generator):  # noqa: ANN202
@@ -108,7 +129,7 @@ def _ties(g: torch.Generator):  # noqa: ANN202
 
 
 def _scaled(g: torch.Generator):  # noqa: ANN202
-    n, d = 16, 10
+    n, d = 32, 128
     s = 10.0 ** torch.tensor([-4.0, 4.0] * (d // 2), dtype=torch.float64)
     x = torch.randn(n, d, generator=g, dtype=torch.float64) / s  # features matched to the weights' scales
     w_true = torch.randn(d, generator=g, dtype=torch.float64) * s
@@ -124,13 +145,13 @@ def _scaled(g: torch.Generator):  # noqa: ANN202
 
 
 def _gru(g: torch.Generator):  # noqa: ANN202
-    d, h, steps = 5, 6, 4
-    xs = torch.randn(steps, 3, d, generator=g, dtype=torch.float64)
-    target = torch.randn(3, h, generator=g, dtype=torch.float64)
-    p = {k: torch.randn(h, d + h, generator=g, dtype=torch.float64) / 3 for k in ("Wz", "Wr", "Wh")}
+    d, h, steps, batch = 16, 48, 6, 8
+    xs = torch.randn(steps, batch, d, generator=g, dtype=torch.float64)
+    target = torch.randn(batch, h, generator=g, dtype=torch.float64)
+    p = {k: torch.randn(h, d + h, generator=g, dtype=torch.float64) / 8 for k in ("Wz", "Wr", "Wh")}
 
     def f(q: Params) -> torch.Tensor:
-        st = torch.zeros(3, h, dtype=q["Wz"].dtype)
+        st = torch.zeros(batch, h, dtype=q["Wz"].dtype)
         for t in range(steps):
             xt = xs[t].to(st.dtype)
             z = torch.sigmoid(torch.cat([xt, st], 1) @ q["Wz"].T)
@@ -209,6 +230,10 @@ def plant(pr: Problem, kind: str, seed: int) -> Bug | None:
     rms = float(true.pow(2).mean().sqrt()) or 1.0
     if kind in ("entry_edge", "entry_big"):
         i = int(torch.randint(0, true.numel(), (1,), generator=g))
+        for _ in range(50):  # off kinks (see on_kink); random data never sits on one
+            if not on_kink(pr, name, i):
+                break
+            i = int(torch.randint(0, true.numel(), (1,), generator=g))
         if kind == "entry_edge":
             d = 2.5 * (tol.atol + tol.rtol * abs(float(flat[i]))) / (1 - 2.5 * tol.rtol)
         else:
