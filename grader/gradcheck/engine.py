@@ -111,7 +111,7 @@ def check_gradients(
     try:
         joint, jointly = _joint(ev, claimed, opts)
         for name in x64:
-            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, joint if name in jointly else None))
+            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, joint, jointly.get(name)))
     except FunctionError as e:
         return _error_result(str(e), seed, start, settings, ev.count)
     if joint is not None and jointly:  # the joint probe's evaluations, counted once, with the first tensor
@@ -180,10 +180,11 @@ class _Options:
     error_map_limit: int
 
 
-def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> tuple[Probe | None, set[str]]:
+def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> tuple[Probe | None, dict[str, Target]]:
     """Probe every checkable tensor along one joint direction (:func:`locate.joint_probe`). A pass
     decides them all at once (4 evaluations for a correct model instead of 4 per tensor); anything
-    else decides nothing and each tensor is probed on its own, as without it."""
+    else decides nothing and each tensor is probed on its own, as without it. Returns the probe and the
+    targets it passed (reused, not rebuilt)."""
     targets = []
     for name, x in ev.x.items():
         raw = claimed.get(name)
@@ -195,10 +196,12 @@ def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> t
             continue
         targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
     p = joint_probe(targets)
-    return p, ({t.name for t in targets} if p is not None and p.status == "pass" else set())
+    return p, ({t.name: t for t in targets} if p is not None and p.status == "pass" else {})
 
 
-def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options, joint: Probe | None = None) -> TensorVerdict:
+def _check_tensor(
+    name: str, ev: Evaluator, raw: object, o: _Options, joint: Probe | None = None, target: Target | None = None
+) -> TensorVerdict:
     count0 = ev.count
     x = ev.x[name]
     shape = list(x.shape)
@@ -211,7 +214,7 @@ def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options, joint: Pro
     if g.shape != x.shape:
         _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
     elif x.numel() > 0:
-        _check_values(verdict, ev, g, ctol, claim_t.dtype, o, joint)
+        _check_values(verdict, ev, g, ctol, claim_t.dtype, o, joint if target is not None else None, target)
     verdict.evaluations = ev.count - count0
     return verdict
 
@@ -224,12 +227,13 @@ def _check_values(
     dtype: torch.dtype,
     o: _Options,
     joint: Probe | None = None,
+    target: Target | None = None,
 ) -> None:
     name = verdict.name
     if not bool(torch.isfinite(g).all()):
         _non_finite(verdict, g, ctol, o)
         return
-    t = _target(name, ev, g, ctol, dtype, o, 0)
+    t = target if target is not None else _target(name, ev, g, ctol, dtype, o, 0)
     budget = _budget(t.n, o)
     if joint is not None:  # passed with the other tensors along one joint direction
         res = Resolution(top=joint)
