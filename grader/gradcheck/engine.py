@@ -109,13 +109,14 @@ def check_gradients(
         return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
     verdicts = []
     try:
-        joint, jointly = _joint(ev, claimed, opts)
+        joint, targets = _joint(ev, claimed, opts)
+        passed = joint if joint is not None and joint.status == "pass" else None
         for name in x64:
-            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, joint, jointly.get(name)))
+            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, passed, targets.get(name)))
     except FunctionError as e:
         return _error_result(str(e), seed, start, settings, ev.count)
-    if joint is not None and jointly:  # the joint probe's evaluations, counted once, with the first tensor
-        next(v for v in verdicts if v.name in jointly).evaluations += joint.evaluations
+    if joint is not None:  # the joint probe's evaluations, counted once, with the first tensor it covered
+        next(v for v in verdicts if v.name in targets).evaluations += joint.evaluations
     notes = [f"{k!r} is not a parameter of f: ignored" for k in claimed if k not in x64]
     return _finish(verdicts, ev, opts, notes, start)
 
@@ -183,8 +184,8 @@ class _Options:
 def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> tuple[Probe | None, dict[str, Target]]:
     """Probe every checkable tensor along one joint direction (:func:`locate.joint_probe`). A pass
     decides them all at once (4 evaluations for a correct model instead of 4 per tensor); anything
-    else decides nothing and each tensor is probed on its own, as without it. Returns the probe and the
-    targets it passed (reused, not rebuilt)."""
+    else decides nothing and each tensor is probed on its own, as without it. Returns the probe (None
+    with fewer than two tensors) and the targets it built, reused by each tensor's own check."""
     targets = []
     for name, x in ev.x.items():
         raw = claimed.get(name)
@@ -196,7 +197,7 @@ def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> t
             continue
         targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
     p = joint_probe(targets)
-    return p, ({t.name: t for t in targets} if p is not None and p.status == "pass" else {})
+    return p, {t.name: t for t in targets}
 
 
 def _check_tensor(
@@ -238,13 +239,13 @@ def _check_values(
     if joint is not None:  # passed with the other tensors along one joint direction
         res = Resolution(top=joint)
     else:
-        res = resolve(t, [Node(idx) for idx in magnitude_blocks(t.x)], localise=False, max_probes=budget,
+        res = resolve(t, [Node(idx) for idx in t.blocks], localise=False, max_probes=budget,
                       max_blocks=o.max_blocks)
     for j in range(1, o.directions):  # extra independent directions, on request
         if res.failed or not res.complete:
             break
         tj = _target(name, ev, g, ctol, dtype, o, j)
-        res = resolve(tj, [Node(idx) for idx in magnitude_blocks(tj.x)], localise=False, max_probes=budget,
+        res = resolve(tj, [Node(idx) for idx in tj.blocks], localise=False, max_probes=budget,
                       max_blocks=o.max_blocks)
     top = res.top
     verdict.checks = [_direction(top)] if top is not None else []
@@ -436,7 +437,8 @@ def _target(
     scale = torch.empty(x.numel(), dtype=torch.float64)
     flat = x.reshape(-1)
     tau = (ctol.atol + ctol.rtol * g.abs()).reshape(-1)
-    for idx in magnitude_blocks(x):
+    blocks = magnitude_blocks(x)
+    for idx in blocks:
         # κ: an entry with a small τ_i·s_i weighs more, so that τ_i·|w_i| is similar across the block
         s = entry_scale(flat[idx])
         ts = tau[idx] * s
@@ -452,6 +454,7 @@ def _target(
         ev,
         o.settings,
         o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
+        blocks,
     )
 
 

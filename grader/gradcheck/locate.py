@@ -58,9 +58,11 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     if n == 0 or not bool(ok.any()):
         return [torch.arange(n)]
     top = float(a[ok].max())
+    if float(a[ok].min()) * 10.0**_BAND_DECADES > top:  # the usual case: one band (no per-entry work)
+        return [torch.arange(n)]
     band = torch.zeros(n, dtype=torch.long)
     band[ok] = torch.floor(torch.log10(top / a[ok]) / _BAND_DECADES).long().clamp(min=0)
-    ids = sorted(set(band.tolist()))
+    ids = torch.unique(band).tolist()
     keep: list[int] = []
     for b in ids:
         size = int((band == b).sum())
@@ -69,6 +71,33 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
         else:
             band[band == b] = keep[-1]  # too few to be worth their own probe: join the larger band
     return [(band == b).nonzero().flatten() for b in keep]
+
+
+_ROOM_SPREAD = 16.0  # entries whose rooms τ_i·|w_i| differ by more than this start in separate blocks
+_ROOM_BANDS = 3  # at most this many such blocks per magnitude band
+
+
+def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``blocks`` split by each entry's room ``τ_i·|w_i|`` (bands of a factor 16, at most 3): how an
+    undecided block is split when its rooms are that far apart (else it is halved).
+
+    A block passes only when its whole mismatch and noise fit in twice its *smallest* room; entries
+    whose tolerance is far below their peers' even after the weight κ (a gradient of exactly 0 beside
+    entries of 60, in float32: ``atol`` against ``rtol·60``) would otherwise keep every block holding
+    them from passing, and the search would split them all the way down.
+    """
+    room = (t.tau * t.scale).reshape(-1).abs()
+    out: list[torch.Tensor] = []
+    for idx in blocks:
+        r = room[idx]
+        top = float(r.max()) if idx.numel() else 0.0
+        if idx.numel() < 2 or not top > 0:
+            out.append(idx)
+            continue
+        band = torch.floor(torch.log(top / r.clamp(min=top * 1e-300)) / math.log(_ROOM_SPREAD)).long()
+        band = band.clamp(0, _ROOM_BANDS - 1)
+        out.extend(idx[band == b] for b in sorted(set(band.tolist())))
+    return out
 
 
 @dataclass
@@ -85,6 +114,7 @@ class Target:
     ev: Evaluator
     settings: FDSettings
     seed: int = 0
+    blocks: list[torch.Tensor] = field(default_factory=list)  # magnitude_blocks(x), computed once
 
     @property
     def n(self) -> int:
@@ -122,7 +152,7 @@ class Target:
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
         return probe(self.ev, self.name, w, c, lim, self.xerr(w), self.settings, min_steps=min_steps,
-                     quick=quick, kink_patience=1 if idx.numel() > 1 else 2)
+                     quick=quick, kink_patience=2)
 
 
 _JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
@@ -240,6 +270,10 @@ def _leave(res: Resolution, nodes: list[Node]) -> None:
 
 
 def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
+    if node.probe is None or node.probe.status != "fail":
+        bands = room_blocks(t, [node.idx])
+        if len(bands) > 1:  # undecided and the rooms far apart: separate them first (see room_blocks)
+            return [Node(idx) for idx in bands]
     mid = node.idx.numel() // 2
     li, ri = node.idx[:mid], node.idx[mid:]
     lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
@@ -338,6 +372,7 @@ def unravel(flat: int, shape: torch.Size) -> list[int]:
 
 
 __all__ = [
-    "joint_probe", "Target", "Node", "Resolution", "resolve", "magnitude_blocks", "entry_scale", "localisation",
+    "joint_probe", "room_blocks", "Target", "Node", "Resolution", "resolve", "magnitude_blocks", "entry_scale",
+    "localisation",
     "unravel",
 ]
