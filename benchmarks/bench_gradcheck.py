@@ -553,6 +553,51 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
     return out
 
 
+def large_suite(seeds: int) -> list[dict]:
+    """Correct gradients of the families at realistic sizes (``make(..., large=True)``): verdicts,
+    evaluations and time, side by side with gradcheck fast (best of 3) and full per-entry FD (sampled)."""
+    from gradcheck_suite import FAMILIES, make
+
+    rows = []
+    for fam in FAMILIES:
+        if fam == "ties":
+            continue  # one size
+        for dt in (torch.float32, torch.float64):
+            pr0 = make(fam, 0, dt, large=True)
+            full_s, full_n = full_fd_seconds(pr0.f, pr0.params)
+            statuses: dict[str, int] = {}
+            ours_t, fast_t, evals = [], [], []
+            for seed in range(seeds):
+                pr = make(fam, seed, dt, large=True)
+                r = best_run(lambda pr=pr, seed=seed: run_ours(pr.f, pr.params, pr.grads, seed=seed, locate=False), 3)
+                st = check_gradients(pr.f, pr.params, pr.grads, seed=seed).status
+                statuses[st] = statuses.get(st, 0) + 1
+                gf = best_run(lambda pr=pr, seed=seed: run_gradcheck(pr.f, pr.params, pr.grads, True, seed=seed), 3)
+                ours_t.append(r.seconds)
+                fast_t.append(gf.seconds)
+                evals.append(float(r.evals))
+            rows.append({
+                "family": fam, "dtype": str(dt)[6:], "entries": sum(v.numel() for v in pr0.params.values()),
+                "statuses": statuses, "ours_ms": _pct(ours_t, 0.5) * 1e3, "ours_evals": _pct(evals, 0.5),
+                "max_evals": max(evals), "fast_ms": _pct(fast_t, 0.5) * 1e3, "full_ms": full_s * 1e3,
+                "full_evals": full_n,
+            })
+    return rows
+
+
+def print_large(rows: list[dict], seeds: int) -> None:
+    print(f"\n## Realistic sizes: correct gradients, {seeds} seeds per family and dtype (best of 3; full "
+          f"per-entry FD timed on {FULL_FD_SAMPLE} random entries and extrapolated)\n")
+    print("| family | dtype | entries | verdicts | ours (ms) | ours f evals (median / max) | gradcheck fast (ms) "
+          "| full per-entry FD (ms) | ours / fast | full FD / ours |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        verdicts = ", ".join(f"{v} {k}" for k, v in sorted(r["statuses"].items()))
+        print(f"| {r['family']} | {r['dtype']} | {r['entries']} | {verdicts} | {r['ours_ms']:.1f} "
+              f"| {r['ours_evals']:.0f} / {r['max_evals']:.0f} | {r['fast_ms']:.1f} | {r['full_ms']:.0f} "
+              f"| {r['ours_ms'] / r['fast_ms']:.1f}× | {r['full_ms'] / r['ours_ms']:.0f}× |")
+
+
 def print_suite(s: dict, correct_seeds: int, bug_seeds: int) -> None:
     print(f"\n## Suite: 6 families × float32/float64; {correct_seeds} correct cases and {bug_seeds} seeds of "
           "each bug kind per family and dtype\n")
@@ -657,6 +702,7 @@ def main() -> None:
     ap.add_argument("--suite-correct", type=int, default=34, help="correct cases per family and dtype")
     ap.add_argument("--suite-bugs", type=int, default=3, help="seeds per bug kind, family and dtype")
     ap.add_argument("--suite-only", action="store_true", help="only the six-family suite")
+    ap.add_argument("--large", type=int, default=4, help="seeds per family and dtype at realistic sizes (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     seeds, correct = (3, 10) if args.quick else (args.seeds, args.correct)
@@ -670,6 +716,10 @@ def main() -> None:
         print_tables(rows, extra, rates, alarms)
     figures = suite(sc, sb)
     print_suite(figures, sc, sb)
+    large_seeds = 1 if args.quick and args.large else args.large
+    if large_seeds:
+        figures["large"] = large_suite(large_seeds)
+        print_large(figures["large"], large_seeds)
     print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(
