@@ -1,10 +1,11 @@
 """The gradient check: which tensor is wrong, which entries, what kind of mistake, or "unresolved".
 
-Cost model. Each tensor is probed along one seeded direction per block of similar magnitudes (usually
-one block): 4 evaluations of ``f`` (two step sizes) when the claim is right, whatever the sizes, so a
-correct gradient costs about ``4·(number of tensors) + 1`` forward passes. Blocks the first probe
-leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how wrong entries are
-located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
+Cost model. All tensors are first probed together along one joint direction
+(:func:`grader.gradcheck.locate.joint_probe`): 4 evaluations of ``f`` (two step sizes) decide a correct
+model, whatever its size. When that probe cannot decide, each tensor is probed along one seeded
+direction per block of similar magnitudes (usually one block): about ``4·(number of tensors)`` more.
+Blocks the first probe leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how
+wrong entries are located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
 reshape...) and one to confirm what is named.
 
 Guarantee (docs/GRADCHECK.md): a claim right up to its dtype's rounding except for one entry off by
