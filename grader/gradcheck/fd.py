@@ -224,6 +224,7 @@ def probe(
     down, failed_once, kinked = True, False, 0
     prev_diff = 0.0
     best: tuple[float, float, float] | None = None  # (bound, estimate, step) of the best smooth pair
+    last: tuple[float, float, float] | None = None  # (small step, estimate, round-off) of the last smooth pair
     for _ in range(s.max_refinements):
         if down:
             big, small = lo_h, lo_h / s.ratio
@@ -250,6 +251,13 @@ def probe(
                 break
             continue
         kinked = 0
+        if last is not None and last[0] == big:
+            # Three steps h, h/4, h/16, smooth throughout: the two Richardson estimates differ by 255 times
+            # the error of the second (D = φ' + a·h² + b·h⁴ + …, Richardson leaves b·h⁴); their whole
+            # difference, plus both pairs' round-off, bounds it with a 255× margin, far tighter than the
+            # truncation of D(h/4) when the truncation dominates
+            bound = min(bound, abs(est - last[1]) + last[2] + 2 * (rs + rb))
+        last = (small, est, rs + rb)
         # A kink on the point with a slope jump J adds J·h to the second difference (besides the h² of
         # the smooth part) and J/2 to every central difference, which Richardson does not remove. The
         # pair bounds J by |Δ²(h) − r²·Δ²(h/r)| / ((r − 1)·h), round-off included: a jump too small to
