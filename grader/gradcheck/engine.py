@@ -440,10 +440,15 @@ def _target(
     tau = (ctol.atol + ctol.rtol * g.abs()).reshape(-1)
     blocks = magnitude_blocks(x)
     for idx in blocks:
+        whole = len(blocks) == 1  # idx is arange(n): no gather or scatter
         # κ: an entry with a small τ_i·s_i weighs more, so that τ_i·|w_i| is similar across the block
-        s = entry_scale(flat[idx])
-        ts = tau[idx] * s
-        scale[idx] = s * (ts.max() / ts).clamp(1.0, _MAX_WEIGHT)
+        s = entry_scale(flat if whole else flat[idx])
+        ts = (tau if whole else tau[idx]) * s
+        k = s * (ts.max() / ts).clamp(1.0, _MAX_WEIGHT)
+        if whole:
+            scale = k
+        else:
+            scale[idx] = k
     return Target(
         name,
         x,

@@ -57,19 +57,25 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     ok = torch.isfinite(a) & (a > 0)
     if n == 0 or not bool(ok.any()):
         return [torch.arange(n)]
-    top = float(a[ok].max())
-    if float(a[ok].min()) * 10.0**_BAND_DECADES > top:  # the usual case: one band (no per-entry work)
+    a_ok = a[ok]
+    top = float(a_ok.max())
+    if float(a_ok.min()) * 10.0**_BAND_DECADES > top:  # the usual case: one band (no per-entry work)
         return [torch.arange(n)]
     band = torch.zeros(n, dtype=torch.long)
-    band[ok] = torch.floor(torch.log10(top / a[ok]) / _BAND_DECADES).long().clamp(min=0)
-    ids = torch.unique(band).tolist()
+    band[ok] = torch.floor(torch.log10(top / a_ok) / _BAND_DECADES).long().clamp(min=0)
+    counts = torch.bincount(band).tolist()
+    if all(c >= _MIN_BAND * n for c in counts[1:] if c):  # every band big enough (one pass, no regrouping)
+        return [(band == b).nonzero().flatten() for b, c in enumerate(counts) if c]
     keep: list[int] = []
-    for b in ids:
-        size = int((band == b).sum())
+    lut = list(range(len(counts)))
+    for b, size in enumerate(counts):
+        if not size:
+            continue
         if b == 0 or size >= _MIN_BAND * n:
             keep.append(b)
         else:
-            band[band == b] = keep[-1]  # too few to be worth their own probe: join the larger band
+            lut[b] = keep[-1]  # too few to be worth their own probe: join the larger band
+    band = torch.tensor(lut)[band]
     return [(band == b).nonzero().flatten() for b in keep]
 
 
@@ -122,6 +128,8 @@ class Target:
 
     def direction(self, idx: torch.Tensor, fresh: int = 0) -> torch.Tensor:
         """``w`` on ``idx`` (zero elsewhere); ``fresh > 0`` draws other seeded signs and magnitudes."""
+        if not fresh and idx.numel() == self.n:  # the whole tensor (idx is then arange(n)): no scatter
+            return self.v * self.scale
         out = torch.zeros(self.n, dtype=torch.float64)
         if fresh:
             gen = torch.Generator().manual_seed((self.seed * 1_000_003 + fresh * 7919 + idx.numel()) % (2**62))
