@@ -59,8 +59,8 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
         return [torch.arange(n)]
     a_ok = a[ok]
     top = float(a_ok.max())
-    if float(a_ok.min()) * 10.0**_BAND_DECADES > top:  # the usual case: one band (no per-entry work)
-        return [torch.arange(n)]
+    if int((a_ok * 10.0**_BAND_DECADES <= top).sum()) < _MIN_BAND * n:
+        return [torch.arange(n)]  # the usual case: the entries below the top band all join it
     band = torch.zeros(n, dtype=torch.long)
     band[ok] = torch.floor(torch.log10(top / a_ok) / _BAND_DECADES).long().clamp(min=0)
     counts = torch.bincount(band).tolist()
