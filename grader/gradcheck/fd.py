@@ -242,7 +242,9 @@ def probe(
         if not _second_difference_consistent(d2b, d2s, n2b, n2s, s.ratio):
             jump = max(jump, abs(d2b) / big)
             down, kinked = True, kinked + 1  # a kink within ±h: only smaller steps can tell
-            if kink_patience and kinked >= kink_patience:
+            # Δ² ∝ h at both steps: the kink is on the point itself (a crossing near it, reached by the larger
+            # step only, gives another ratio): smaller steps would show the same, so one pair is enough
+            if kink_patience and (kinked >= kink_patience or _kink_on_point(d2b, d2s, n2b, n2s, s.ratio)):
                 break
             continue
         if jump > 0.0 and (abs(d2s) + n2s) / small >= 0.5 * jump:
@@ -321,6 +323,11 @@ def _second_difference_consistent(a: float, b: float, na: float, nb: float, rati
     """
     r2 = ratio**2
     return abs(a - r2 * b) <= 0.05 * abs(a) + na + r2 * nb
+
+
+def _kink_on_point(a: float, b: float, na: float, nb: float, ratio: float) -> bool:
+    """``a = Δ²(h)`` and ``b = Δ²(h/ratio)`` scale like ``h``: a slope jump at the point itself."""
+    return abs(a - ratio * b) <= 0.05 * abs(a) + na + ratio * nb
 
 
 def one_sided(p: Probe, f0: float) -> tuple[float, float]:
