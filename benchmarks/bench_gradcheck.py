@@ -428,6 +428,34 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, math.ceil(q * len(s)) - 1))] if s else math.nan
 
 
+FULL_FD_SAMPLE = 256  # entries timed for the full per-entry FD of a suite model; the rest is extrapolated
+
+
+def full_fd_seconds(f, params: Params, sample: int = FULL_FD_SAMPLE) -> tuple[float, int]:  # noqa: ANN001
+    """Time of central differences on every entry (2 evaluations each), best of 3: timed on at most
+    ``sample`` random entries and extrapolated by the entry count (each entry costs the same two
+    evaluations). Returns (seconds, evaluations of the full check)."""
+    x = {k: v.to(torch.float64).clone() for k, v in params.items()}
+    n = sum(v.numel() for v in x.values())
+    where = [(k, i) for k, v in x.items() for i in range(v.numel())]
+    pick = torch.randperm(n, generator=torch.Generator().manual_seed(0))[:sample].tolist()
+    best = math.inf
+    with torch.no_grad():
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for j in pick:
+                k, i = where[j]
+                flat = x[k].view(-1)
+                old = float(flat[i])
+                flat[i] = old + CS231N_H
+                float(f(x))
+                flat[i] = old - CS231N_H
+                float(f(x))
+                flat[i] = old
+            best = min(best, time.perf_counter() - t0)
+    return best * n / len(pick), 2 * n
+
+
 def suite(correct_seeds: int, bug_seeds: int) -> dict:
     """False alarms, detection, exact localisation, misdiagnoses and speed on ``gradcheck_suite``."""
     from gradcheck_suite import ACCEPTABLE, BUG_KINDS, FAMILIES, make, plant
@@ -437,19 +465,22 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
     ratios_fast: list[float] = []
     ratios_full: list[float] = []
     speed_rows = []
+    slow_by_family: dict[str, Run] = {}
     for fam in FAMILIES:
         for dt in dtypes:
             pr0 = make(fam, 0, dt)
-            _, full_s, full_n = cs231n_numerical(pr0.f, pr0.params)
-            slow = run_gradcheck(pr0.f, pr0.params, pr0.grads, fast=False)
+            full_s, full_n = full_fd_seconds(pr0.f, pr0.params)
+            if fam not in slow_by_family:  # f runs in float64 either way: one run per family
+                slow_by_family[fam] = run_gradcheck(pr0.f, pr0.params, pr0.grads, fast=False)
+            slow = slow_by_family[fam]
             ours_t, fast_t, sparse_t, evals = [], [], [], []
             alarms = unsure = 0
             for seed in range(correct_seeds):
                 pr = make(fam, seed, dt)
-                r = best_run(lambda pr=pr, seed=seed: run_ours(pr.f, pr.params, pr.grads, seed=seed), 2)
+                r = best_run(lambda pr=pr, seed=seed: run_ours(pr.f, pr.params, pr.grads, seed=seed), 3)
                 st = check_gradients(pr.f, pr.params, pr.grads, seed=seed).status
-                gf = best_run(lambda pr=pr, seed=seed: run_gradcheck(pr.f, pr.params, pr.grads, True, seed=seed), 2)
-                sp = run_cs231n_sparse(pr.f, pr.params, pr.grads, seed=seed)
+                gf = best_run(lambda pr=pr, seed=seed: run_gradcheck(pr.f, pr.params, pr.grads, True, seed=seed), 3)
+                sp = best_run(lambda pr=pr, seed=seed: run_cs231n_sparse(pr.f, pr.params, pr.grads, seed=seed), 3)
                 out["correct"] += 1
                 alarms += st == "failed"
                 unsure += st == "inconclusive"
@@ -471,6 +502,8 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
                 "fast_ms": _pct(fast_t, 0.5) * 1e3, "slow_ms": slow.seconds * 1e3,
                 "sparse_ms": _pct(sparse_t, 0.5) * 1e3,
                 "full_ms": full_s * 1e3, "full_evals": full_n, "alarms": alarms, "inconclusive": unsure,
+                "ratio_fast": _pct([a / b for a, b in zip(ours_t, fast_t, strict=True)], 0.5),
+                "speedup_full": _pct([full_s / a for a in ours_t], 0.5),
                 "cases": correct_seeds,
             })
     out["speed"] = speed_rows
@@ -511,15 +544,65 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
                             b["exact"] += got <= some and (want <= got or len(got) == 10)
                     if t.status not in ("failed", "wrong_shape"):
                         missed.append(f"{fam}/{str(dt)[6:]}/{kind}/{seed}: {t.status}")
+    import os
+
+    out["load"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     out["bugs"] = bugs
     out["misdiagnoses"] = mis
     out["missed"] = missed
     return out
 
 
+def large_suite(seeds: int) -> list[dict]:
+    """Correct gradients of the families at realistic sizes (``make(..., large=True)``): verdicts,
+    evaluations and time, side by side with gradcheck fast (best of 3) and full per-entry FD (sampled)."""
+    from gradcheck_suite import FAMILIES, make
+
+    rows = []
+    for fam in FAMILIES:
+        if fam == "ties":
+            continue  # one size
+        for dt in (torch.float32, torch.float64):
+            pr0 = make(fam, 0, dt, large=True)
+            full_s, full_n = full_fd_seconds(pr0.f, pr0.params)
+            statuses: dict[str, int] = {}
+            ours_t, fast_t, evals = [], [], []
+            for seed in range(seeds):
+                pr = make(fam, seed, dt, large=True)
+                r = best_run(lambda pr=pr, seed=seed: run_ours(pr.f, pr.params, pr.grads, seed=seed, locate=False), 3)
+                st = check_gradients(pr.f, pr.params, pr.grads, seed=seed).status
+                statuses[st] = statuses.get(st, 0) + 1
+                gf = best_run(lambda pr=pr, seed=seed: run_gradcheck(pr.f, pr.params, pr.grads, True, seed=seed), 3)
+                ours_t.append(r.seconds)
+                fast_t.append(gf.seconds)
+                evals.append(float(r.evals))
+            rows.append({
+                "family": fam, "dtype": str(dt)[6:], "entries": sum(v.numel() for v in pr0.params.values()),
+                "statuses": statuses, "ours_ms": _pct(ours_t, 0.5) * 1e3, "ours_evals": _pct(evals, 0.5),
+                "max_evals": max(evals), "fast_ms": _pct(fast_t, 0.5) * 1e3, "full_ms": full_s * 1e3,
+                "full_evals": full_n,
+            })
+    return rows
+
+
+def print_large(rows: list[dict], seeds: int) -> None:
+    print(f"\n## Realistic sizes: correct gradients, {seeds} seeds per family and dtype (best of 3; full "
+          f"per-entry FD timed on {FULL_FD_SAMPLE} random entries and extrapolated)\n")
+    print("| family | dtype | entries | verdicts | ours (ms) | ours f evals (median / max) | gradcheck fast (ms) "
+          "| full per-entry FD (ms) | ours / fast | full FD / ours |")
+    print("|---|---|---:|---|---:|---:|---:|---:|---:|---:|")
+    for r in rows:
+        verdicts = ", ".join(f"{v} {k}" for k, v in sorted(r["statuses"].items()))
+        print(f"| {r['family']} | {r['dtype']} | {r['entries']} | {verdicts} | {r['ours_ms']:.1f} "
+              f"| {r['ours_evals']:.0f} / {r['max_evals']:.0f} | {r['fast_ms']:.1f} | {r['full_ms']:.0f} "
+              f"| {r['ours_ms'] / r['fast_ms']:.1f}× | {r['full_ms'] / r['ours_ms']:.0f}× |")
+
+
 def print_suite(s: dict, correct_seeds: int, bug_seeds: int) -> None:
     print(f"\n## Suite: 6 families × float32/float64; {correct_seeds} correct cases and {bug_seeds} seeds of "
           "each bug kind per family and dtype\n")
+    print(f"load average at the end: {s.get('load', '?')}; times are best of 3; full per-entry FD timed on "
+          f"{FULL_FD_SAMPLE} random entries and extrapolated; gradcheck slow: one run per family\n")
     print(f"Correct cases: {s['correct']}; false alarms: {s['false_alarms']}; inconclusive (unresolved, not a "
           f"pass): {s['inconclusive']}")
     if s.get("alarm_cases"):
@@ -538,12 +621,12 @@ def print_suite(s: dict, correct_seeds: int, bug_seeds: int) -> None:
         print("  missed: " + m)
     print("\nSpeed on correct gradients (medians per family and dtype; ms):\n")
     print("| family | dtype | entries | ours | ours f evals | gradcheck fast | gradcheck slow | cs231n sparse "
-          "| full per-entry FD (evals) |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+          "| full per-entry FD (evals) | ours / fast | full FD / ours |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in s["speed"]:
         print(f"| {r['family']} | {r['dtype']} | {r['entries']} | {r['ours_ms']:.2f} | {r['ours_evals']:.0f} "
               f"| {r['fast_ms']:.2f} | {r['slow_ms']:.1f} | {r['sparse_ms']:.2f} | {r['full_ms']:.1f} "
-              f"({r['full_evals']}) |")
+              f"({r['full_evals']}) | {r['ratio_fast']:.2f}× | {r['speedup_full']:.0f}× |")
     print(f"\nours / gradcheck-fast time: median {s['ratio_fast_median']:.2f}×, 90th percentile "
           f"{s['ratio_fast_p90']:.2f}×; full per-entry FD / ours: median {s['speedup_full_median']:.0f}×")
 
@@ -619,6 +702,7 @@ def main() -> None:
     ap.add_argument("--suite-correct", type=int, default=34, help="correct cases per family and dtype")
     ap.add_argument("--suite-bugs", type=int, default=3, help="seeds per bug kind, family and dtype")
     ap.add_argument("--suite-only", action="store_true", help="only the six-family suite")
+    ap.add_argument("--large", type=int, default=4, help="seeds per family and dtype at realistic sizes (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     seeds, correct = (3, 10) if args.quick else (args.seeds, args.correct)
@@ -632,6 +716,10 @@ def main() -> None:
         print_tables(rows, extra, rates, alarms)
     figures = suite(sc, sb)
     print_suite(figures, sc, sb)
+    large_seeds = 1 if args.quick and args.large else args.large
+    if large_seeds:
+        figures["large"] = large_suite(large_seeds)
+        print_large(figures["large"], large_seeds)
     print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(

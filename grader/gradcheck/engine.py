@@ -1,10 +1,11 @@
 """The gradient check: which tensor is wrong, which entries, what kind of mistake, or "unresolved".
 
-Cost model. Each tensor is probed along one seeded direction per block of similar magnitudes (usually
-one block): 4 evaluations of ``f`` (two step sizes) when the claim is right, whatever the sizes, so a
-correct gradient costs about ``4·(number of tensors) + 1`` forward passes. Blocks the first probe
-leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how wrong entries are
-located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
+Cost model. All tensors are first probed together along one joint direction
+(:func:`grader.gradcheck.locate.joint_probe`): 4 evaluations of ``f`` (two step sizes) decide a correct
+model, whatever its size. When that probe cannot decide, each tensor is probed along one seeded
+direction per block of similar magnitudes (usually one block): about ``4·(number of tensors)`` more.
+Blocks the first probe leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how
+wrong entries are located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
 reshape...) and one to confirm what is named.
 
 Guarantee (docs/GRADCHECK.md): a claim right up to its dtype's rounding except for one entry off by
@@ -30,6 +31,7 @@ from grader.gradcheck.locate import (
     Node,
     Resolution,
     Target,
+    joint_probe,
     localisation,
     magnitude_blocks,
     resolve,
@@ -107,11 +109,15 @@ def check_gradients(
     if not math.isfinite(ev.f0):
         return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
     verdicts = []
-    for name in x64:
-        try:
-            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts))
-        except FunctionError as e:
-            return _error_result(str(e), seed, start, settings, ev.count)
+    try:
+        joint, targets = _joint(ev, claimed, opts)
+        passed = joint if joint is not None and joint.status == "pass" else None
+        for name in x64:
+            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, passed, targets.get(name)))
+    except FunctionError as e:
+        return _error_result(str(e), seed, start, settings, ev.count)
+    if joint is not None:  # the joint probe's evaluations, counted once, with the first tensor it covered
+        next(v for v in verdicts if v.name in targets).evaluations += joint.evaluations
     notes = [f"{k!r} is not a parameter of f: ignored" for k in claimed if k not in x64]
     return _finish(verdicts, ev, opts, notes, start)
 
@@ -176,7 +182,28 @@ class _Options:
     error_map_limit: int
 
 
-def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options) -> TensorVerdict:
+def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> tuple[Probe | None, dict[str, Target]]:
+    """Probe every checkable tensor along one joint direction (:func:`locate.joint_probe`). A pass
+    decides them all at once (4 evaluations for a correct model instead of 4 per tensor); anything
+    else decides nothing and each tensor is probed on its own, as without it. Returns the probe (None
+    with fewer than two tensors) and the targets it built, reused by each tensor's own check."""
+    targets = []
+    for name, x in ev.x.items():
+        raw = claimed.get(name)
+        if raw is None or x.numel() == 0:
+            continue
+        claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
+        g = _as_float64(claim_t)
+        if g.shape != x.shape or not bool(torch.isfinite(g).all()):
+            continue
+        targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
+    p = joint_probe(targets)
+    return p, {t.name: t for t in targets}
+
+
+def _check_tensor(
+    name: str, ev: Evaluator, raw: object, o: _Options, joint: Probe | None = None, target: Target | None = None
+) -> TensorVerdict:
     count0 = ev.count
     x = ev.x[name]
     shape = list(x.shape)
@@ -189,27 +216,37 @@ def _check_tensor(name: str, ev: Evaluator, raw: object, o: _Options) -> TensorV
     if g.shape != x.shape:
         _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
     elif x.numel() > 0:
-        _check_values(verdict, ev, g, ctol, claim_t.dtype, o)
+        _check_values(verdict, ev, g, ctol, claim_t.dtype, o, joint if target is not None else None, target)
     verdict.evaluations = ev.count - count0
     return verdict
 
 
 def _check_values(
-    verdict: TensorVerdict, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options
+    verdict: TensorVerdict,
+    ev: Evaluator,
+    g: torch.Tensor,
+    ctol: Tolerance,
+    dtype: torch.dtype,
+    o: _Options,
+    joint: Probe | None = None,
+    target: Target | None = None,
 ) -> None:
     name = verdict.name
     if not bool(torch.isfinite(g).all()):
         _non_finite(verdict, g, ctol, o)
         return
-    t = _target(name, ev, g, ctol, dtype, o, 0)
+    t = target if target is not None else _target(name, ev, g, ctol, dtype, o, 0)
     budget = _budget(t.n, o)
-    res = resolve(t, [Node(idx) for idx in magnitude_blocks(t.x)], localise=False, max_probes=budget,
-                  max_blocks=o.max_blocks)
+    if joint is not None:  # passed with the other tensors along one joint direction
+        res = Resolution(top=joint)
+    else:
+        res = resolve(t, [Node(idx) for idx in t.blocks], localise=False, max_probes=budget,
+                      max_blocks=o.max_blocks)
     for j in range(1, o.directions):  # extra independent directions, on request
         if res.failed or not res.complete:
             break
         tj = _target(name, ev, g, ctol, dtype, o, j)
-        res = resolve(tj, [Node(idx) for idx in magnitude_blocks(tj.x)], localise=False, max_probes=budget,
+        res = resolve(tj, [Node(idx) for idx in tj.blocks], localise=False, max_probes=budget,
                       max_blocks=o.max_blocks)
     top = res.top
     verdict.checks = [_direction(top)] if top is not None else []
@@ -401,11 +438,17 @@ def _target(
     scale = torch.empty(x.numel(), dtype=torch.float64)
     flat = x.reshape(-1)
     tau = (ctol.atol + ctol.rtol * g.abs()).reshape(-1)
-    for idx in magnitude_blocks(x):
+    blocks = magnitude_blocks(x)
+    for idx in blocks:
+        whole = len(blocks) == 1  # idx is arange(n): no gather or scatter
         # κ: an entry with a small τ_i·s_i weighs more, so that τ_i·|w_i| is similar across the block
-        s = entry_scale(flat[idx])
-        ts = tau[idx] * s
-        scale[idx] = s * (ts.max() / ts).clamp(1.0, _MAX_WEIGHT)
+        s = entry_scale(flat if whole else flat[idx])
+        ts = (tau if whole else tau[idx]) * s
+        k = s * (ts.max() / ts).clamp(1.0, _MAX_WEIGHT)
+        if whole:
+            scale = k
+        else:
+            scale[idx] = k
     return Target(
         name,
         x,
@@ -417,6 +460,7 @@ def _target(
         ev,
         o.settings,
         o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
+        blocks,
     )
 
 

@@ -72,9 +72,12 @@ class Evaluator:
         self.count = 0
         self.f0 = self._call(self.x)
 
-    def at(self, name: str, u: torch.Tensor, t: float) -> float:
+    def at(self, name: str, u: torch.Tensor | Mapping[str, torch.Tensor], t: float) -> float:
+        """``f(x + t·u)``: ``u`` moves tensor ``name``, or, as a dict, several tensors at once (a joint
+        probe of the whole model, see :func:`grader.gradcheck.locate.joint_probe`)."""
         moved = dict(self.x)
-        moved[name] = self.x[name] + t * u
+        for k, uk in (u.items() if isinstance(u, Mapping) else ((name, u),)):
+            moved[k] = self.x[k] + t * uk
         return self._call(moved)
 
     def _call(self, params: Mapping[str, torch.Tensor]) -> float:
@@ -164,7 +167,7 @@ def entry_scale(x: torch.Tensor) -> torch.Tensor:
 def probe(
     ev: Evaluator,
     name: str,
-    w: torch.Tensor,
+    w: torch.Tensor | Mapping[str, torch.Tensor],
     claim: float,
     limits: Limits,
     xerr: float,
@@ -184,7 +187,7 @@ def probe(
     gives up with ``"kink"`` after that many step pairs in a row straddle a kink (for blocks, which are
     split anyway; single entries look further down).
     """
-    if not bool((w != 0).any()):
+    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     c, s = claim, settings
     start = ev.count
@@ -221,6 +224,7 @@ def probe(
     down, failed_once, kinked = True, False, 0
     prev_diff = 0.0
     best: tuple[float, float, float] | None = None  # (bound, estimate, step) of the best smooth pair
+    last: tuple[float, float, float] | None = None  # (small step, estimate, round-off) of the last smooth pair
     for _ in range(s.max_refinements):
         if down:
             big, small = lo_h, lo_h / s.ratio
@@ -238,7 +242,9 @@ def probe(
         if not _second_difference_consistent(d2b, d2s, n2b, n2s, s.ratio):
             jump = max(jump, abs(d2b) / big)
             down, kinked = True, kinked + 1  # a kink within ±h: only smaller steps can tell
-            if kink_patience and kinked >= kink_patience:
+            # Δ² ∝ h at both steps: the kink is on the point itself (a crossing near it, reached by the larger
+            # step only, gives another ratio): smaller steps would show the same, so one pair is enough
+            if kink_patience and (kinked >= kink_patience or _kink_on_point(d2b, d2s, n2b, n2s, s.ratio)):
                 break
             continue
         if jump > 0.0 and (abs(d2s) + n2s) / small >= 0.5 * jump:
@@ -247,6 +253,13 @@ def probe(
                 break
             continue
         kinked = 0
+        if last is not None and last[0] == big:
+            # Three steps h, h/4, h/16, smooth throughout: the two Richardson estimates differ by 255 times
+            # the error of the second (D = φ' + a·h² + b·h⁴ + …, Richardson leaves b·h⁴); their whole
+            # difference, plus both pairs' round-off, bounds it with a 255× margin, far tighter than the
+            # truncation of D(h/4) when the truncation dominates
+            bound = min(bound, abs(est - last[1]) + last[2] + 2 * (rs + rb))
+        last = (small, est, rs + rb)
         # A kink on the point with a slope jump J adds J·h to the second difference (besides the h² of
         # the smooth part) and J/2 to every central difference, which Richardson does not remove. The
         # pair bounds J by |Δ²(h) − r²·Δ²(h/r)| / ((r − 1)·h), round-off included: a jump too small to
@@ -310,6 +323,11 @@ def _second_difference_consistent(a: float, b: float, na: float, nb: float, rati
     """
     r2 = ratio**2
     return abs(a - r2 * b) <= 0.05 * abs(a) + na + r2 * nb
+
+
+def _kink_on_point(a: float, b: float, na: float, nb: float, ratio: float) -> bool:
+    """``a = Δ²(h)`` and ``b = Δ²(h/ratio)`` scale like ``h``: a slope jump at the point itself."""
+    return abs(a - ratio * b) <= 0.05 * abs(a) + na + ratio * nb
 
 
 def one_sided(p: Probe, f0: float) -> tuple[float, float]:

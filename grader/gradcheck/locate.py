@@ -24,6 +24,7 @@ Every entry reported wrong is confirmed by its own single-entry probe.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
@@ -56,18 +57,53 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     ok = torch.isfinite(a) & (a > 0)
     if n == 0 or not bool(ok.any()):
         return [torch.arange(n)]
-    top = float(a[ok].max())
+    a_ok = a[ok]
+    top = float(a_ok.max())
+    if int((a_ok * 10.0**_BAND_DECADES <= top).sum()) < _MIN_BAND * n:
+        return [torch.arange(n)]  # the usual case: the entries below the top band all join it
     band = torch.zeros(n, dtype=torch.long)
-    band[ok] = torch.floor(torch.log10(top / a[ok]) / _BAND_DECADES).long().clamp(min=0)
-    ids = sorted(set(band.tolist()))
+    band[ok] = torch.floor(torch.log10(top / a_ok) / _BAND_DECADES).long().clamp(min=0)
+    counts = torch.bincount(band).tolist()
+    if all(c >= _MIN_BAND * n for c in counts[1:] if c):  # every band big enough (one pass, no regrouping)
+        return [(band == b).nonzero().flatten() for b, c in enumerate(counts) if c]
     keep: list[int] = []
-    for b in ids:
-        size = int((band == b).sum())
+    lut = list(range(len(counts)))
+    for b, size in enumerate(counts):
+        if not size:
+            continue
         if b == 0 or size >= _MIN_BAND * n:
             keep.append(b)
         else:
-            band[band == b] = keep[-1]  # too few to be worth their own probe: join the larger band
+            lut[b] = keep[-1]  # too few to be worth their own probe: join the larger band
+    band = torch.tensor(lut)[band]
     return [(band == b).nonzero().flatten() for b in keep]
+
+
+_ROOM_SPREAD = 16.0  # entries whose rooms τ_i·|w_i| differ by more than this start in separate blocks
+_ROOM_BANDS = 3  # at most this many such blocks per magnitude band
+
+
+def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
+    """``blocks`` split by each entry's room ``τ_i·|w_i|`` (bands of a factor 16, at most 3): how an
+    undecided block is split when its rooms are that far apart (else it is halved).
+
+    A block passes only when its whole mismatch and noise fit in twice its *smallest* room; entries
+    whose tolerance is far below their peers' even after the weight κ (a gradient of exactly 0 beside
+    entries of 60, in float32: ``atol`` against ``rtol·60``) would otherwise keep every block holding
+    them from passing, and the search would split them all the way down.
+    """
+    room = (t.tau * t.scale).reshape(-1).abs()
+    out: list[torch.Tensor] = []
+    for idx in blocks:
+        r = room[idx]
+        top = float(r.max()) if idx.numel() else 0.0
+        if idx.numel() < 2 or not top > 0:
+            out.append(idx)
+            continue
+        band = torch.floor(torch.log(top / r.clamp(min=top * 1e-300)) / math.log(_ROOM_SPREAD)).long()
+        band = band.clamp(0, _ROOM_BANDS - 1)
+        out.extend(idx[band == b] for b in sorted(set(band.tolist())))
+    return out
 
 
 @dataclass
@@ -84,6 +120,7 @@ class Target:
     ev: Evaluator
     settings: FDSettings
     seed: int = 0
+    blocks: list[torch.Tensor] = field(default_factory=list)  # magnitude_blocks(x), computed once
 
     @property
     def n(self) -> int:
@@ -91,6 +128,8 @@ class Target:
 
     def direction(self, idx: torch.Tensor, fresh: int = 0) -> torch.Tensor:
         """``w`` on ``idx`` (zero elsewhere); ``fresh > 0`` draws other seeded signs and magnitudes."""
+        if not fresh and idx.numel() == self.n:  # the whole tensor (idx is then arange(n)): no scatter
+            return self.v * self.scale
         out = torch.zeros(self.n, dtype=torch.float64)
         if fresh:
             gen = torch.Generator().manual_seed((self.seed * 1_000_003 + fresh * 7919 + idx.numel()) % (2**62))
@@ -121,7 +160,44 @@ class Target:
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
         return probe(self.ev, self.name, w, c, lim, self.xerr(w), self.settings, min_steps=min_steps,
-                     quick=quick, kink_patience=2 if idx.numel() > 1 else 0)
+                     quick=quick, kink_patience=2)
+
+
+_JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
+_JOINT_REFINEMENTS = 2  # step pairs a joint probe may try before the tensors are probed one by one
+
+
+def joint_probe(targets: list[Target]) -> Probe | None:
+    """One probe along every tensor at once: 4 evaluations for a whole correct model.
+
+    The joint direction is each tensor's seeded direction ``w_T``, shrunk by
+    ``c_T = max(m/m_T, 1/64)`` (``m_T = min_i τ_i|w_i|`` over the tensor, ``m`` the smallest of them),
+    so that no tensor dominates the sum while the smallest per-entry room ``m`` is unchanged. The
+    probe passes under the same rule as any block (``|mismatch| + bound + noise ≤ 2·min_i τ_i|w_i|``
+    over the union of the entries, the noise bounded entry by entry with each claim's own rounding),
+    so the guarantee holds for every entry of every tensor. It never fails a claim: anything but a
+    pass (a kink, a large mismatch, a bound too wide) sends every tensor to its own probes, after at
+    most two step pairs. ``None`` when there are fewer than two tensors (the joint probe would be the
+    tensor's own).
+    """
+    if len(targets) < 2:
+        return None
+    ws = {t.name: t.direction(torch.arange(t.n)) for t in targets}
+    mins = {t.name: float((t.tau * ws[t.name].abs()).min()) for t in targets}
+    m = min(mins.values())
+    if not m > 0:
+        return None
+    claim = xerr = noise2 = 0.0
+    room = math.inf
+    for t in targets:
+        w = ws[t.name] = ws[t.name] * max(m / mins[t.name], 1 / _JOINT_SPREAD)
+        claim += float((t.g * w).sum())
+        xerr += t.xerr(w)
+        noise2 += (t.rho * float((t.g * w).norm())) ** 2
+        room = min(room, float((t.tau * w.abs()).min()))
+    lim = Limits(2 * room, math.inf, HOEFFDING_K * math.sqrt(noise2))
+    settings = dataclasses.replace(targets[0].settings, max_refinements=_JOINT_REFINEMENTS)
+    return probe(targets[0].ev, "", ws, claim, lim, xerr, settings, kink_patience=1)
 
 
 @dataclass
@@ -202,6 +278,10 @@ def _leave(res: Resolution, nodes: list[Node]) -> None:
 
 
 def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
+    if node.probe is None or node.probe.status != "fail":
+        bands = room_blocks(t, [node.idx])
+        if len(bands) > 1:  # undecided and the rooms far apart: separate them first (see room_blocks)
+            return [Node(idx) for idx in bands]
     mid = node.idx.numel() // 2
     li, ri = node.idx[:mid], node.idx[mid:]
     lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
@@ -299,4 +379,8 @@ def unravel(flat: int, shape: torch.Size) -> list[int]:
     return list(compare.unravel(flat, shape))
 
 
-__all__ = ["Target", "Node", "Resolution", "resolve", "magnitude_blocks", "entry_scale", "localisation", "unravel"]
+__all__ = [
+    "joint_probe", "room_blocks", "Target", "Node", "Resolution", "resolve", "magnitude_blocks", "entry_scale",
+    "localisation",
+    "unravel",
+]

@@ -131,3 +131,40 @@ def test_counts_never_exceed_the_tensor_and_named_entries_are_really_wrong() -> 
         dn[i, j] -= h
         fd = float((f({"W": up}) - f({"W": dn})) / (2 * h))
         assert abs(float(bad[i, j]) - fd) > 1e-5 * (1 + abs(fd)), (e, fd)
+
+
+def test_entries_whose_rooms_are_far_apart_are_separated_before_halving() -> None:
+    # float32 claim: gradients of exactly 0 (room atol) beside entries of 30-60 (room rtol·60): a block holding
+    # both cannot pass on its smallest room; split by room first, each part passes at once
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    a = torch.where(torch.arange(n) % 2 == 0, torch.zeros(n, dtype=torch.float64),
+                    30 + 30 * torch.rand(n, generator=g, dtype=torch.float64))
+    x = 1 + torch.rand(n, generator=g, dtype=torch.float64)
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 0.5 * (a * p["x"] ** 2).sum()
+
+    r = check_gradients(f, {"x": x}, {"x": (a * x).float()})
+    assert r.passed
+    assert r.evaluations <= 1 + 3 * 6  # the whole tensor, then its two room bands (halving took ~200)
+    bad = (a * x).clone()
+    bad[1] += 2.5 * (1e-5 + 1e-4 * abs(float(bad[1])))
+    assert [e.index for e in check_gradients(f, {"x": x}, {"x": bad.float()}).tensor("x").localisation.entries] == [[1]]
+
+
+def test_a_kink_on_the_point_is_recognised_from_one_step_pair() -> None:
+    # the second difference scales like h at both steps: smaller steps would show the same kink, so the search
+    # does not go down them (a crossing near the point, reached by the larger step only, still does)
+    x = torch.tensor([0.0, 0.7, -0.3, 1.2], dtype=D)
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 3 * torch.relu(p["x"]).sum() + (p["x"] ** 2).sum()
+
+    claim = torch.tensor([0.0, 4.4, -0.6, 5.4], dtype=D)  # ReLU'(0) = 0: a valid subgradient
+    r = check_gradients(f, {"x": x}, {"x": claim})
+    assert r.passed and "valid subgradient" in " ".join(r.tensor("x").notes)
+    assert r.evaluations <= 17  # 23 when every kinked probe went down two step pairs
+    bad = claim.clone()
+    bad[0] = -1.0  # outside [0, 3]: never passed
+    assert check_gradients(f, {"x": x}, {"x": bad}).tensor("x").status == "inconclusive"

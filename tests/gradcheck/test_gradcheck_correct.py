@@ -110,10 +110,22 @@ def test_reproducible() -> None:
     assert [t.checks for t in a.tensors] == [t.checks for t in b.tensors]
 
 
-def test_cost_of_a_correct_gradient_is_two_probes_per_tensor() -> None:
+def test_cost_of_a_correct_gradient_is_one_joint_probe() -> None:
     f, p, g = mlp(0)
     r = check_gradients(f, p, g)
     assert r.passed
-    # base + 1 direction × 2 step sizes × 2 evaluations per tensor (a third step when the first pair is unclear)
-    assert 1 + 4 * len(p) <= r.evaluations <= 1 + 6 * len(p)
-    assert check_gradients(f, p, g, directions=2).evaluations >= 1 + 2 * 4 * len(p)
+    # base + one joint direction over all tensors × 2 step sizes × 2 evaluations (a third step when unclear)
+    assert 1 + 4 <= r.evaluations <= 1 + 6
+    assert sum(t.evaluations for t in r.tensors) == r.evaluations - 1
+    # a second direction is probed tensor by tensor
+    assert check_gradients(f, p, g, directions=2).evaluations >= 1 + 4 + 4 * len(p)
+
+
+def test_a_joint_probe_never_passes_a_wrong_tensor_and_never_fails_one() -> None:
+    f, p, g = mlp(0)
+    bad = dict(g)
+    bad["b2"] = g["b2"].clone()
+    bad["b2"][3] += 1e-3
+    r = check_gradients(f, p, bad)
+    assert [t.name for t in r.failed_tensors] == ["b2"]
+    assert [e.index for e in r.tensor("b2").localisation.entries] == [[3]]
