@@ -66,7 +66,11 @@ def local_executor(jobs: int, isolation: str | None) -> Iterator[Executor]:
         terminate(pool)
         raise
     finally:
+        workers = list((getattr(pool, "_processes", None) or {}).values())
         pool.shutdown(wait=True, cancel_futures=True)
+        for p in workers:  # a worker terminated or broken is not always joined by shutdown: reap it
+            p.join(timeout=5)
+        multiprocessing.active_children()  # and any other finished child of ours
 
 
 def terminate(pool: ProcessPoolExecutor) -> None:

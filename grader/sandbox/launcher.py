@@ -17,11 +17,29 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, NoReturn
 
 from grader.errors import GraderFault
 from grader.sandbox import bwrap
+
+_SPAWNER: ThreadPoolExecutor | None = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def spawn(cmd: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start a zygote from one long-lived thread of this process.
+
+    The zygote asks to be killed when its parent dies (``PR_SET_PDEATHSIG``), and Linux means the parent
+    *thread*: a zygote started from a short-lived thread (a batch slot, a Dask task) would be killed when
+    that thread ends, and left as a zombie. This thread lives as long as the process.
+    """
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = ThreadPoolExecutor(1, thread_name_prefix="dl-grader-zygote-spawner")
+    return _SPAWNER.submit(lambda: subprocess.Popen(cmd, **kwargs)).result()
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STDERR_KEEP = 20_000
@@ -83,8 +101,8 @@ class ZygoteProcess:
                 env["PYTHONPATH"] = os.pathsep.join([str(PROJECT_ROOT)] + ([env["PYTHONPATH"]]
                                                                           if env.get("PYTHONPATH") else []))
             env["DL_GRADER_SANDBOX"] = token
-            self.proc = subprocess.Popen(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                         stdout=subprocess.DEVNULL, stderr=err_w, start_new_session=True, env=env)
+            self.proc = spawn(cmd, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=err_w, start_new_session=True, env=env)
         except OSError as e:
             ours.close()
             os.close(err_r)
