@@ -25,6 +25,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextlib
 import hashlib
+import logging
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -91,7 +92,10 @@ class SandboxPlugin(WorkerPlugin):
         self.name = plugin_name(isolation)
 
     def setup(self, worker: Any) -> None:
-        worker_sandbox(self.isolation)
+        try:
+            worker_sandbox(self.isolation)
+        except Exception as e:  # noqa: BLE001 - each task then reports it, as a grader fault with the reason
+            logging.getLogger("distributed.worker").warning("dl-grader: the sandbox could not start: %s", e)
 
     def teardown(self, worker: Any) -> None:
         close_worker_sandboxes()
@@ -105,7 +109,8 @@ class DaskExecutor(cf.Executor):
     """A ``concurrent.futures.Executor`` over a Dask client, as the batch runner expects one.
 
     ``submit(run_task, task)`` sends ``run_task_plain(task.to_dict(), file bytes)`` and gives back a future
-    of the ``TaskOutcome``; the future never raises for a task's sake: a file that cannot be read, or a task
+    of the ``TaskOutcome``; ``submit(run_task_as_dict, task_dict)`` (the local pool's form) the same, as
+    ``TaskOutcome.to_dict()``. The future never raises for a task's sake: a file that cannot be read, or a task
     that Dask gave up on (its workers died too often: ``distributed.scheduler.allowed-failures``), becomes an
     outcome with a ``fault`` (a grader fault, never charged to the student). Any other function is passed to
     Dask as it is.
@@ -124,18 +129,22 @@ class DaskExecutor(cf.Executor):
             self._warm.add(isolation)
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future:
-        if fn is run_task and len(args) == 1 and not kwargs and isinstance(args[0], GradeTask):
-            return self._submit_task(args[0])
+        if len(args) == 1 and not kwargs:
+            if fn is run_task and isinstance(args[0], GradeTask):
+                return self._submit_task(args[0], plain=False)
+            if fn in _plain_task_functions() and isinstance(args[0], dict):
+                return self._submit_task(GradeTask.from_dict(args[0]), plain=True)
         return self._inner.submit(fn, *args, **kwargs)
 
-    def _submit_task(self, task: GradeTask) -> cf.Future:
+    def _submit_task(self, task: GradeTask, *, plain: bool) -> cf.Future:
+        """The future of ``task``'s outcome: a ``TaskOutcome``, or its ``to_dict()`` if ``plain``."""
         try:
             source = Path(task.path).read_bytes()
         except OSError as e:
-            return _done(TaskOutcome(task, None, fault=f"the submission file could not be read: {e}"))
+            return _done(TaskOutcome(task, None, fault=f"the submission file could not be read: {e}"), plain)
         if task.sha256 and hashlib.sha256(source).hexdigest() != task.sha256:
             return _done(TaskOutcome(task, None, fault="the submission file changed after it was hashed; "
-                                                       "run the batch again to grade it"))
+                                                       "run the batch again to grade it"), plain)
         self.warm(task.isolation)
         inner = self._inner.submit(run_task_plain, task.to_dict(), source)
         outer: cf.Future = cf.Future()
@@ -148,10 +157,11 @@ class DaskExecutor(cf.Executor):
                 outer.set_running_or_notify_cancel()
                 return
             error = f.exception()
-            outcome = TaskOutcome.from_dict(f.result()) if error is None else TaskOutcome(
-                task, None, fault=f"the Dask cluster could not run this task: {type(error).__name__}: {error}")
+            outcome = f.result() if error is None else TaskOutcome(
+                task, None, fault=f"the Dask cluster could not run this task: {type(error).__name__}: {error}"
+            ).to_dict()
             with contextlib.suppress(cf.InvalidStateError):
-                outer.set_result(outcome)
+                outer.set_result(outcome if plain else TaskOutcome.from_dict(outcome))
 
         inner.add_done_callback(relay)
         outer.add_done_callback(lambda f: inner.cancel() if f.cancelled() else None)
@@ -161,10 +171,19 @@ class DaskExecutor(cf.Executor):
         self._inner.shutdown(wait=wait and not cancel_futures)
 
 
-def _done(outcome: TaskOutcome) -> cf.Future:
+def _done(outcome: TaskOutcome, plain: bool) -> cf.Future:
     f: cf.Future = cf.Future()
-    f.set_result(outcome)
+    f.set_result(outcome.to_dict() if plain else outcome)
     return f
+
+
+def _plain_task_functions() -> tuple[Callable[..., Any], ...]:
+    """The batch runner's task function on plain dicts (``run_task_as_dict``), where it exists."""
+    try:
+        from grader.batch.pool import run_task_as_dict
+    except ImportError:
+        return ()
+    return (run_task_as_dict,)
 
 
 @contextlib.contextmanager
@@ -210,7 +229,11 @@ def _grader_version() -> str:
 def _check_versions(client: Any) -> None:
     """Every worker must run this grader's version: a check that changed would grade differently."""
     ours = _grader_version()
-    theirs: dict[str, str] = client.run(_grader_version)
+    try:
+        theirs: dict[str, str] = client.run(_grader_version)
+    except Exception as e:  # noqa: BLE001 - typically: the grader is not installed on a worker
+        raise GraderError(f"the Dask workers could not run dl-grader ({type(e).__name__}: {e}); install it, at "
+                          f"version {ours}, on every worker (docs/DASK.md)") from None
     wrong = sorted(f"{addr} ({v})" for addr, v in theirs.items() if v != ours)
     if wrong:
         raise GraderError(f"these Dask workers run another version of dl-grader than this one ({ours}): "
