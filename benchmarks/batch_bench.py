@@ -115,10 +115,12 @@ def hostile(exercise: str, kind: str) -> str:
         return (reference + "\n\nimport functools as _ft\n\n\ndef _hog(f):\n    @_ft.wraps(f)\n"
                 "    def g(*a, **k):\n        _x = torch.ones(200_000, 200_000)\n        return f(*a, **k)\n"
                 "    return g\n" + wrap + "\n")
-    if kind == "fork_burst":  # at import: up to 100 children that sleep; then a correct solution
-        return ("import os as _os\nimport time as _time\n\nfor _ in range(100):\n    try:\n"
-                "        if _os.fork() == 0:\n            _time.sleep(60)\n            _os._exit(0)\n"
-                "    except OSError:\n        break\n\n" + reference)
+    if kind == "fork_burst":  # a correct solution, then at import up to 100 children that sleep (fork hidden
+        # from the static check, which would refuse a plain os.fork() before anything runs)
+        return (reference + "\n\n_os = __import__('o' + 's')\n_fork = getattr(_os, 'fo' + 'rk')\n"
+                "for _ in range(100):\n    try:\n        if _fork() == 0:\n"
+                "            __import__('time').sleep(60)\n            _os._exit(0)\n"
+                "    except OSError:\n        break\n")
     raise ValueError(kind)
 
 

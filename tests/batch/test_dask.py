@@ -77,6 +77,22 @@ def grade_all(executor, tasks: list[GradeTask], during=None) -> dict[str, TaskOu
     return {o.task.student: o for o in outcomes}
 
 
+def sandboxes_on(client) -> dict[str, list[str]]:
+    """The isolations each worker keeps a warm sandbox for."""
+
+    def mine() -> list[str]:  # nested: sent by value, the workers need not import this test module
+        from grader.batch import task
+
+        return sorted(str(k) for k in task._SANDBOXES)
+
+    return client.run(mine)
+
+
+def test_each_worker_has_its_warm_sandbox_before_any_task(executor):
+    found = sandboxes_on(executor.client)
+    assert len(found) == 2 and all("none" in v for v in found.values()), found
+
+
 def test_dask_gives_the_local_results(executor, tasks, expected):
     got = grade_all(executor, tasks)
     assert sorted(got) == sorted(expected)
@@ -106,6 +122,14 @@ def test_a_worker_killed_mid_batch_loses_nothing(executor, tasks, expected):
 
     got = grade_all(executor, many, during=kill_a_busy_worker)
     assert killed, "no worker was busy to be killed"
+    # the nanny restarted the worker, and the plugin gave it a warm sandbox again
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = sandboxes_on(client)
+        if len(found) == 2 and all("none" in v for v in found.values()):
+            break
+        time.sleep(0.5)
+    assert len(found) == 2 and all("none" in v for v in found.values()), found
     assert sorted(got) == sorted(t.student for t in many)
     for student, outcome in got.items():
         assert not outcome.fault, (student, outcome.fault)
@@ -121,3 +145,28 @@ def test_a_file_that_changed_after_hashing_is_a_grader_fault_not_a_grade(executo
     got = grade_all(executor, [changed, gone])
     assert got["late"].result is None and "changed after it was hashed" in got["late"].fault
     assert got["gone"].result is None and "could not be read" in got["gone"].fault
+
+
+def test_an_unreachable_scheduler_is_a_clear_error():
+    from grader.errors import GraderError
+
+    with pytest.raises(GraderError, match="could not reach the Dask scheduler at tcp://127.0.0.1:9"):
+        with dask_executor("tcp://127.0.0.1:9", connect_timeout=1):
+            pass
+
+
+@pytest.mark.skipif(not __import__("shutil").which("bwrap"), reason="bubblewrap (bwrap) is not installed")
+def test_dask_workers_grade_inside_bubblewrap(executor):
+    from grader.sandbox.client import isolation_available
+
+    ok, why = isolation_available()
+    if not ok:
+        pytest.skip(f"bwrap cannot start a sandbox here: {why}")
+    p = ROOT / "reference" / "least_squares.py"  # self-contained: the sandbox hides this project
+    got = grade_all(executor, [GradeTask("least_squares", "isolated", str(p), seed=0, sha256=file_sha256(p),
+                                         isolation="bwrap")])
+    outcome = got["isolated"]
+    assert outcome.result is not None, outcome.fault
+    assert outcome.result["environment"]["isolation"] == "bwrap"
+    assert outcome.result["score"] == outcome.result["max_score"]
+    assert all("bwrap" in v for v in sandboxes_on(executor.client).values())
