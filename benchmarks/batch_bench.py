@@ -13,12 +13,16 @@ seed, in ONE run, and its scores are compared with those of the pool:
 (a) the shell loop: a fresh ``grade EXERCISE FILE`` process per submission. It is slow, so by default only
     ``--loop-sample K`` submissions of each kind (exercise x reference/mistake, and each hostile kind) are
     timed and the total is extrapolated from their mean (the table says so); ``--loop-sample 0`` runs all;
-(b) the batch pool with ``--jobs`` workers, each holding one warm sandbox (the one task function,
-    ``grader.batch.task.run_task``, through a process pool);
+(b) `grade batch EXERCISES... ROOT --jobs J` in a fresh process (its outcomes read back from its gradebook).
+    In a checkout without the batch runner, a process pool over the same task function
+    (``grader.batch.task.run_task``), each worker holding one warm sandbox; the table says which;
 (c) the pure check compute: the sum of the checks' own ``duration`` over (b)'s results, and that sum
     divided by ``--jobs`` (the wall time of a perfect pool);
-(d) Dask (``grader.batch.dask_backend.dask_executor``) on a LocalCluster of 1 and of 2 worker processes on
-    this machine (the cluster's start is shown apart from the grading).
+(d) Dask on a LocalCluster of 1 and of 2 worker processes on this machine: `grade batch --dask ADDRESS
+    --jobs W` (or, without the runner, ``grader.batch.dask_backend.dask_executor`` directly); the cluster's
+    start is shown apart;
+(e) resume: `grade batch` killed with SIGKILL (its whole process group) once half of the class is in the
+    gradebook, then run again: the second run must grade only the rest (counted from the gradebook's rows).
 
 It writes a Markdown table to stdout (progress to stderr).
 """
@@ -28,10 +32,12 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures as cf
+import importlib.util
 import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -241,21 +247,112 @@ def on_executor(name: str, make: Callable[[], AbstractContextManager[cf.Executor
     return run
 
 
+def batch_merged() -> bool:
+    """Whether `grade batch` (the batch runner and gradebook) is in this checkout."""
+    return importlib.util.find_spec("grader.batch.batch") is not None
+
+
+def batch_command(root: Path, db: Path, isolation: str, *extra: str) -> list[str]:
+    return [sys.executable, str(ROOT / "cli.py"), "batch", *EXERCISES, str(root), "--db", str(db), "--isolation",
+            isolation, "--seed", "0", *extra]
+
+
+def from_gradebook(db: Path, items: list[Item]) -> dict[tuple[str, str], TaskOutcome]:
+    """The outcome of each item as the gradebook holds it (its latest row)."""
+    from grader.gradebook.store import Gradebook
+
+    tasks = {(it.task.student, it.task.exercise): it.task for it in items}
+    with Gradebook(db) as book:
+        rows = book.latest()
+    return {k: TaskOutcome(tasks[k], r.result, r.reason if r.state != "graded" else "", r.duration)
+            for k, r in rows.items() if k in tasks}
+
+
+def cli_batch(name: str, items: list[Item], root: Path, db: Path, isolation: str, *extra: str) -> Run:
+    """`grade batch` in a fresh process, as an instructor types it; its outcomes read back from the gradebook."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    t0 = time.perf_counter()
+    done = subprocess.run(batch_command(root, db, isolation, *extra), env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    run = Run(name, time.perf_counter() - t0, from_gradebook(db, items))
+    if done.returncode not in (0, 3):  # 3: some grader fault, counted in the table
+        log(f"  {name}: exit status {done.returncode}: {done.stderr[-2000:]}")
+    log(f"  {name}: {run.wall:.1f} s")
+    return run
+
+
+def gradebook_rows(db: Path) -> int:
+    """Rows in the gradebook's ``submissions`` table (one per grading), read while a batch writes it."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)
+        try:
+            return int(con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:  # not created yet
+        return 0
+
+
+def resume_after_kill(items: list[Item], root: Path, db: Path, isolation: str, jobs: int) -> tuple[Run, str]:
+    """(e) `grade batch` killed with SIGKILL (its whole process group) once half the class is committed,
+    then run again to the end: the second run must grade only what the first did not commit."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    n = len(items)
+    cmd = batch_command(root, db, isolation, "--jobs", str(jobs))
+    t0 = time.perf_counter()
+    first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             start_new_session=True)
+    while first.poll() is None and gradebook_rows(db) < n // 2:
+        time.sleep(0.1)
+    if first.poll() is None:
+        os.killpg(first.pid, signal.SIGKILL)
+    first.wait()
+    killed_at = time.perf_counter() - t0
+    committed = gradebook_rows(db)
+    run = cli_batch(f"(e) resume: `grade batch --jobs {jobs}` again after a SIGKILL at 50%", items, root, db,
+                    isolation, "--jobs", str(jobs))
+    import sqlite3
+
+    con = sqlite3.connect(str(db))
+    try:
+        total = int(con.execute("SELECT COUNT(*) FROM submissions").fetchone()[0])
+        twice = int(con.execute("SELECT COUNT(*) FROM (SELECT student, exercise FROM submissions "
+                                "GROUP BY student, exercise HAVING COUNT(*) > 1)").fetchone()[0])
+    finally:
+        con.close()
+    regraded = total - n
+    run.note = (f"killed after {killed_at:.1f} s with {committed}/{n} committed; the second run graded "
+                f"{total - committed}, regraded {regraded} already committed ({twice} graded twice)")
+    verdict = "yes" if regraded == 0 and twice == 0 and len(run.outcomes) == n else "NO"
+    return run, verdict
+
+
 def check_compute(run: Run) -> float:
     """(c) The checks' own time: what grading costs with no process, sandbox or scheduling around it."""
     return sum(c.get("duration", 0.0) for o in run.outcomes.values() if o.result for c in o.result["checks"])
 
 
-def dask_run(items: list[Item], workers: int, isolation: str) -> Run:
+def dask_run(items: list[Item], workers: int, isolation: str, root: Path, db: Path | None) -> Run:
+    """(d) A LocalCluster of ``workers`` processes on this machine; `grade batch --dask` (or, before the
+    runner is merged, the Dask executor directly) grades the class on it."""
     from distributed import LocalCluster
 
     from grader.batch.dask_backend import dask_executor
 
+    name = f"(d) Dask, {workers} worker{'s' if workers > 1 else ''} (LocalCluster)"
     t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         started = time.perf_counter() - t0
-        run = on_executor(f"(d) Dask, {workers} worker{'s' if workers > 1 else ''} (LocalCluster)",
-                          lambda: dask_executor(cluster.scheduler_address, isolation=isolation), items)
+        if db is not None:
+            run = cli_batch(f"{name}: `grade batch --dask ... --jobs {workers}`", items, root, db, isolation,
+                            "--dask", cluster.scheduler_address, "--jobs", str(workers))
+        else:
+            run = on_executor(f"{name}: dask_executor", lambda: dask_executor(cluster.scheduler_address,
+                                                                               isolation=isolation), items)
     run.note = f"+ {started:.1f} s to start the cluster, not counted"
     return run
 
@@ -294,6 +391,7 @@ def main() -> None:
     ap.add_argument("--isolation", default="bwrap", choices=["bwrap", "auto", "none"])
     ap.add_argument("--dask-workers", default="1,2", help="LocalCluster sizes to time (empty: no Dask)")
     ap.add_argument("--skip-loop", action="store_true")
+    ap.add_argument("--skip-resume", action="store_true", help="no (e): the resume after a kill")
     ap.add_argument("--keep", action="store_true", help="keep the generated submissions folder")
     args = ap.parse_args()
     n = 20 if args.small else args.n
@@ -303,10 +401,18 @@ def main() -> None:
         kinds = Counter(it.kind for it in items)
         log(f"{n} submissions in {root}: {dict(kinds)}")
         runs: list[Run] = []
-        log("(b) pool")
-        pool = on_executor(f"(b) process pool, --jobs {args.jobs}, warm sandbox per worker",
-                           lambda: own_pool(args.jobs, args.isolation), items)
-        pool.note = "own ProcessPoolExecutor over run_task (the batch runner is not merged yet)"
+        merged = batch_merged()
+        dbs = root.parent / f"{root.name}-db"
+        dbs.mkdir()
+        log("(b) batch")
+        if merged:
+            pool = cli_batch(f"(b) `grade batch --jobs {args.jobs}`", items, root, dbs / "b.db", args.isolation,
+                             "--jobs", str(args.jobs))
+            pool.note = "one process: start, layout, gradebook, pool of warm sandboxes"
+        else:
+            pool = on_executor(f"(b) process pool, --jobs {args.jobs}, warm sandbox per worker",
+                               lambda: own_pool(args.jobs, args.isolation), items)
+            pool.note = "NOT `grade batch`: own ProcessPoolExecutor over run_task (the batch runner is not merged)"
         runs.append(pool)
         compute = check_compute(pool)
         if not args.skip_loop:
@@ -314,7 +420,12 @@ def main() -> None:
             runs.insert(0, shell_loop(items, args.isolation, args.loop_sample))
         for w in [int(x) for x in args.dask_workers.split(",") if x.strip()]:
             log(f"(d) dask, {w} workers")
-            runs.append(dask_run(items, w, args.isolation))
+            runs.append(dask_run(items, w, args.isolation, root, dbs / f"d{w}.db" if merged else None))
+        resumed = ""
+        if merged and not args.skip_resume:
+            log("(e) resume after a kill at 50%")
+            run, resumed = resume_after_kill(items, root, dbs / "e.db", args.isolation, args.jobs)
+            runs.append(run)
         print(f"# batch benchmark: {n} submissions over {len(EXERCISES)} exercises ({', '.join(EXERCISES)}); "
               + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
         print(f"# {platform.platform(terse=True)}, python {platform.python_version()}, {os.cpu_count()} cores, "
@@ -330,14 +441,24 @@ def main() -> None:
         print(f"| (c) pure check compute: sum of the checks' durations in (b) | {compute:.1f} | {compute / n:.2f} | "
               f"{compute / pool.wall:.2f}x | — | — | / {args.jobs} jobs = {compute / args.jobs:.1f} s: (b) is "
               f"{pool.wall / (compute / args.jobs):.2f}x a perfect pool |")
+        print()
         if not args.skip_loop:
-            print(f"\nshell loop / pool: {runs[0].wall / pool.wall:.1f}x")
+            print(f"- shell loop / batch: {runs[0].wall / pool.wall:.1f}x (target: at least 10x)")
+        print(f"- batch / perfect pool (check compute / {args.jobs}): {pool.wall / (compute / args.jobs):.2f}x "
+              f"(target: within 1.5x of the pure check compute)")
+        if resumed:
+            print(f"- resume after a kill at 50% regrades nothing already committed: {resumed}")
+        per = pool.wall / n
+        print(f"- a class at (b)'s rate, {per:.2f} s per submission of these exercises: 300 students x "
+              f"{len(EXERCISES)} exercises = {300 * len(EXERCISES) * per / 60:.1f} min "
+              f"(extrapolated; target: under 10 min)")
         print_kinds(items, pool)
     finally:
         if args.keep:
             log(f"kept {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+            shutil.rmtree(root.parent / f"{root.name}-db", ignore_errors=True)
 
 
 if __name__ == "__main__":
