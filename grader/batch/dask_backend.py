@@ -34,6 +34,7 @@ from typing import Any
 
 from grader.batch.task import GradeTask, TaskOutcome, close_worker_sandboxes, run_task, worker_sandbox
 from grader.errors import GraderError
+from grader.sanitize import clean
 
 try:  # an optional dependency: only `grade batch --dask` imports this module
     from distributed import Client
@@ -158,8 +159,8 @@ class DaskExecutor(cf.Executor):
                 return
             error = f.exception()
             outcome = f.result() if error is None else TaskOutcome(
-                task, None, fault=f"the Dask cluster could not run this task: {type(error).__name__}: {error}"
-            ).to_dict()
+                task, None, fault=f"the Dask cluster could not run this task: {type(error).__name__}: "
+                                  f"{clean(str(error), 300)}").to_dict()
             with contextlib.suppress(cf.InvalidStateError):
                 outer.set_result(outcome if plain else TaskOutcome.from_dict(outcome))
 
@@ -192,8 +193,9 @@ def dask_executor(address: str, *, isolation: str | None = None, retries: int = 
                   wait_for_workers: float = WAIT_FOR_WORKERS) -> Iterator[DaskExecutor]:
     """An executor that runs the batch's tasks on the Dask cluster whose scheduler is at ``address``.
 
-    Every worker keeps a warm sandbox for ``isolation`` (``None``: the worker's ``$DL_GRADER_ISOLATION``, else
-    ``auto``); tasks that ask for another isolation get theirs when the first of them is submitted. Leaving
+    Every worker keeps a warm sandbox for ``isolation``, started now; without one, for the isolation of the
+    first task submitted (a task's ``None`` is the worker's ``$DL_GRADER_ISOLATION``, else ``auto``). Tasks
+    that ask for another isolation get theirs when the first of them is submitted. Leaving
     the block waits for what was submitted; leaving it with an exception cancels what has not run.
     Raises :class:`GraderError` when the scheduler cannot be reached or no worker joins in time.
     """
@@ -209,7 +211,8 @@ def dask_executor(address: str, *, isolation: str | None = None, retries: int = 
                               f"start some with `dask worker {address} --nthreads 1`") from None
         _check_versions(client)
         executor = DaskExecutor(client, retries=retries)
-        executor.warm(isolation)
+        if isolation is not None:  # else at the first task, with the isolation it asks for: one sandbox per worker
+            executor.warm(isolation)
         try:
             yield executor
         except BaseException:
