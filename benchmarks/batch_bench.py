@@ -345,7 +345,7 @@ def dask_run(items: list[Item], workers: int, isolation: str, root: Path, db: Pa
 
     name = f"(d) Dask, {workers} worker{'s' if workers > 1 else ''} (LocalCluster)"
     t0 = time.perf_counter()
-    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         started = time.perf_counter() - t0
         if db is not None:
             run = cli_batch(f"{name}: `grade batch --dask ... --jobs {workers}`", items, root, db, isolation,

@@ -28,7 +28,7 @@ MISTAKES = ("ls_loss_mean", "ls_grad_without_two", "ls_solve_inverse", "fit_affi
 
 @pytest.fixture(scope="module")
 def cluster():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as c:
         yield c
 
 
