@@ -19,7 +19,7 @@ import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Generic, TextIO, TypeVar
 
 from grader.errors import GraderError
 from grader.results import Audience, ExerciseResult, Report, redact
@@ -39,52 +39,73 @@ class ReportOptions:
 
 
 Write = Callable[[Report, TextIO, ReportOptions], None]
+ExportWrite = Callable[["Sequence[Submission]", TextIO, ReportOptions], None]
+W = TypeVar("W")
 
 
 @dataclass(frozen=True)
-class Reporter:
+class Plugin(Generic[W]):
     name: str
     description: str
-    write: Write
+    write: W
 
 
-# name -> module that registers it; imported on first use, so listing names costs nothing.
+class Plugins(Generic[W]):
+    """One kind of plug-in: built-ins by name (a module that registers them, imported on first use, so
+    listing names costs nothing), entry points of ``group``, and whatever registered itself."""
+
+    def __init__(self, what: str, kind: str, builtin: dict[str, str], group: str) -> None:
+        self.what, self.kind, self.builtin, self.group = what, kind, builtin, group
+        self.registered: dict[str, Plugin[W]] = {}
+
+    def register(self, name: str, description: str) -> Callable[[W], W]:
+        def add(write: W) -> W:
+            self.registered[name] = Plugin(name, description, write)
+            return write
+
+        return add
+
+    def plugins(self) -> dict[str, str]:
+        return {ep.name: ep.value for ep in entry_points(group=self.group)}
+
+    def names(self) -> list[str]:
+        return list(dict.fromkeys([*self.builtin, *self.plugins(), *self.registered]))
+
+    def get(self, name: str) -> Plugin[W]:
+        if name not in self.registered:
+            module = self.builtin.get(name) or self.plugins().get(name)
+            if module is None:
+                raise GraderError(f"unknown {self.what} {name!r}: use one of {', '.join(self.names())}")
+            importlib.import_module(module.split(":")[0])
+            if name not in self.registered:
+                raise GraderError(f"module {module} did not register {self.kind} named {name!r}")
+        return self.registered[name]
+
+
+Reporter = Plugin[Write]
+Exporter = Plugin[ExportWrite]
+
+# -- reporters: one result --------------------------------------------------------------------------------
 BUILTIN: dict[str, str] = {
     "text": "grader.report.terminal",
     "json": "grader.report.json_report",
 }
 ENTRY_POINT_GROUP = "dl_grader.reporters"
-_REGISTERED: dict[str, Reporter] = {}
+REPORTERS: Plugins[Write] = Plugins("report format", "a reporter", BUILTIN, ENTRY_POINT_GROUP)
 
 
 def reporter(name: str, description: str) -> Callable[[Write], Write]:
-    """Register ``write`` as the reporter ``name``."""
-
-    def register(write: Write) -> Write:
-        _REGISTERED[name] = Reporter(name, description, write)
-        return write
-
-    return register
-
-
-def _plugins() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    """Register ``write(report, stream, options)`` as the reporter ``name``."""
+    return REPORTERS.register(name, description)
 
 
 def names() -> list[str]:
     """Every reporter name: the built-ins, then plug-ins (no reporter module is imported)."""
-    return list(dict.fromkeys([*BUILTIN, *_plugins(), *_REGISTERED]))
+    return REPORTERS.names()
 
 
 def get(name: str) -> Reporter:
-    if name not in _REGISTERED:
-        module = BUILTIN.get(name) or _plugins().get(name)
-        if module is None:
-            raise GraderError(f"unknown report format {name!r}: use one of {', '.join(names())}")
-        importlib.import_module(module.split(":")[0])
-        if name not in _REGISTERED:
-            raise GraderError(f"module {module} did not register a reporter named {name!r}")
-    return _REGISTERED[name]
+    return REPORTERS.get(name)
 
 
 def emit(name: str, result: ExerciseResult, stream: TextIO, *, audience: Audience = "student",
@@ -94,17 +115,6 @@ def emit(name: str, result: ExerciseResult, stream: TextIO, *, audience: Audienc
 
 
 # -- exporters: reporters over many submissions (a batch, a gradebook, or one run) ----------------------
-ExportWrite = Callable[["Sequence[Submission]", TextIO, ReportOptions], None]
-
-
-@dataclass(frozen=True)
-class Exporter:
-    name: str
-    description: str
-    write: ExportWrite
-
-
-# name -> module that registers it (filled by the export formats: csv, gradescope, junit, markdown, jsonl)
 BUILTIN_EXPORTERS: dict[str, str] = {
     "csv": "grader.report.csv_export",
     "gradescope": "grader.report.gradescope",
@@ -113,37 +123,22 @@ BUILTIN_EXPORTERS: dict[str, str] = {
     "jsonl": "grader.report.jsonl",
 }
 EXPORTER_ENTRY_POINT_GROUP = "dl_grader.exporters"
-_EXPORTERS: dict[str, Exporter] = {}
+EXPORTERS: Plugins[ExportWrite] = Plugins("export format", "an export format", BUILTIN_EXPORTERS,
+                                          EXPORTER_ENTRY_POINT_GROUP)
 
 
 def exporter(name: str, description: str) -> Callable[[ExportWrite], ExportWrite]:
     """Register ``write(submissions, stream, options)`` as the export format ``name``. Each submission's
     report is already redacted for the export's audience."""
-
-    def register(write: ExportWrite) -> ExportWrite:
-        _EXPORTERS[name] = Exporter(name, description, write)
-        return write
-
-    return register
-
-
-def _exporter_plugins() -> dict[str, str]:
-    return {ep.name: ep.value for ep in entry_points(group=EXPORTER_ENTRY_POINT_GROUP)}
+    return EXPORTERS.register(name, description)
 
 
 def exporter_names() -> list[str]:
-    return list(dict.fromkeys([*BUILTIN_EXPORTERS, *_exporter_plugins(), *_EXPORTERS]))
+    return EXPORTERS.names()
 
 
 def get_exporter(name: str) -> Exporter:
-    if name not in _EXPORTERS:
-        module = BUILTIN_EXPORTERS.get(name) or _exporter_plugins().get(name)
-        if module is None:
-            raise GraderError(f"unknown export format {name!r}: use one of {', '.join(exporter_names())}")
-        importlib.import_module(module.split(":")[0])
-        if name not in _EXPORTERS:
-            raise GraderError(f"module {module} did not register an export format named {name!r}")
-    return _EXPORTERS[name]
+    return EXPORTERS.get(name)
 
 
 def export(name: str, submissions: Sequence[Submission], stream: TextIO, *,

@@ -101,7 +101,8 @@ def test_reporters_receive_a_report_for_the_asked_audience(monkeypatch: pytest.M
     from grader.report import registry
 
     seen: list[Report] = []
-    monkeypatch.setitem(registry._REGISTERED, "spy", registry.Reporter("spy", "test", lambda r, s, o: seen.append(r)))
+    monkeypatch.setitem(registry.REPORTERS.registered, "spy",
+                        registry.Reporter("spy", "test", lambda r, s, o: seen.append(r)))
     emit("spy", planted(), io.StringIO())  # the default audience is the student
     emit("spy", planted(), io.StringIO(), audience="instructor")
     assert [type(r) for r in seen] == [Report, Report] and [r.audience for r in seen] == ["student", "instructor"]

@@ -38,7 +38,7 @@ def result() -> ExerciseResult:
 
 @pytest.fixture
 def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(registry, "_REGISTERED", dict(registry._REGISTERED))
+    monkeypatch.setattr(registry.REPORTERS, "registered", dict(registry.REPORTERS.registered))
 
 
 def test_builtins_are_listed_without_importing_them() -> None:
