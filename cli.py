@@ -257,5 +257,143 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
     sys.exit(exit_status(result))
 
 
+# -- class grading: batch, gradebook, report ---------------------------------------------------------------
+@main.command("batch")
+@click.argument("exercises", nargs=-1)
+@click.argument("submissions", type=click.Path(exists=True, path_type=Path))
+@click.option("--all", "everything", is_flag=True, help="Grade every exercise on the search path.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
+              help="Submissions graded at once: worker processes (default: the cores); with --dask, tasks in flight.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The gradebook (default: grades.db beside SUBMISSIONS).")
+@click.option("--layout", type=click.Choice(["files", "folders", "gradescope", "classroom"]), default=None,
+              help="How SUBMISSIONS is laid out (default: detected).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the test data, without a secret.")
+@click.option("--secret-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Instructor secret: each student's seed is derived from it (default: $DL_GRADER_SECRET_FILE, "
+                   "$DL_GRADER_SECRET).")
+@click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Seconds allowed per check.")
+@click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
+@click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default=None,
+              help="How student code is isolated (default: auto, or $DL_GRADER_ISOLATION).")
+@click.option("--regrade", multiple=True, metavar="STUDENT", help="Grade STUDENT again (repeatable); history kept.")
+@click.option("--regrade-all", is_flag=True, help="Grade everyone again; the history is kept.")
+@click.option("--dask", metavar="ADDRESS", default=None, help="Run on a Dask cluster (tcp://SCHEDULER:8786).")
+@click.option("--in-process", is_flag=True, help="Grade in this process, one at a time, without a pool (debugging).")
+@exercises_option
+def batch_cmd(exercises: tuple[str, ...], submissions: Path, everything: bool, jobs: int | None, db: Path | None,
+              layout: str | None, seed: int, secret_file: Path | None, timeout: float | None, dtype: str,
+              isolation: str | None, regrade: tuple[str, ...], regrade_all: bool, dask: str | None,
+              in_process: bool) -> None:
+    """Grade a class: every submission in SUBMISSIONS (a folder or a zip) for EXERCISE(S), into a gradebook.
+
+    Resumable: what the gradebook already holds, unchanged, is not graded again."""
+    from grader.batch.batch import BatchOptions, resolve_exercises, run_batch
+    from grader.batch.progress import LiveProgress, render_summary
+    from grader.errors import GraderError
+    from grader.exercises import given_dirs
+    from grader.gradebook.store import default_db
+    from grader.seeds import load_secret
+
+    console = _console()
+    try:
+        names = resolve_exercises(exercises, everything)
+        dtypes = ("float64", "float32") if dtype == "both" else (dtype,)
+        options = BatchOptions(names, submissions, db or default_db(submissions), jobs=jobs or 0, seed=seed,
+                               secret=load_secret(secret_file), layout=layout, isolation=isolation,
+                               timeout=timeout, dtypes=dtypes, regrade=regrade, regrade_all=regrade_all, dask=dask,
+                               in_process=in_process, exercise_dirs=tuple(str(d.resolve()) for d in given_dirs()))
+        summary = run_batch(options, LiveProgress(console) if console.is_terminal else None)
+    except GraderError as e:
+        _fail(str(e))
+    except KeyboardInterrupt:
+        _console(stderr=True).print(Text("interrupted: every submission graded so far is in the gradebook; "
+                                         "run the same command again to go on.", style="yellow"))
+        sys.exit(130)
+    render_summary(summary, console, str(options.db))
+    sys.exit(EXIT_GRADER_FAULT if summary.grader_faults else 0)
+
+
+db_option = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=Path("grades.db"),
+                         show_default=True, help="The gradebook.")
+
+
+@main.group("gradebook")
+def gradebook_cmd() -> None:
+    """Read a gradebook: one student's history, exports, and the difference between two runs."""
+
+
+@gradebook_cmd.command("show")
+@click.argument("student")
+@click.option("--exercise", default=None, help="Only this exercise.")
+@db_option
+def gradebook_show_cmd(student: str, exercise: str | None, db: Path) -> None:
+    """Every grading of STUDENT, oldest first; the checks of the latest one of each exercise."""
+    from grader.errors import GraderError
+    from grader.gradebook.views import show_student
+
+    try:
+        show_student(db, student, _console(), exercise)
+    except GraderError as e:
+        _fail(str(e))
+
+
+@gradebook_cmd.command("export")
+@click.option("--format", "fmt", required=True, help="An export format from the registry (csv, junit, ...).")
+@click.option("--audience", type=click.Choice(["instructor", "student"]), default="instructor", show_default=True)
+@click.option("--exercise", "only", multiple=True, help="Only this exercise (repeatable).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write here (default: standard output).")
+@db_option
+def gradebook_export_cmd(fmt: str, audience: str, only: tuple[str, ...], output: Path | None, db: Path) -> None:
+    """Export the latest grade of every student and exercise."""
+    from grader.errors import GraderError
+    from grader.gradebook.views import export_gradebook
+
+    try:
+        if output is None:
+            export_gradebook(db, fmt, sys.stdout, audience=audience, exercises=only or None)  # type: ignore[arg-type]
+        else:
+            with open(output, "w", encoding="utf-8", newline="") as f:
+                export_gradebook(db, fmt, f, audience=audience, exercises=only or None)  # type: ignore[arg-type]
+    except GraderError as e:
+        _fail(str(e))
+
+
+@gradebook_cmd.command("diff")
+@click.argument("run_a")
+@click.argument("run_b")
+@db_option
+def gradebook_diff_cmd(run_a: str, run_b: str, db: Path) -> None:
+    """Who gained or lost points between RUN_A and RUN_B, per check, and why. Each is a run number of --db
+    (negative: from the newest, -1 the latest) or another gradebook file."""
+    from grader.errors import GraderError
+    from grader.gradebook.diff import diff_states, render_diff, resolve_state
+
+    try:
+        changes = diff_states(resolve_state(run_a, db), resolve_state(run_b, db))
+    except GraderError as e:
+        _fail(str(e))
+    render_diff(changes, _console(), run_a, run_b)
+
+
+@main.command("report")
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--title", default="", help="The page's title.")
+@db_option
+def report_cmd(out: Path, title: str, db: Path) -> None:
+    """Write the class report of a gradebook: one self-contained HTML page."""
+    from grader.errors import GraderError
+    from grader.gradebook.views import write_report
+
+    try:
+        n = write_report(db, out, title)
+    except GraderError as e:
+        _fail(str(e))
+    except ImportError as e:
+        _fail(f"the class report is not available: {e}")
+    _console().print(f"Wrote {out} ({n} entries).", markup=False)
+
+
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""The gradebook: a SQLite file of every grading of a class (see docs/BATCH.md)."""
