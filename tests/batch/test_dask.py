@@ -170,3 +170,30 @@ def test_dask_workers_grade_inside_bubblewrap(executor):
     assert outcome.result["environment"]["isolation"] == "bwrap"
     assert outcome.result["score"] == outcome.result["max_score"]
     assert all("bwrap" in v for v in sandboxes_on(executor.client).values())
+
+
+def test_grade_batch_on_dask_fills_the_same_gradebook_as_the_local_pool_and_resumes(cluster, graded_class, tmp_path):
+    """End to end: `grade batch --dask` (run_batch with ``dask=``) on the class that conftest grades with the
+    local pool: the same rows; a second run grades nothing (resume works through Dask too)."""
+    from grader.batch.batch import run_batch
+    from grader.gradebook.store import Gradebook
+    from tests.batch.conftest import options
+
+    folder, pool_db, _ = graded_class
+    db = tmp_path / "dask.db"
+    first = run_batch(options(folder, db, in_process=False, jobs=2, dask=cluster.scheduler_address))
+    again = run_batch(options(folder, db, in_process=False, jobs=2, dask=cluster.scheduler_address))
+    with Gradebook(pool_db) as book:
+        pool_rows = book.latest()
+    with Gradebook(db) as book:
+        dask_rows = book.latest()
+        rows_written = book.count()
+
+    def same(row) -> tuple:
+        strip = comparable(TaskOutcome(GradeTask(row.exercise, row.student, "", 0), row.result))
+        return row.state, row.reason, row.score, row.sha256, row.seed, strip
+
+    assert {k: same(r) for k, r in dask_rows.items()} == {k: same(r) for k, r in pool_rows.items()}
+    assert first.graded == len([r for r in dask_rows.values() if r.state != "unreadable"]) > 0
+    assert again.graded == 0 and again.grader_faults == 0 and again.up_to_date == first.graded
+    assert rows_written == len(dask_rows)  # nothing graded or recorded twice
