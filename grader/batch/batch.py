@@ -158,7 +158,7 @@ def _executor_factory(options: BatchOptions, slots: int) -> Callable[[], Abstrac
             try:
                 from grader.batch.dask_backend import dask_executor
             except ImportError as e:
-                raise GraderError(f"--dask needs the Dask backend (pip install 'dl-grader[dask]'): {e}") from None
+                raise GraderError(f"--dask needs the Dask backend (pip install 'dl-grader[instructor]'): {e}") from None
             return dask_executor(address)
 
         return dask
