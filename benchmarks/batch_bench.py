@@ -72,7 +72,7 @@ def standalone_mutant(exercise: str, mistake_id: str) -> str:
     """
     ex = get_exercise(exercise)
     reference = (ROOT / "reference" / f"{exercise}.py").read_text(encoding="utf-8")
-    mistakes = (ex.folder / "mistakes.py").read_text(encoding="utf-8")
+    mistakes = (ex.folder / "instructor" / "mistakes.py").read_text(encoding="utf-8")
     lines = mistakes.splitlines()
     body: list[str] = []
     for node in ast.parse(mistakes).body:
