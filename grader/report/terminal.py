@@ -50,13 +50,22 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     console.print(total_line(shown))
 
 
+def seed_text(env: dict) -> str:
+    """"3", or "4837291735 (official, for alice)": an official seed says so, and whose it is."""
+    seed = str(env.get("seed", "?"))
+    if env.get("seed_source") != "official":
+        return seed
+    student = env.get("student")
+    return f"{seed} (official" + (f", for {student})" if student else ")")
+
+
 def header(r: ExerciseResult) -> RenderableType:
     env = r.environment
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()
     rows = [("Exercise", f"{r.title} ({r.exercise})"), ("File", r.submission), ("Device", env.get("device", "?")),
-            ("Dtype", env.get("dtype", "?")), ("Seed", env.get("seed", "?")), ("torch", env.get("torch", "?"))]
+            ("Dtype", env.get("dtype", "?")), ("Seed", seed_text(env)), ("torch", env.get("torch", "?"))]
     if env.get("isolation"):
         rows.append(("Isolation", env["isolation"]))
     for key, value in rows:

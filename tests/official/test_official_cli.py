@@ -118,3 +118,12 @@ def test_a_student_kit_refuses_official_grading_and_show_hidden(tmp_path, secret
     assert r.returncode == 2 and r.stdout == ""
     assert one_line(r.stderr).startswith(f"error: {what} needs the instructor side: exercise 'least_squares' has no "
                                          "instructor data (no instructor/ folder in "), r.stderr
+
+
+def test_the_text_report_says_an_official_seed_is_official():
+    from grader.report.terminal import seed_text
+
+    assert seed_text({"seed": 3, "seed_source": "public", "student": None}) == "3"
+    assert seed_text({"seed": 4837291735, "seed_source": "official", "student": "alice"}) == \
+        "4837291735 (official, for alice)"
+    assert seed_text({"seed": 7}) == "7"  # a result written before seed_source existed
