@@ -343,7 +343,8 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
 @click.argument("submissions", type=click.Path(exists=True, path_type=Path))
 @click.option("--all", "everything", is_flag=True, help="Grade every exercise on the search path.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), default=None,
-              help="Submissions graded at once: worker processes (default: the cores); with --dask, tasks in flight.")
+              help="Submissions graded at once: worker processes (default: the cores); with --dask, tasks in "
+                   "flight (default: the cluster's worker threads).")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="The gradebook (default: grades.db beside SUBMISSIONS).")
 @click.option("--layout", type=click.Choice(["files", "folders", "gradescope", "classroom"]), default=None,

@@ -150,6 +150,17 @@ def outcome_state(outcome: TaskOutcome) -> tuple[EntryState, str]:
     return "graded", ""
 
 
+def _default_slots(options: BatchOptions) -> int:
+    """Without --jobs: this machine's cores, or on a Dask cluster its workers' threads."""
+    if not options.dask:
+        return default_jobs()
+    try:
+        from grader.batch.dask_backend import cluster_threads
+    except ImportError as e:
+        raise GraderError(f"--dask needs the Dask backend (pip install 'dl-grader[instructor]'): {e}") from None
+    return cluster_threads(options.dask)
+
+
 def _executor_factory(options: BatchOptions, slots: int) -> Callable[[], AbstractContextManager[Executor]]:
     if options.dask:
         address = options.dask
@@ -208,7 +219,7 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
     progress = progress or NoProgress()
     started = time.perf_counter()
     summary = BatchSummary()
-    slots = 1 if options.in_process else options.jobs or default_jobs()
+    slots = 1 if options.in_process else options.jobs or _default_slots(options)
     with ExitStack() as stack:
         stack.enter_context(batch_lock(options.db))
         book = stack.enter_context(Gradebook(options.db))

@@ -223,6 +223,25 @@ def dask_executor(address: str, *, isolation: str | None = None, retries: int = 
         client.close()
 
 
+def cluster_threads(address: str, *, connect_timeout: float = CONNECT_TIMEOUT,
+                    wait_for_workers: float = WAIT_FOR_WORKERS) -> int:
+    """How many tasks the cluster at ``address`` runs at once (its workers' threads): the default number of
+    tasks in flight for ``grade batch --dask`` when ``--jobs`` is not given."""
+    try:
+        client = Client(address, timeout=connect_timeout, set_as_default=False)
+    except (OSError, TimeoutError) as e:
+        raise GraderError(f"could not reach the Dask scheduler at {address}: {e}") from None
+    try:
+        try:
+            client.wait_for_workers(1, timeout=wait_for_workers)
+        except TimeoutError:
+            raise GraderError(f"no Dask worker joined the scheduler at {address} within {wait_for_workers:g} s: "
+                              f"start some with `dask worker {address} --nthreads 1`") from None
+        return max(1, sum(client.nthreads().values()))
+    finally:
+        client.close()
+
+
 def _grader_version() -> str:
     from grader import __version__
 

@@ -197,3 +197,9 @@ def test_grade_batch_on_dask_fills_the_same_gradebook_as_the_local_pool_and_resu
     assert first.graded == len([r for r in dask_rows.values() if r.state != "unreadable"]) > 0
     assert again.graded == 0 and again.grader_faults == 0 and again.up_to_date == first.graded
     assert rows_written == len(dask_rows)  # nothing graded or recorded twice
+
+
+def test_without_jobs_a_batch_keeps_every_thread_of_the_cluster_busy(cluster):
+    from grader.batch.dask_backend import cluster_threads
+
+    assert cluster_threads(cluster.scheduler_address) == 2  # two workers of one thread each
