@@ -17,6 +17,7 @@ from concurrent.futures import Executor
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 from grader.batch.layouts import Entry, collect, exercise_roots, open_tree
@@ -154,11 +155,16 @@ def _default_slots(options: BatchOptions) -> int:
     """Without --jobs: this machine's cores, or on a Dask cluster its workers' threads."""
     if not options.dask:
         return default_jobs()
+    return _dask_backend().cluster_threads(options.dask)
+
+
+def _dask_backend() -> ModuleType:
+    """grader.batch.dask_backend, imported only for --dask (it needs the `distributed` package)."""
     try:
-        from grader.batch.dask_backend import cluster_threads
+        from grader.batch import dask_backend
     except ImportError as e:
         raise GraderError(f"--dask needs the Dask backend (pip install 'dl-grader[instructor]'): {e}") from None
-    return cluster_threads(options.dask)
+    return dask_backend
 
 
 def _executor_factory(options: BatchOptions, slots: int) -> Callable[[], AbstractContextManager[Executor]]:
@@ -166,11 +172,7 @@ def _executor_factory(options: BatchOptions, slots: int) -> Callable[[], Abstrac
         address = options.dask
 
         def dask() -> AbstractContextManager[Executor]:
-            try:
-                from grader.batch.dask_backend import dask_executor
-            except ImportError as e:
-                raise GraderError(f"--dask needs the Dask backend (pip install 'dl-grader[instructor]'): {e}") from None
-            return dask_executor(address)
+            return _dask_backend().dask_executor(address)
 
         return dask
     if options.in_process:

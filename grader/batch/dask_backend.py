@@ -199,16 +199,7 @@ def dask_executor(address: str, *, isolation: str | None = None, retries: int = 
     the block waits for what was submitted; leaving it with an exception cancels what has not run.
     Raises :class:`GraderError` when the scheduler cannot be reached or no worker joins in time.
     """
-    try:
-        client = Client(address, timeout=connect_timeout, set_as_default=False)
-    except (OSError, TimeoutError) as e:
-        raise GraderError(f"could not reach the Dask scheduler at {address}: {e}") from None
-    try:
-        try:
-            client.wait_for_workers(1, timeout=wait_for_workers)
-        except TimeoutError:
-            raise GraderError(f"no Dask worker joined the scheduler at {address} within {wait_for_workers:g} s: "
-                              f"start some with `dask worker {address} --nthreads 1`") from None
+    with _connected(address, connect_timeout, wait_for_workers) as client:
         _check_versions(client)
         executor = DaskExecutor(client, retries=retries)
         if isolation is not None:  # else at the first task, with the isolation it asks for: one sandbox per worker
@@ -219,14 +210,20 @@ def dask_executor(address: str, *, isolation: str | None = None, retries: int = 
             executor.shutdown(wait=False, cancel_futures=True)
             raise
         executor.shutdown(wait=True)
-    finally:
-        client.close()
 
 
 def cluster_threads(address: str, *, connect_timeout: float = CONNECT_TIMEOUT,
                     wait_for_workers: float = WAIT_FOR_WORKERS) -> int:
     """How many tasks the cluster at ``address`` runs at once (its workers' threads): the default number of
     tasks in flight for ``grade batch --dask`` when ``--jobs`` is not given."""
+    with _connected(address, connect_timeout, wait_for_workers) as client:
+        return max(1, sum(client.nthreads().values()))
+
+
+@contextlib.contextmanager
+def _connected(address: str, connect_timeout: float, wait_for_workers: float) -> Iterator[Any]:
+    """A client of the scheduler at ``address`` once a first worker has joined, closed on the way out;
+    :class:`GraderError` when the scheduler cannot be reached or no worker joins in time."""
     try:
         client = Client(address, timeout=connect_timeout, set_as_default=False)
     except (OSError, TimeoutError) as e:
@@ -237,7 +234,7 @@ def cluster_threads(address: str, *, connect_timeout: float = CONNECT_TIMEOUT,
         except TimeoutError:
             raise GraderError(f"no Dask worker joined the scheduler at {address} within {wait_for_workers:g} s: "
                               f"start some with `dask worker {address} --nthreads 1`") from None
-        return max(1, sum(client.nthreads().values()))
+        yield client
     finally:
         client.close()
 
