@@ -196,6 +196,8 @@ def kit_cmd(out: Path, only: tuple[str, ...], seed_count: int, name: str) -> Non
               help="The instructor secret (default: $DL_GRADER_SECRET_FILE, then $DL_GRADER_SECRET).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None,
               help="Seconds allowed per check (default: the exercise's, 10 s unless it says otherwise).")
+@click.option("--load-timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds allowed for importing the file (default: the exercise's, 10 s unless it says otherwise).")
 @click.option("--device", type=click.Choice(["cpu", "cuda", "auto"]), default="cpu", show_default=True)
 @click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
 @click.option("--verbose", "-v", is_flag=True, help="Show check ids, notes and what your code printed.")
@@ -212,9 +214,9 @@ def kit_cmd(out: Path, only: tuple[str, ...], seed_count: int, name: str) -> Non
               metavar="PATH", help="Also write a Markdown summary; `-` appends to $GITHUB_STEP_SUMMARY.")
 @exercises_option
 def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int | None, student: str | None,
-            secret_file: Path | None, timeout: float | None, device: str, dtype: str, verbose: bool,
-            show_hidden: bool, isolation: str | None, junit_path: Path | None, gradescope_path: Path | None,
-            summary_path: str | None) -> None:
+            secret_file: Path | None, timeout: float | None, load_timeout: float | None, device: str, dtype: str,
+            verbose: bool, show_hidden: bool, isolation: str | None, junit_path: Path | None,
+            gradescope_path: Path | None, summary_path: str | None) -> None:
     """Grade FILE (default: ./<exercise>.py) against EXERCISE."""
     from grader.errors import GraderError
     from grader.exercises import get_exercise
@@ -235,7 +237,7 @@ def run_cmd(exercise: str, file: Path | None, fmt: str, seed: int | None, studen
             _console(stderr=True).print(Text("note: your code runs without isolation (bubblewrap is not in use): "
                                              "fine for checking your own work, not for grading others'.",
                                              style="dim"))
-        result = _grade(sandbox, ex, file, chosen.seed, chosen.student, timeout, device, dtype)
+        result = _grade(sandbox, ex, file, chosen.seed, chosen.student, (timeout, load_timeout), device, dtype)
     audience = "instructor" if show_hidden else "student"
     _report(result, fmt, verbose, audience)
     targets = {name: path for name, path in (("junit", junit_path), ("gradescope", gradescope_path),
@@ -268,8 +270,8 @@ def _report(result, fmt: str, verbose: bool, audience: str) -> None:
         _fail(str(e))
 
 
-def _grade(sandbox, ex, file: Path | None, seed: int, student: str | None, timeout: float | None, device: str,
-           dtype: str):
+def _grade(sandbox, ex, file: Path | None, seed: int, student: str | None,
+           timeouts: tuple[float | None, float | None], device: str, dtype: str):
     from grader.errors import GraderError
     from grader.grading import DTYPE_NAMES, GradeOptions, grade, resolve_device
 
@@ -277,7 +279,8 @@ def _grade(sandbox, ex, file: Path | None, seed: int, student: str | None, timeo
         path = file or Path(ex.spec.student_file)
         sandbox.device = resolve_device(device)
         dtypes = tuple(DTYPE_NAMES.values()) if dtype == "both" else (DTYPE_NAMES[dtype],)
-        options = GradeOptions(seed=seed, student=student, device=sandbox.device, dtypes=dtypes, timeout=timeout)
+        options = GradeOptions(seed=seed, student=student, device=sandbox.device, dtypes=dtypes,
+                               timeout=timeouts[0], load_timeout=timeouts[1])
         return grade(ex, path, options, sandbox=sandbox)
     except GraderError as e:
         _fail(str(e))  # the sandbox's `with` block closes it on the way out
@@ -354,6 +357,8 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
               help="Instructor secret: each student's seed is derived from it (default: $DL_GRADER_SECRET_FILE, "
                    "$DL_GRADER_SECRET).")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=None, help="Seconds allowed per check.")
+@click.option("--load-timeout", type=click.FloatRange(min=0.1), default=None,
+              help="Seconds allowed for importing a file (default: the exercise's, 10 s).")
 @click.option("--dtype", type=click.Choice(["both", "float64", "float32"]), default="both", show_default=True)
 @click.option("--isolation", type=click.Choice(["auto", "bwrap", "none"]), default=None,
               help="How student code is isolated (default: auto, or $DL_GRADER_ISOLATION).")
@@ -363,7 +368,8 @@ def gradcheck_cmd(target: str, fmt: str, seed: int, timeout: float, verbose: boo
 @click.option("--in-process", is_flag=True, help="Grade in this process, one at a time, without a pool (debugging).")
 @exercises_option
 def batch_cmd(exercises: tuple[str, ...], submissions: Path, everything: bool, jobs: int | None, db: Path | None,
-              layout: str | None, seed: int, secret_file: Path | None, timeout: float | None, dtype: str,
+              layout: str | None, seed: int, secret_file: Path | None, timeout: float | None,
+              load_timeout: float | None, dtype: str,
               isolation: str | None, regrade: tuple[str, ...], regrade_all: bool, dask: str | None,
               in_process: bool) -> None:
     """Grade a class: every submission in SUBMISSIONS (a folder or a zip) for EXERCISE(S), into a gradebook.
@@ -382,7 +388,8 @@ def batch_cmd(exercises: tuple[str, ...], submissions: Path, everything: bool, j
         dtypes = ("float64", "float32") if dtype == "both" else (dtype,)
         options = BatchOptions(names, submissions, db or default_db(submissions), jobs=jobs or 0, seed=seed,
                                secret=load_secret(secret_file), layout=layout, isolation=isolation,
-                               timeout=timeout, dtypes=dtypes, regrade=regrade, regrade_all=regrade_all, dask=dask,
+                               timeout=timeout, load_timeout=load_timeout, dtypes=dtypes, regrade=regrade,
+                               regrade_all=regrade_all, dask=dask,
                                in_process=in_process, exercise_dirs=tuple(str(d.resolve()) for d in given_dirs()))
         summary = run_batch(options, LiveProgress(console) if console.is_terminal else None)
     except GraderError as e:

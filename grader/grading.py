@@ -50,6 +50,7 @@ class GradeOptions:
     device: str = "cpu"  # "cpu", "cuda" or "auto"
     dtypes: tuple[torch.dtype, ...] = DEFAULT_DTYPES
     timeout: float | None = None  # overrides every check's timeout
+    load_timeout: float | None = None  # overrides the exercise's limit on importing the file
     memory_mb: int | None = None
     extra_limits: dict[str, Any] = field(default_factory=dict)
 
@@ -110,8 +111,9 @@ def grade(exercise: str | Exercise, submission: str | Path, options: GradeOption
         raise GraderError(f"{ex.name} runs in {' and '.join(spec.dtypes)} only")
     _check_kit_options(ex, options)
     started = time.perf_counter()
-    limits = Limits(timeout=options.timeout or spec.timeout, memory_mb=options.memory_mb or spec.memory_mb,
-                    **options.extra_limits)
+    limits = Limits(**{"timeout": options.timeout or spec.timeout,
+                       "load_timeout": options.load_timeout or spec.load_timeout,
+                       "memory_mb": options.memory_mb or spec.memory_mb, **options.extra_limits})
     result = ExerciseResult(ex.name, spec.title, str(path), [], environment(options, device))
     try:
         source = read_source(path.read_bytes())

@@ -63,6 +63,10 @@ class ExerciseSpec(_Strict, frozen=True, kw_only=True):
     # exercise is loaded for grading) and the submission must define (one problem line if it does not).
     functions: list[str] = []
     timeout: Positive = 10.0
+    # Seconds allowed for importing the student's file. A file that only defines functions imports in about
+    # 0.05 s (torch is already loaded); the limit is what an endless loop or a training run at the top
+    # level costs before it is stopped, so it is no longer than a check's.
+    load_timeout: Positive = 10.0
     memory_mb: PositiveInt = 2048
     # The floating dtypes the checks run in; [] for an exercise without tensors (symbolic answers), which is
     # then graded once whatever dtypes are asked for.

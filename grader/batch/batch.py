@@ -41,6 +41,7 @@ class BatchOptions:
     layout: str | None = None
     isolation: str | None = None
     timeout: float | None = None
+    load_timeout: float | None = None
     device: str = "cpu"
     dtypes: tuple[str, ...] = ("float64", "float32")
     regrade: tuple[str, ...] = ()
@@ -53,7 +54,8 @@ class BatchOptions:
         """What the run records about itself (never the secret)."""
         return {"submissions": str(self.submissions), "jobs": self.jobs, "seed": None if self.secret else self.seed,
                 "official_seeds": self.secret is not None, "layout": self.layout, "isolation": self.isolation,
-                "timeout": self.timeout, "device": self.device, "dtypes": list(self.dtypes),
+                "timeout": self.timeout, "load_timeout": self.load_timeout, "device": self.device,
+                "dtypes": list(self.dtypes),
                 "regrade": list(self.regrade), "regrade_all": self.regrade_all, "dask": self.dask,
                 "in_process": self.in_process}
 
@@ -120,10 +122,10 @@ def exercise_version(folder: Path, reference: Path | None = None) -> str:
 
 def task_deadline(spec: ExerciseSpec, options: BatchOptions) -> float:
     """How long one grading may take before the runner gives it up: twice the sum of its checks' time
-    limits, in every dtype, plus two minutes for starting a sandbox and loading the file. The sandbox stops
+    limits, in every dtype, plus two minutes for starting a sandbox and the import's own limit. The sandbox stops
     student code at each check's limit, so only a hung grader ever reaches this."""
     per_dtype = sum(options.timeout or spec.timeout_for(c) for c in spec.checks)
-    return 2 * per_dtype * max(1, len(options.dtypes)) + 120.0
+    return 2 * per_dtype * max(1, len(options.dtypes)) + 120.0 + (options.load_timeout or spec.load_timeout)
 
 
 def needs_grading(latest: Row | None, sha256: str, seed: int, forced: bool) -> bool:
@@ -249,7 +251,8 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
                 continue
             assert e.path is not None
             task = GradeTask(p.exercise, e.student, str(e.path.resolve()), p.seed, p.sha256, options.exercise_dirs,
-                             options.isolation, options.device, options.dtypes, options.timeout)
+                             options.isolation, options.device, options.dtypes, options.timeout,
+                             options.load_timeout)
             todo.append(task)
             where[(p.exercise, e.student)] = p
 

@@ -36,12 +36,13 @@ def _init_worker(isolation: str | None, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
+        from grader.batch.task import warm_up, worker_sandbox
+
+        worker_sandbox(isolation)  # first: its zygote imports torch in its own process while this one does
         import torch
 
         torch.set_num_threads(1)
-        from grader.batch.task import worker_sandbox
-
-        worker_sandbox(isolation)
+        warm_up()
     except Exception:  # noqa: BLE001 - a sandbox that cannot start is reported by the task, as a grader fault
         pass
 

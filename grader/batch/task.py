@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from grader.exercises import Exercise
     from grader.sandbox.client import Sandbox
 
 
@@ -35,6 +36,7 @@ class GradeTask:
     device: str = "cpu"
     dtypes: tuple[str, ...] = ("float64", "float32")
     timeout: float | None = None
+    load_timeout: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,11 +101,51 @@ def close_worker_sandboxes() -> None:
             pass
 
 
+def warm_up() -> None:
+    """Import what grading needs, so that the first task does not pay for it (the pool calls this while
+    the worker's sandbox starts)."""
+    import grader.grading  # noqa: F401
+    import grader.results  # noqa: F401
+
+
+_EXERCISES: dict[str, tuple[tuple[tuple[str, int, int], ...], Exercise]] = {}
+
+
+def _stamp(ex: Exercise) -> tuple[tuple[str, int, int], ...]:
+    """The exercise's files (its folder's and the reference's), each with its modification time and size."""
+    files = [p for p in ex.folder.rglob("*") if "__pycache__" not in p.parts]
+    reference = ex.reference_path
+    if reference is not None:
+        files.append(reference)
+    stamp = []
+    for p in sorted(files):
+        try:
+            st = p.stat()
+        except OSError:
+            continue
+        stamp.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(stamp)
+
+
+def cached_exercise(name: str) -> Exercise:
+    """The exercise ``name`` on the search path, loaded once per worker while none of its files changes:
+    its specs, checks, reference and mistakes are then parsed and imported once, not per submission. The
+    checks keep no state from one grading to the next (a kit's replay binds a fresh one per check)."""
+    from grader.exercises import get_exercise
+
+    ex = get_exercise(name)
+    hit = _EXERCISES.get(name)
+    if hit is not None and hit[1].folder == ex.folder and hit[0] == _stamp(hit[1]):
+        return hit[1]
+    _EXERCISES[name] = (_stamp(ex), ex)
+    return ex
+
+
 def run_task(task: GradeTask, sandbox: Sandbox | None = None) -> TaskOutcome:
     """Grade ``task`` in ``sandbox`` (default: this process's warm one). Never raises for a student's
     file: what goes wrong in it is in the result; what goes wrong in the grader is ``fault``."""
     from grader.errors import GraderError
-    from grader.exercises import get_exercise, use_dirs
+    from grader.exercises import use_dirs
     from grader.grading import DTYPE_NAMES, GradeOptions, grade
     from grader.results import redact
 
@@ -112,8 +154,8 @@ def run_task(task: GradeTask, sandbox: Sandbox | None = None) -> TaskOutcome:
         use_dirs([Path(d) for d in task.exercise_dirs])
         sb = sandbox or worker_sandbox(task.isolation)
         options = GradeOptions(seed=task.seed, device=task.device, timeout=task.timeout,
-                               dtypes=tuple(DTYPE_NAMES[d] for d in task.dtypes))
-        result = grade(get_exercise(task.exercise), task.path, options, sandbox=sb)
+                               load_timeout=task.load_timeout, dtypes=tuple(DTYPE_NAMES[d] for d in task.dtypes))
+        result = grade(cached_exercise(task.exercise), task.path, options, sandbox=sb)
         return TaskOutcome(task, redact(result, "instructor").to_dict(), duration=time.perf_counter() - started)
     except GraderError as e:
         return TaskOutcome(task, None, fault=str(e), duration=time.perf_counter() - started)

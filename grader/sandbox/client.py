@@ -61,6 +61,11 @@ UID_BASE = 200_000  # first user ID given to sessions (grader running as root, i
 OutputDrain = Drain  # the worker's stdout/stderr file descriptor (writes that bypass sys.stdout)
 
 
+IMPORT_TIMEOUT_HINT = ("Code at the top level of your file runs when the grader imports it: an endless loop or "
+                       "a long experiment there stops the import. Put experiments under "
+                       "`if __name__ == \"__main__\":`.")
+
+
 @dataclass(frozen=True)
 class Limits:
     """Limits for one submission. ``timeout`` is per check (seconds); ``load_timeout`` for the import of
@@ -71,7 +76,7 @@ class Limits:
     ``/tmp`` and working area (and a quarter of it ``/dev/shm``): it is read when the sandbox starts."""
 
     timeout: float = 10.0
-    load_timeout: float = 20.0
+    load_timeout: float = 10.0
     memory_mb: int = 2048
     output_chars: int = 1_000_000
     threads: int = 1
@@ -314,6 +319,10 @@ class Session:
         self.baseline = self._baseline()
         try:
             reply = self._roundtrip({"op": "load"}, self.limits.load_timeout, during="import")
+        except StudentTimeout as e:
+            self.load_error = LoadError(f"importing your file did not finish within {self.limits.load_timeout:g} s",
+                                        hint=IMPORT_TIMEOUT_HINT, output=e.output)
+            return
         except StudentError as e:
             self.load_error = LoadError(f"importing your file failed: {e.message}", traceback=e.traceback,
                                         hint=e.hint, output=e.output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -13,7 +14,7 @@ from grader.batch.batch import run_batch
 from grader.gradebook.diff import diff_states, resolve_state
 from grader.gradebook.store import Gradebook
 from grader.report.registry import exporter
-from tests.batch.class_data import EXERCISE, MISTAKES, options
+from tests.batch.class_data import CORRECT, EXERCISE, MISTAKES, options
 
 
 def test_a_class_is_graded_and_stored(graded_class):
@@ -191,3 +192,19 @@ def test_a_zipped_gradescope_export_end_to_end(tmp_path):
     with Gradebook(tmp_path / "grades.db") as book:
         row = book.latest()[("9001", EXERCISE)]
         assert row.path == "submission_7/softmax_ce.py" and row.state == "graded"
+
+
+def test_the_import_limit_reaches_every_submission_of_a_batch(tmp_path):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "ivan.py").write_text(CORRECT + "\nwhile True:\n    pass\n")
+    db = tmp_path / "g.db"
+    r = CliRunner().invoke(main, ["batch", EXERCISE, str(folder), "--db", str(db), "--in-process", "--isolation",
+                                  "none", "--dtype", "float64", "--load-timeout", "1"])
+    assert r.exit_code == 0, r.output
+    with sqlite3.connect(db) as c:
+        (result,) = c.execute("SELECT result FROM submissions WHERE student = 'ivan'").fetchone()
+        (recorded,) = c.execute("SELECT options FROM runs").fetchone()
+    checks = json.loads(result)["checks"]
+    assert {c["message"] for c in checks} == {"importing your file did not finish within 1 s"}
+    assert json.loads(recorded)["load_timeout"] == 1.0

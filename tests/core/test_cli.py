@@ -153,3 +153,13 @@ def test_isolation_bwrap_where_it_cannot_run_is_a_usage_error():
         pytest.skip("bwrap works here")
     r = grade("least_squares", "reference/least_squares.py", "--isolation", "bwrap")
     assert r.returncode == 2 and "--isolation bwrap was asked for" in r.stderr
+
+
+def test_load_timeout_limits_the_import(tmp_path):
+    f = tmp_path / "least_squares.py"
+    f.write_text((ROOT / "reference" / "least_squares.py").read_text() + "\nwhile True:\n    pass\n")
+    r = grade("least_squares", str(f), "--load-timeout", "1", "--dtype", "float64", "--format", "json")
+    assert r.returncode == 1, r.stderr
+    data = json.loads(r.stdout)
+    assert data["score"] == 0 and data["complete"]
+    assert data["checks"][0]["message"] == "importing your file did not finish within 1 s"

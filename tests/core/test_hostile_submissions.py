@@ -59,6 +59,16 @@ def test_infinite_loop_times_out_and_other_checks_still_run(write_submission, sa
     assert any(c.passed for c in result.checks)  # the rest were graded
 
 
+def test_endless_import_is_stopped_at_the_import_limit_with_a_hint(write_submission, sandbox):
+    result = run(write_submission, sandbox, OK + "\nwhile True:\n    pass\n", load_timeout=1.5)
+    assert result.score == 0 and all(c.status == "error" for c in result.checks)
+    first = result.checks[0]
+    assert first.message == "importing your file did not finish within 1.5 s"
+    assert "top level of your file runs when the grader imports it" in first.advice
+    assert 'if __name__ == "__main__":' in first.advice
+    assert result.complete  # the student's fault, not the grader's
+
+
 def test_loop_ignoring_sigterm_is_still_stopped(write_submission, sandbox):
     src = OK + ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                 "def ls_grad(W, theta, y):\n    while True:\n        pass\n")

@@ -143,6 +143,15 @@ def test_numbers_may_be_quoted_but_a_fraction_is_not_an_integer(tmp_path):
     assert "memory_mb: expected an integer, got a number (got 1.5)" in str(pytest.raises(SpecError, load_spec, p).value)
 
 
+def test_the_import_limit_defaults_to_a_checks_and_can_be_set(tmp_path):
+    p = write(tmp_path, "title: D\nchecks:\n  - {id: a, title: A, points: 1}\n")
+    assert load_spec(p).load_timeout == 10.0 == load_spec(p).timeout
+    p.write_text("title: D\nload_timeout: 30\nchecks:\n  - {id: a, title: A, points: 1}\n")
+    assert load_spec(p).load_timeout == 30.0
+    p.write_text("title: D\nload_timeout: 0\nchecks:\n  - {id: a, title: A, points: 1}\n")
+    assert "load_timeout" in str(pytest.raises(SpecError, load_spec, p).value)
+
+
 def test_a_spec_is_frozen():
     spec = all_exercises()[0].spec
     with pytest.raises(AttributeError):
