@@ -40,6 +40,7 @@ RUNTIME_FILES = (
     "grader/sandbox/frames.py",
     "grader/sandbox/guard.py",
     "grader/sandbox/oprecord.py",
+    "grader/sandbox/stuck.py",
     "grader/symbolic",
 )
 HIDDEN_PACKAGES = ("grader", "reference", "exercises")

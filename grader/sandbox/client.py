@@ -45,6 +45,7 @@ from grader.errors import (
 from grader.sandbox import bwrap
 from grader.sandbox.frames import WireError, pack
 from grader.sandbox.launcher import Drain, ZygoteProcess
+from grader.sandbox.stuck import stuck_traceback
 from grader.sandbox.zygote import MAX_SOURCE_BYTES
 from grader.sanitize import clean
 
@@ -321,7 +322,7 @@ class Session:
             reply = self._roundtrip({"op": "load"}, self.limits.load_timeout, during="import")
         except StudentTimeout as e:
             self.load_error = LoadError(f"importing your file did not finish within {self.limits.load_timeout:g} s",
-                                        hint=IMPORT_TIMEOUT_HINT, output=e.output)
+                                        traceback=e.traceback, hint=IMPORT_TIMEOUT_HINT, output=e.output)
             return
         except StudentError as e:
             self.load_error = LoadError(f"importing your file failed: {e.message}", traceback=e.traceback,
@@ -389,7 +390,7 @@ class Session:
         deadline = time.monotonic() + timeout
         try:
             self.sock.settimeout(max(0.01, timeout))
-            self.sock.sendall(pack(encode(request)))
+            self.sock.sendall(pack(encode({**request, "limit": timeout})))
             frame = self._receive(deadline, timeout, during)
             reply = decode(frame, max_elements=max_elements, text=_clean_value)
         except WireError as e:
@@ -398,8 +399,7 @@ class Session:
         except (BrokenPipeError, ConnectionResetError):
             raise self._died(during) from None
         except TimeoutError:  # the worker does not even read its requests (stopped)
-            self._kill()
-            raise StudentTimeout(f"{during} did not finish within {timeout:g} s") from None
+            raise self._timed_out(during, timeout) from None
         if not isinstance(reply, dict):
             self._kill()
             raise BadReturn(f"{during} sent back a malformed reply")
@@ -433,10 +433,7 @@ class Session:
         while got < len(buf):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                self._kill()
-                raise StudentTimeout(f"{during} did not finish within {timeout:g} s",
-                                     hint="Look for an infinite loop, or work that grows too fast with the "
-                                          "input size.")
+                raise self._timed_out(during, timeout)
             self.sock.settimeout(min(0.05, remaining))
             try:
                 n = self.sock.recv_into(view[got:], min(1 << 22, len(buf) - got))
@@ -449,6 +446,18 @@ class Session:
             if n > 0:
                 got += n
             self._watch(during)
+
+    def _timed_out(self, during: str, timeout: float) -> StudentTimeout:
+        """Stop the worker at its time limit; say where in the student's file it was (see grader.sandbox.stuck)."""
+        dump = bytes(self.drain.data).decode("utf-8", "replace") if self.drain is not None else ""
+        self._kill()
+        try:
+            source = self.source or (self.path.read_bytes() if self.path.stat().st_size <= MAX_SOURCE_BYTES else b"")
+        except OSError:
+            source = b""
+        where = stuck_traceback(dump, self.worker_path, source.decode("utf-8", "replace"), self.path.name)
+        return StudentTimeout(f"{during} did not finish within {timeout:g} s", traceback=where,
+                              hint="Look for an infinite loop, or work that grows too fast with the input size.")
 
     def _watch(self, during: str) -> None:
         limit = self.limits

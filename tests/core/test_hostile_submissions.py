@@ -56,6 +56,10 @@ def test_infinite_loop_times_out_and_other_checks_still_run(write_submission, sa
     assert timeouts and all(c.score == 0 for c in timeouts)
     assert "ls_loss did not finish within" in timeouts[0].message
     assert "infinite loop" in timeouts[0].advice
+    line = (OK + "def ls_loss").count("\n") + 2  # the loop's line, or its body's
+    assert timeouts[0].traceback.startswith("Where your code was when the time limit stopped it")
+    assert (f'File "least_squares.py", line {line}, in ls_loss\n    while True:' in timeouts[0].traceback
+            or f'File "least_squares.py", line {line + 1}, in ls_loss\n    pass' in timeouts[0].traceback)
     assert any(c.passed for c in result.checks)  # the rest were graded
 
 
@@ -66,6 +70,7 @@ def test_endless_import_is_stopped_at_the_import_limit_with_a_hint(write_submiss
     assert first.message == "importing your file did not finish within 1.5 s"
     assert "top level of your file runs when the grader imports it" in first.advice
     assert 'if __name__ == "__main__":' in first.advice
+    assert 'line' in first.traceback and "in <module>" in first.traceback and "while True:" in first.traceback
     assert result.complete  # the student's fault, not the grader's
 
 
