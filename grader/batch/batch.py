@@ -236,6 +236,7 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
         summary.entries = len(planned)
         todo: list[GradeTask] = []
         where: dict[tuple[str, str], Planned] = {}
+        stale: dict[str, int] = {}  # exercise -> entries kept from a grading by another version of it
         for p in planned:
             e = p.entry
             if not e.readable:
@@ -248,6 +249,8 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
             forced = options.regrade_all or e.student in options.regrade
             if not needs_grading(p.latest, p.sha256, p.seed, forced):
                 summary.up_to_date += 1
+                if p.latest is not None and p.latest.exercise_version != versions[p.exercise]:
+                    stale[p.exercise] = stale.get(p.exercise, 0) + 1
                 continue
             assert e.path is not None
             task = GradeTask(p.exercise, e.student, str(e.path.resolve()), p.seed, p.sha256, options.exercise_dirs,
@@ -268,6 +271,9 @@ def run_batch(options: BatchOptions, progress: Progress | None = None) -> BatchS
             kind = _count(summary, outcome, state, reason)
             progress.done(slot, task, kind)
 
+        summary.notes += [f"{name}: {n} submission{'s were' if n > 1 else ' was'} graded by an earlier version of "
+                          "the exercise and kept; `--regrade-all` grades them again (`grade gradebook diff` "
+                          "then shows who gained or lost points)" for name, n in stale.items()]
         limits = {n: task_deadline(get_exercise(n).spec, options) for n in options.exercises}
         progress.start(len(todo), slots, summary)
         try:

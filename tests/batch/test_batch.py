@@ -208,3 +208,15 @@ def test_the_import_limit_reaches_every_submission_of_a_batch(tmp_path):
     checks = json.loads(result)["checks"]
     assert {c["message"] for c in checks} == {"importing your file did not finish within 1 s"}
     assert json.loads(recorded)["load_timeout"] == 1.0
+
+
+def test_a_changed_exercise_is_said_and_its_grades_kept_until_a_regrade(class_copy, monkeypatch):
+    folder, db = class_copy
+    monkeypatch.setattr("grader.batch.batch.exercise_version", lambda folder, reference=None: "changed")
+    s = run_batch(options(folder, db))
+    assert (s.graded, s.up_to_date) == (0, 6)
+    assert s.notes == [f"{EXERCISE}: 6 submissions were graded by an earlier version of the exercise and kept; "
+                       "`--regrade-all` grades them again (`grade gradebook diff` then shows who gained or lost "
+                       "points)"]
+    s = run_batch(options(folder, db, regrade_all=True))
+    assert s.graded == 6 and not s.notes
