@@ -94,23 +94,27 @@ class Evaluator:
         value = self._memo[key] = self._call(moved)
         return value
 
-    def measure_noise(self, name: str, u: torch.Tensor | Mapping[str, torch.Tensor], ceiling: float = 1e-14) -> float:
-        """Measure, once per check, the noise level (standard deviation) of ``f`` near ``x`` along ``u``
-        with :func:`noise_level` on ``f(x + i·δ·u)``, ``i = −6…6`` (12 evaluations besides ``f0``; a second
-        try with another ``δ`` when the first is too large or too small). The round-off of an evaluation
-        is a property of the computation of ``f`` near ``x`` (which rounding errors occur, not which
-        tensor moved), so every later probe of the same check reuses it. Returns the noise, or NaN when
-        it could not be measured or is not below ``ceiling·|f0|`` (the pessimistic model's level): a
-        kink within ±6δ shows in the differences as a large "noise" (a jump of the slope, not round-off),
-        so a measurement that large says nothing reliable and the caller keeps its pessimistic model."""
+    def measure_noise(self, ceiling: float = 1e-14) -> float:
+        """Measure, once per check, the noise level (standard deviation) of ``f`` near ``x``: :func:`noise_level`
+        on ``f(x + i·δ·u)``, ``i = −6…6`` (12 evaluations besides ``f0``; a second try with another ``δ`` when
+        the first is too large or too small), along a seeded direction ``u`` that moves *every* entry of
+        every tensor by a relative ``±(1…2)·δ``. The round-off of an evaluation is a property of the
+        computation of ``f`` near ``x``; a probe that moves fewer entries leaves more of that computation
+        unchanged (its rounding errors cancel in differences), so this measurement is the one to reuse for
+        every later probe of the check. Returns the noise, or NaN when it could not be measured or is not
+        below ``ceiling·|f0|`` (the pessimistic model's level): a kink within ±6δ shows in the differences
+        as a large "noise" (a jump of the slope, not round-off), so a measurement that large says nothing
+        reliable and the caller keeps its pessimistic model."""
         if self.noise is not None:
             return self.noise
         self.noise = math.nan
+        u = _noise_direction(self.x)
         delta, tried = NOISE_STEP, set()
+        half = NOISE_POINTS // 2
         while delta not in tried:
             tried.add(delta)
-            half = NOISE_POINTS // 2
-            values = [self.f0 if i == 0 else self.at(name, u, i * delta) for i in range(-half, half + 1)]
+            values = [self.f0 if i == 0 else self._call({k: v + (i * delta) * u[k] for k, v in self.x.items()})
+                      for i in range(-half, half + 1)]
             if not all(math.isfinite(v) for v in values):
                 break
             level, verdict = noise_level(values)
@@ -143,6 +147,16 @@ NOISE_STEP = 1e-6
 # or uniform noise, the estimate's own spread included (simulated; 9 points and 8·σ: 2e-4).
 NOISE_POINTS = 13
 NOISE_SAFETY = 16.0
+
+
+def _noise_direction(x: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Seeded ``±U(1, 2)`` times each entry's scale (:func:`entry_scale`) on every tensor: a relative move."""
+    gen = torch.Generator().manual_seed(20_111)
+    out = {}
+    for k, v in x.items():
+        r = torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1
+        out[k] = torch.sign(r) * (1 + r.abs()) * entry_scale(v.to(torch.float64))
+    return out
 
 
 def noise_level(values: list[float]) -> tuple[float | None, str]:
@@ -280,7 +294,7 @@ def probe(
     # measurement along the same direction would straddle it (see measure_noise)
     undecided = p.status in ("gray", "unresolved")
     if undecided and ev.noise is None and settings.measure_noise and _roundoff_bound(p, limits):
-        if math.isfinite(ev.measure_noise(name, w, settings.eps_f)):
+        if math.isfinite(ev.measure_noise(settings.eps_f)):
             p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience)
     p.evaluations = ev.count - start
     return p

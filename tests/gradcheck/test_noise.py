@@ -66,7 +66,7 @@ def test_measured_noise_bounds_the_true_round_off_of_a_float64_sum(seed: int) ->
     f, x, exact = _sum_of_sines(3000, seed)
     ev = Evaluator(f, {"x": x})
     u = (torch.rand(x.shape, generator=gen(seed + 7), dtype=D) + 1) * x.abs().clamp(min=0.1)
-    sigma = ev.measure_noise("x", u)
+    sigma = ev.measure_noise()
     assert math.isfinite(sigma)
     f0 = abs(ev.f0)
     assert sigma <= 8 * EPS64 * f0  # small on a smooth float64 function: a few units of |f|
@@ -79,7 +79,7 @@ def test_measured_noise_bounds_the_true_round_off_of_a_float64_sum(seed: int) ->
 def test_a_kink_inside_the_window_is_not_taken_for_noise() -> None:
     x = torch.tensor([0.0, 1.0, -2.0], dtype=D)
     ev = Evaluator(lambda p: torch.relu(p["x"]).sum(), {"x": x})
-    assert math.isnan(ev.measure_noise("x", torch.ones(3, dtype=D)))  # the jump of the slope is no noise
+    assert math.isnan(ev.measure_noise())  # the jump of the slope is no noise
 
 
 def test_a_flat_function_has_no_measurable_noise() -> None:
