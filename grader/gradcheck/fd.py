@@ -238,6 +238,7 @@ class Probe:
     note: str = ""
     pass_limit: float = 0.0
     roundoff: float = math.inf  # the part of ``bound`` that is round-off (inf: unknown)
+    persistent_kink: bool = True  # a "kink" seen down to the smallest step tried (not only at larger ones)
 
     @property
     def mismatch(self) -> float:
@@ -441,7 +442,12 @@ def _probe(
         elif not down:
             break  # truncation dominates above, round-off below: no better pair exists
     if jump > 0.0:
-        return done("kink", at[lo_h][0], math.inf, lo_h, "kink at every step")
+        # kinked == 0: the smallest steps were smooth (a crossing near the point, reached by the larger steps
+        # only) but did not resolve the claim: still "kink" (an entry's one-sided derivatives are compared),
+        # but not a persistent one
+        p = done("kink", at[lo_h][0], math.inf, lo_h, "kink at every step" if kinked else "kink at larger steps")
+        p.persistent_kink = kinked > 0
+        return p
     if best is not None:
         roundoff = best[3]
         return done("unresolved", best[1], best[0], best[2], "finite differences could not resolve the claim")

@@ -160,7 +160,7 @@ class Target:
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
         return probe(self.ev, self.name, w, c, lim, self.xerr(w), self.settings, min_steps=min_steps,
-                     quick=quick, kink_patience=2)
+                     quick=quick, kink_patience=3)
 
 
 _JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
@@ -283,7 +283,16 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         if len(bands) > 1:  # undecided and the rooms far apart: separate them first (see room_blocks)
             return [Node(idx) for idx in bands]
     mid = node.idx.numel() // 2
-    li, ri = node.idx[:mid], node.idx[mid:]
+    idx = node.idx
+    q = node.probe
+    if q is not None and (q.status in ("gray", "unresolved") or (q.status == "kink" and not q.persistent_kink)):
+        # undecided for precision: halve by room (the smaller rooms together), so that the half holding the
+        # smallest rooms also holds the smallest claims (a smaller rounding allowance, a smaller estimate to
+        # resolve) and the other half has a larger smallest room. A block on a kink keeps index order: the
+        # entries one kink moves (a row, a channel) are usually neighbours, and scattering them would put
+        # the kink in more blocks. A failed block keeps it too (its right half's mismatch is inferred below).
+        idx = idx[torch.argsort((t.tau * t.scale).reshape(-1)[idx].abs(), stable=True)]
+    li, ri = idx[:mid], idx[mid:]
     lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
     left = Node(li, lp)
     right = Node(ri)

@@ -88,8 +88,8 @@ def test_a_flat_function_has_no_measurable_noise() -> None:
 
 
 def test_a_large_smooth_float64_tensor_is_decided_in_tens_of_evaluations() -> None:
-    # 2,048 entries in float64: with eps_f = 1e-14 the round-off model split it into ~300 probes' worth of
-    # blocks; with the measured noise the first probes decide it
+    # 2,048 entries in float64: with eps_f = 1e-14 the round-off model splits it into many blocks (75
+    # evaluations; 289 before undecided blocks were halved by room); with the measured noise, about 40
     g = gen(0)
     x = torch.randn(64, 32, generator=g, dtype=D)
     y = (torch.rand(64, generator=g) < 0.5).double()
@@ -106,7 +106,7 @@ def test_a_large_smooth_float64_tensor_is_decided_in_tens_of_evaluations() -> No
     measured = check_gradients(f, {"W": w}, {"W": claim})
     pessimistic = check_gradients(f, {"W": w}, {"W": claim}, fd=FDSettings(measure_noise=False))
     assert measured.passed and pessimistic.status != "failed"
-    assert measured.evaluations <= 60 and measured.evaluations < pessimistic.evaluations / 3
+    assert measured.evaluations <= 60 and measured.evaluations < pessimistic.evaluations
     bad = claim.clone()
     bad[5, 7] += 2.5 * (1e-7 + 1e-5 * abs(float(claim[5, 7])))  # just above the guarantee (float64 τ ×100)
     t = check_gradients(f, {"W": w}, {"W": bad}).tensor("W")
