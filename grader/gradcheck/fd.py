@@ -32,7 +32,7 @@ step gives ``"kink"``: the caller compares the claim with the one-sided derivati
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -89,9 +89,10 @@ class Evaluator:
         if key in self._memo:
             return self._memo[key]
         moved = dict(self.x)
-        for k, uk in (u.items() if isinstance(u, Mapping) else ((name, u),)):
-            moved[k] = self.x[k] + t * uk
-        value = self._memo[key] = self._call(moved)
+        parts = u.items() if isinstance(u, Mapping) else ((name, u),)
+        for k, uk in parts:
+            moved[k] = torch.add(self.x[k], uk, alpha=t)
+        value = self._memo[key] = self._call(moved, fresh=[k for k, _ in parts])
         return value
 
     def measure_noise(self, ceiling: float = 1e-14) -> float:
@@ -113,7 +114,8 @@ class Evaluator:
         half = NOISE_POINTS // 2
         while delta not in tried:
             tried.add(delta)
-            values = [self.f0 if i == 0 else self._call({k: v + (i * delta) * u[k] for k, v in self.x.items()})
+            values = [self.f0 if i == 0 else
+                      self._call({k: torch.add(v, u[k], alpha=i * delta) for k, v in self.x.items()}, self.x.keys())
                       for i in range(-half, half + 1)]
             if not all(math.isfinite(v) for v in values):
                 break
@@ -127,9 +129,11 @@ class Evaluator:
                 delta * 100 if verdict == "too small" and delta >= NOISE_STEP else delta)
         return self.noise
 
-    def _call(self, params: Mapping[str, torch.Tensor]) -> float:
+    def _call(self, params: Mapping[str, torch.Tensor], fresh: Collection[str] = ()) -> float:
+        """``f(params)`` on copies: every tensor is cloned except those named in ``fresh``, which the
+        caller has just made and holds no other reference to (a moved tensor)."""
         self.count += 1
-        fresh = {k: v.clone() for k, v in params.items()}
+        fresh = {k: (v if k in fresh else v.clone()) for k, v in params.items()}
         try:
             with torch.no_grad():
                 out = self.f(fresh)
@@ -200,7 +204,7 @@ def _as_scalar(out: object) -> float:
             raise FunctionError(f"f must return a scalar, got a tensor of shape {tuple(out.shape)}")
         if out.is_complex():
             raise FunctionError("f must return a real scalar, got a complex one")
-        return float(out.detach().reshape(()).to(torch.float64))
+        return float(out.item())
     if isinstance(out, (int, float)):
         return float(out)
     raise FunctionError(f"f must return a scalar tensor, got {type(out).__name__}")

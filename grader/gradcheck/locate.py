@@ -305,6 +305,13 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         if abs(m) - b > lim.fail_limit:
             c = float((t.g * w).sum())
             right = Node(ri, Probe("fail", c, c - m, b, lim.fail_limit, parent.step, 0), inferred=True)
+    elif parent is not None and parent.status == "kink" and parent.persistent_kink and ri.numel() > 1 and (
+            lp.status in ("pass", "fail", "gray")):
+        # The parent is on a kink and its left half is smooth there: the right half holds the kink (for f
+        # piecewise smooth, the slopes of its pieces along w_L + w_R differ exactly as they do along w_R
+        # when they agree along w_L), so it is split without a probe of its own. This only chooses what to
+        # probe: a right half that was smooth after all is split needlessly, never decided.
+        right = Node(ri, Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred"), inferred=True)
     return [left, right]
 
 
