@@ -121,6 +121,7 @@ class Target:
     settings: FDSettings
     seed: int = 0
     blocks: list[torch.Tensor] = field(default_factory=list)  # magnitude_blocks(x), computed once
+    flat: tuple[torch.Tensor, ...] | None = None  # see _flat
 
     @property
     def n(self) -> int:
@@ -153,13 +154,38 @@ class Target:
     def xerr(self, w: torch.Tensor) -> float:
         return EPS64 * float((self.g.abs() * self.x.abs() * (w != 0)).sum())
 
+    def _flat(self) -> tuple[torch.Tensor, ...]:
+        """Flat views used by every block probe (built once): ``v·scale``, ``τ``, ``g``, ``|g·x|``."""
+        if self.flat is None:
+            self.flat = ((self.v * self.scale).reshape(-1), self.tau.reshape(-1), self.g.reshape(-1),
+                         (self.g * self.x).abs().reshape(-1))
+        return self.flat
+
+    def _block(self, idx: torch.Tensor) -> tuple[torch.Tensor, float, Limits, float]:
+        """``direction(idx)``, the claim along it, ``limits`` and ``xerr``, computed on the block's entries
+        only (the same values as those methods give: ``w`` is non-zero exactly on ``idx``)."""
+        vs, tau, g, gx = self._flat()
+        wv = vs[idx]
+        w = torch.zeros(self.n, dtype=torch.float64)
+        w[idx] = wv
+        gw = g[idx] * wv
+        tw = tau[idx] * wv.abs()
+        noise = HOEFFDING_K * self.rho * float(gw.norm())
+        if tw.numel() == 1:
+            lim = Limits(2 * float(tw[0]), float(tw[0]), noise)
+        else:
+            lim = Limits(2 * float(tw.min()), HOEFFDING_K * float(tw.norm()), noise)
+        return w.reshape(self.g.shape), float(gw.sum()), lim, EPS64 * float(gx[idx].sum())
+
     def probe(self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0, quick: bool = False) -> Probe:
-        w = self.direction(idx, fresh)
-        c = float((self.g * w).sum())
-        lim = self.limits(w)
+        if fresh or idx.numel() == self.n:
+            w = self.direction(idx, fresh)
+            c, lim, xerr = float((self.g * w).sum()), self.limits(w), self.xerr(w)
+        else:
+            w, c, lim, xerr = self._block(idx)
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
-        return probe(self.ev, self.name, w, c, lim, self.xerr(w), self.settings, min_steps=min_steps,
+        return probe(self.ev, self.name, w, c, lim, xerr, self.settings, min_steps=min_steps,
                      quick=quick, kink_patience=3)
 
 
