@@ -289,14 +289,16 @@ def probe(
     """Compare ``claim = <g, w>`` with finite differences along ``w`` (see the module docstring).
 
     Round-off is first bounded with the pessimistic ``settings.eps_f``; the first probe of a check that
-    this leaves undecided measures the noise of ``f`` (:meth:`Evaluator.measure_noise`, 8 evaluations,
+    this leaves undecided measures the noise of ``f`` (:meth:`Evaluator.measure_noise`, 12 evaluations,
     once per check) and is decided again with it, reusing its evaluations; every later probe uses the
     measured noise from the start. A correct model decided at once never pays for the measurement.
     """
+    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
+        return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     start = ev.count
     p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience)
-    # Only when round-off stands in the way (without it the probe would decide), and not after a kink: the
-    # measurement along the same direction would straddle it (see measure_noise)
+    # Only when round-off stands in the way (without it the probe would decide), and not after a kink: a
+    # kink on the point would be straddled by the measurement too (see measure_noise)
     undecided = p.status in ("gray", "unresolved")
     if undecided and ev.noise is None and settings.measure_noise and _roundoff_bound(p, limits):
         if math.isfinite(ev.measure_noise(settings.eps_f)):
@@ -328,8 +330,6 @@ def _probe(
     gives up with ``"kink"`` after that many step pairs in a row straddle a kink (for blocks, which are
     split anyway; single entries look further down).
     """
-    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
-        return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     c, s = claim, settings
     start = ev.count
     # samples by step: h -> (D(h), round-off bound of D(h), second difference, its noise)

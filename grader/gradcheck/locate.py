@@ -92,7 +92,7 @@ def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
     entries of 60, in float32: ``atol`` against ``rtol·60``) would otherwise keep every block holding
     them from passing, and the search would split them all the way down.
     """
-    room = (t.tau * t.scale).reshape(-1).abs()
+    room = t.room()
     out: list[torch.Tensor] = []
     for idx in blocks:
         r = room[idx]
@@ -155,16 +155,21 @@ class Target:
         return EPS64 * float((self.g.abs() * self.x.abs() * (w != 0)).sum())
 
     def _flat(self) -> tuple[torch.Tensor, ...]:
-        """Flat views used by every block probe (built once): ``v·scale``, ``τ``, ``g``, ``|g·x|``."""
+        """Flat views used by every block probe (built once): ``v·scale``, ``τ``, ``g``, ``|g·x|`` and each
+        entry's room ``|τ·scale|`` (see :func:`room_blocks`)."""
         if self.flat is None:
             self.flat = ((self.v * self.scale).reshape(-1), self.tau.reshape(-1), self.g.reshape(-1),
-                         (self.g * self.x).abs().reshape(-1))
+                         (self.g * self.x).abs().reshape(-1), (self.tau * self.scale).abs().reshape(-1))
         return self.flat
+
+    def room(self) -> torch.Tensor:
+        """``|τ_i·scale_i|`` per entry, flat: what orders entries by room (``τ_i|w_i|`` up to ``|v_i|``)."""
+        return self._flat()[4]
 
     def _block(self, idx: torch.Tensor) -> tuple[torch.Tensor, float, Limits, float]:
         """``direction(idx)``, the claim along it, ``limits`` and ``xerr``, computed on the block's entries
         only (the same values as those methods give: ``w`` is non-zero exactly on ``idx``)."""
-        vs, tau, g, gx = self._flat()
+        vs, tau, g, gx, _ = self._flat()
         wv = vs[idx]
         w = torch.zeros(self.n, dtype=torch.float64)
         w[idx] = wv
@@ -317,7 +322,7 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         # resolve) and the other half has a larger smallest room. A block on a kink keeps index order: the
         # entries one kink moves (a row, a channel) are usually neighbours, and scattering them would put
         # the kink in more blocks. A failed block keeps it too (its right half's mismatch is inferred below).
-        idx = idx[torch.argsort((t.tau * t.scale).reshape(-1)[idx].abs(), stable=True)]
+        idx = idx[torch.argsort(t.room()[idx], stable=True)]
     li, ri = idx[:mid], idx[mid:]
     lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
     left = Node(li, lp)
