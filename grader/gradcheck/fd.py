@@ -9,7 +9,10 @@ a similar weight against its own tolerance. Errors of a
 central difference ``D(h)``:
 
 * round-off: ``≈ eps_f·(|φ(h)| + |φ(−h)|) / 2h`` plus the rounding of ``x + t·w`` itself
-  (``eps·Σ|g_i x_i| / h``): it grows as ``h`` shrinks;
+  (``eps·Σ|g_i x_i| / h``): it grows as ``h`` shrinks. ``eps_f`` is a pessimistic guess (1e-14) until a
+  probe it leaves undecided has the noise of ``f`` measured (:func:`noise_level`, ECnoise, once per
+  check: :meth:`Evaluator.measure_noise`); then each evaluation's round-off is bounded by 16 times the
+  measured noise, floored at 8 float64 units of ``|φ|``;
 * truncation: ``≈ h²·|φ'''|/6``: it shrinks as ``h`` shrinks, and is measured, not assumed, by
   comparing ``D(h)`` with ``D(h/4)`` (Richardson: the difference is 15/16 of the truncation of ``D(h)``).
 
@@ -49,7 +52,7 @@ class FDSettings:
     of an error below the guarantee (bugs are O(1))."""
 
     eps_f: float = 1e-14  # relative accuracy assumed for one float64 evaluation of f
-    safety: float = 8.0  # multiplies every round-off bound
+    safety: float = 8.0  # multiplies every round-off bound of the pessimistic model (and the measured one's floor)
     ratio: float = 4.0  # step reduction between two step sizes
     max_refinements: int = 5  # steps h, h/4, ..., h/4^5 before giving up
     step: float = 4e-4  # first step, relative to each entry's scale (the second is a quarter of it)
