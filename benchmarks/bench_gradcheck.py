@@ -458,7 +458,7 @@ def full_fd_seconds(f, params: Params, sample: int = FULL_FD_SAMPLE) -> tuple[fl
 
 def suite(correct_seeds: int, bug_seeds: int) -> dict:
     """False alarms, detection, exact localisation, misdiagnoses and speed on ``gradcheck_suite``."""
-    from gradcheck_suite import ACCEPTABLE, BUG_KINDS, FAMILIES, make, plant
+    from gradcheck_suite import FAMILIES, make
 
     dtypes = (torch.float32, torch.float64)
     out: dict = {"correct": 0, "false_alarms": 0, "inconclusive": 0, "alarm_cases": [], "families": {}}
@@ -510,14 +510,31 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
     out["ratio_fast_median"] = _pct(ratios_fast, 0.5)
     out["ratio_fast_p90"] = _pct(ratios_fast, 0.9)
     out["speedup_full_median"] = _pct(ratios_full, 0.5)
+    bugs, mis, missed = bug_suite(bug_seeds, large=False)
+    import os
+
+    out["load"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    out["bugs"] = bugs
+    out["misdiagnoses"] = mis
+    out["missed"] = missed
+    return out
+
+
+def bug_suite(bug_seeds: int, large: bool) -> tuple[dict[str, dict[str, int]], list[str], list[str]]:
+    """Plant every bug kind in every family and dtype (``bug_seeds`` seeds, points 100, 101, ...): detection,
+    exact localisation, named diagnoses, misdiagnoses and alarms on other tensors, per bug kind."""
+    from gradcheck_suite import ACCEPTABLE, BUG_KINDS, FAMILIES, make, plant
+
     bugs: dict[str, dict[str, int]] = {k: {"cases": 0, "detected": 0, "exact": 0, "located_cases": 0, "misdiagnosed": 0,
                                           "named": 0, "other_alarms": 0} for k in BUG_KINDS}
     mis: list[str] = []
     missed: list[str] = []
     for fam in FAMILIES:
-        for dt in dtypes:
+        if large and fam == "ties":
+            continue  # one size
+        for dt in (torch.float32, torch.float64):
             for seed in range(bug_seeds):
-                pr = make(fam, 100 + seed, dt)
+                pr = make(fam, 100 + seed, dt, large=large)
                 for kind in BUG_KINDS:
                     bug = plant(pr, kind, seed)
                     if bug is None:
@@ -544,21 +561,19 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
                             b["exact"] += got <= some and (want <= got or len(got) == 10)
                     if t.status not in ("failed", "wrong_shape"):
                         missed.append(f"{fam}/{str(dt)[6:]}/{kind}/{seed}: {t.status}")
-    import os
-
-    out["load"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
-    out["bugs"] = bugs
-    out["misdiagnoses"] = mis
-    out["missed"] = missed
-    return out
+    return bugs, mis, missed
 
 
-def large_suite(seeds: int) -> list[dict]:
+def large_suite(seeds: int) -> tuple[list[dict], dict]:
     """Correct gradients of the families at realistic sizes (``make(..., large=True)``): verdicts,
-    evaluations and time, side by side with gradcheck fast (best of 3) and full per-entry FD (sampled)."""
+    evaluations and time, side by side with gradcheck fast (best of 3) and full per-entry FD (sampled).
+    Returns the rows and, over all its cases, the median of full FD / ours and the 90th percentile of
+    ours / gradcheck fast."""
     from gradcheck_suite import FAMILIES, make
 
     rows = []
+    ratios_fast: list[float] = []
+    ratios_full: list[float] = []
     for fam in FAMILIES:
         if fam == "ties":
             continue  # one size
@@ -576,16 +591,33 @@ def large_suite(seeds: int) -> list[dict]:
                 ours_t.append(r.seconds)
                 fast_t.append(gf.seconds)
                 evals.append(float(r.evals))
+                ratios_fast.append(r.seconds / gf.seconds)
+                ratios_full.append(full_s / r.seconds)
             rows.append({
                 "family": fam, "dtype": str(dt)[6:], "entries": sum(v.numel() for v in pr0.params.values()),
                 "statuses": statuses, "ours_ms": _pct(ours_t, 0.5) * 1e3, "ours_evals": _pct(evals, 0.5),
                 "max_evals": max(evals), "fast_ms": _pct(fast_t, 0.5) * 1e3, "full_ms": full_s * 1e3,
                 "full_evals": full_n,
             })
-    return rows
+    summary = {"cases": len(ratios_fast), "ratio_fast_median": _pct(ratios_fast, 0.5),
+               "ratio_fast_p90": _pct(ratios_fast, 0.9), "speedup_full_median": _pct(ratios_full, 0.5)}
+    return rows, summary
 
 
-def print_large(rows: list[dict], seeds: int) -> None:
+def print_bug_table(bugs: dict[str, dict[str, int]], mis: list[str], missed: list[str]) -> None:
+    print("\n| bug kind | cases | detected | exact localisation | named | misdiagnoses | alarms on other tensors |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for k, b in bugs.items():
+        exact = f"{b['exact']}/{b['located_cases']}" if b["located_cases"] else "–"
+        print(f"| {k} | {b['cases']} | {b['detected']} | {exact} | {b['named']} | {b['misdiagnosed']} "
+              f"| {b['other_alarms']} |")
+    for m in mis:
+        print("  misdiagnosis: " + m)
+    for m in missed:
+        print("  missed: " + m)
+
+
+def print_large(rows: list[dict], seeds: int, summary: dict | None = None) -> None:
     print(f"\n## Realistic sizes: correct gradients, {seeds} seeds per family and dtype (best of 3; full "
           f"per-entry FD timed on {FULL_FD_SAMPLE} random entries and extrapolated)\n")
     print("| family | dtype | entries | verdicts | ours (ms) | ours f evals (median / max) | gradcheck fast (ms) "
@@ -596,6 +628,10 @@ def print_large(rows: list[dict], seeds: int) -> None:
         print(f"| {r['family']} | {r['dtype']} | {r['entries']} | {verdicts} | {r['ours_ms']:.1f} "
               f"| {r['ours_evals']:.0f} / {r['max_evals']:.0f} | {r['fast_ms']:.1f} | {r['full_ms']:.0f} "
               f"| {r['ours_ms'] / r['fast_ms']:.1f}× | {r['full_ms'] / r['ours_ms']:.0f}× |")
+    if summary:
+        print(f"\nOver its {summary['cases']} cases: ours / gradcheck-fast median {summary['ratio_fast_median']:.2f}×, "
+              f"90th percentile {summary['ratio_fast_p90']:.1f}×; full per-entry FD / ours: median "
+              f"{summary['speedup_full_median']:.0f}×")
 
 
 def print_suite(s: dict, correct_seeds: int, bug_seeds: int) -> None:
@@ -609,16 +645,7 @@ def print_suite(s: dict, correct_seeds: int, bug_seeds: int) -> None:
         print("  false alarms: " + ", ".join(s["alarm_cases"]))
     if s.get("inconclusive_cases"):
         print("  inconclusive: " + ", ".join(s["inconclusive_cases"][:20]))
-    print("\n| bug kind | cases | detected | exact localisation | named | misdiagnoses | alarms on other tensors |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
-    for k, b in s["bugs"].items():
-        exact = f"{b['exact']}/{b['located_cases']}" if b["located_cases"] else "–"
-        print(f"| {k} | {b['cases']} | {b['detected']} | {exact} | {b['named']} | {b['misdiagnosed']} "
-              f"| {b['other_alarms']} |")
-    for m in s["misdiagnoses"]:
-        print("  misdiagnosis: " + m)
-    for m in s["missed"]:
-        print("  missed: " + m)
+    print_bug_table(s["bugs"], s["misdiagnoses"], s["missed"])
     print("\nSpeed on correct gradients (medians per family and dtype; ms):\n")
     print("| family | dtype | entries | ours | ours f evals | gradcheck fast | gradcheck slow | cs231n sparse "
           "| full per-entry FD (evals) | ours / fast | full FD / ours |")
@@ -703,6 +730,8 @@ def main() -> None:
     ap.add_argument("--suite-bugs", type=int, default=3, help="seeds per bug kind, family and dtype")
     ap.add_argument("--suite-only", action="store_true", help="only the six-family suite")
     ap.add_argument("--large", type=int, default=4, help="seeds per family and dtype at realistic sizes (0: skip)")
+    ap.add_argument("--large-bugs", type=int, default=1,
+                    help="seeds per bug kind, family and dtype at realistic sizes (0: skip)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     seeds, correct = (3, 10) if args.quick else (args.seeds, args.correct)
@@ -718,8 +747,13 @@ def main() -> None:
     print_suite(figures, sc, sb)
     large_seeds = 1 if args.quick and args.large else args.large
     if large_seeds:
-        figures["large"] = large_suite(large_seeds)
-        print_large(figures["large"], large_seeds)
+        figures["large"], figures["large_summary"] = large_suite(large_seeds)
+        print_large(figures["large"], large_seeds, figures["large_summary"])
+    if args.large_bugs:
+        bugs, mis, missed = bug_suite(args.large_bugs, large=True)
+        figures["large_bugs"] = {"bugs": bugs, "misdiagnoses": mis, "missed": missed}
+        print(f"\n## Realistic sizes: planted bugs, {args.large_bugs} seed(s) per bug kind, family and dtype")
+        print_bug_table(bugs, mis, missed)
     print(f"\nbenchmark wall time {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(

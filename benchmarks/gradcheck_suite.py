@@ -15,7 +15,7 @@ finite differences always run in float64 on the same point):
 
 ``make(..., large=True)`` gives realistic sizes (conv 8,288 entries: 16 channels on 3×16×16 images;
 scaled 1,025; gru 9,216; mixture 2,112: 64 diagonal Gaussians in 16 dimensions; bnmlp 4,480; ties
-unchanged): the benchmark's "realistic sizes" table, correct gradients only.
+unchanged): the benchmark's "realistic sizes" tables (correct gradients, and one seed of each bug kind).
 
 Bugs (a kind, the tensor it is planted in, the mask of wrong entries, and the diagnosis ids that
 would be right): one entry just above the guarantee (2.5 τ), one entry grossly wrong (both planted

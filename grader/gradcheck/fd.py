@@ -9,7 +9,10 @@ a similar weight against its own tolerance. Errors of a
 central difference ``D(h)``:
 
 * round-off: ``≈ eps_f·(|φ(h)| + |φ(−h)|) / 2h`` plus the rounding of ``x + t·w`` itself
-  (``eps·Σ|g_i x_i| / h``): it grows as ``h`` shrinks;
+  (``eps·Σ|g_i x_i| / h``): it grows as ``h`` shrinks. ``eps_f`` is a pessimistic guess (1e-14) until a
+  probe it leaves undecided has the noise of ``f`` measured (:func:`noise_level`, ECnoise, once per
+  check: :meth:`Evaluator.measure_noise`); then each evaluation's round-off is bounded by 16 times the
+  measured noise, floored at 8 float64 units of ``|φ|``;
 * truncation: ``≈ h²·|φ'''|/6``: it shrinks as ``h`` shrinks, and is measured, not assumed, by
   comparing ``D(h)`` with ``D(h/4)`` (Richardson: the difference is 15/16 of the truncation of ``D(h)``).
 
@@ -32,7 +35,7 @@ step gives ``"kink"``: the caller compares the claim with the one-sided derivati
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -49,10 +52,11 @@ class FDSettings:
     of an error below the guarantee (bugs are O(1))."""
 
     eps_f: float = 1e-14  # relative accuracy assumed for one float64 evaluation of f
-    safety: float = 8.0  # multiplies every round-off bound
+    safety: float = 8.0  # multiplies every round-off bound of the pessimistic model (and the measured one's floor)
     ratio: float = 4.0  # step reduction between two step sizes
     max_refinements: int = 5  # steps h, h/4, ..., h/4^5 before giving up
     step: float = 4e-4  # first step, relative to each entry's scale (the second is a quarter of it)
+    measure_noise: bool = True  # measure f's noise (ECnoise) when eps_f leaves a probe undecided
 
 
 class FunctionError(RuntimeError):
@@ -71,18 +75,68 @@ class Evaluator:
         self.x = {k: v for k, v in x.items()}
         self.count = 0
         self.f0 = self._call(self.x)
+        # Measured noise of f near x (see measure_noise): None until measured; NaN when the measurement
+        # failed (the pessimistic model of FDSettings then stays in force)
+        self.noise: float | None = None
+        # Evaluations along the last direction, by step: a probe re-run with the measured noise reuses them
+        self._memo_u: object = None
+        self._memo: dict[tuple[str, float], float] = {}
 
     def at(self, name: str, u: torch.Tensor | Mapping[str, torch.Tensor], t: float) -> float:
         """``f(x + t·u)``: ``u`` moves tensor ``name``, or, as a dict, several tensors at once (a joint
-        probe of the whole model, see :func:`grader.gradcheck.locate.joint_probe`)."""
+        probe of the whole model, see :func:`grader.gradcheck.locate.joint_probe`). The values along the
+        last direction object are remembered (not counted again)."""
+        if u is not self._memo_u:
+            self._memo_u, self._memo = u, {}
+        key = (name, t)
+        if key in self._memo:
+            return self._memo[key]
         moved = dict(self.x)
-        for k, uk in (u.items() if isinstance(u, Mapping) else ((name, u),)):
-            moved[k] = self.x[k] + t * uk
-        return self._call(moved)
+        parts = u.items() if isinstance(u, Mapping) else ((name, u),)
+        for k, uk in parts:
+            moved[k] = torch.add(self.x[k], uk, alpha=t)
+        value = self._memo[key] = self._call(moved, fresh=[k for k, _ in parts])
+        return value
 
-    def _call(self, params: Mapping[str, torch.Tensor]) -> float:
+    def measure_noise(self, ceiling: float = 1e-14) -> float:
+        """Measure, once per check, the noise level (standard deviation) of ``f`` near ``x``: :func:`noise_level`
+        on ``f(x + i·δ·u)``, ``i = −6…6`` (12 evaluations besides ``f0``; a second try with another ``δ`` when
+        the first is too large or too small), along a seeded direction ``u`` that moves *every* entry of
+        every tensor by a relative ``±(1…2)·δ``. The round-off of an evaluation is a property of the
+        computation of ``f`` near ``x``; a probe that moves fewer entries leaves more of that computation
+        unchanged (its rounding errors cancel in differences), so this measurement is the one to reuse for
+        every later probe of the check. Returns the noise, or NaN when it could not be measured or is not
+        below ``ceiling·|f0|`` (the pessimistic model's level): a kink within ±6δ shows in the differences
+        as a large "noise" (a jump of the slope, not round-off), so a measurement that large says nothing
+        reliable and the caller keeps its pessimistic model."""
+        if self.noise is not None:
+            return self.noise
+        self.noise = math.nan
+        u = _noise_direction(self.x)
+        delta, tried = NOISE_STEP, set()
+        half = NOISE_POINTS // 2
+        while delta not in tried:
+            tried.add(delta)
+            values = [self.f0 if i == 0 else
+                      self._call({k: torch.add(v, u[k], alpha=i * delta) for k, v in self.x.items()}, self.x.keys())
+                      for i in range(-half, half + 1)]
+            if not all(math.isfinite(v) for v in values):
+                break
+            level, verdict = noise_level(values)
+            if level is not None:
+                if level < ceiling * abs(self.f0):
+                    self.noise = level
+                break
+            # one more try, 100× smaller (f not flat to its noise) or larger (f did not move); never back
+            delta = delta / 100 if verdict == "too large" and delta <= NOISE_STEP else (
+                delta * 100 if verdict == "too small" and delta >= NOISE_STEP else delta)
+        return self.noise
+
+    def _call(self, params: Mapping[str, torch.Tensor], fresh: Collection[str] = ()) -> float:
+        """``f(params)`` on copies: every tensor is cloned except those named in ``fresh``, which the
+        caller has just made and holds no other reference to (a moved tensor)."""
         self.count += 1
-        fresh = {k: v.clone() for k, v in params.items()}
+        fresh = {k: (v if k in fresh else v.clone()) for k, v in params.items()}
         try:
             with torch.no_grad():
                 out = self.f(fresh)
@@ -91,13 +145,69 @@ class Evaluator:
         return _as_scalar(out)
 
 
+# δ of the noise measurement, in the probe's units (a relative move of each entry): small enough that the
+# smooth part of f is gone from its higher differences, large enough to move every entry by many ulps
+NOISE_STEP = 1e-6
+# Points of the measurement, and the factor on the measured σ in every round-off bound. From 13 points the
+# estimate is below σ/3 with probability ~1e-3 (9 points: 4e-3 below σ/5); with 16·σ, the error of a
+# central difference (two evaluations) exceeds its round-off bound with probability < 1e-10 for Gaussian
+# or uniform noise, the estimate's own spread included (simulated; 9 points and 8·σ: 2e-4).
+NOISE_POINTS = 13
+NOISE_SAFETY = 16.0
+
+
+def _noise_direction(x: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Seeded ``±U(1, 2)`` times each entry's scale (:func:`entry_scale`) on every tensor: a relative move."""
+    gen = torch.Generator().manual_seed(20_111)
+    out = {}
+    for k, v in x.items():
+        r = torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1
+        out[k] = torch.sign(r) * (1 + r.abs()) * entry_scale(v.to(torch.float64))
+    return out
+
+
+def noise_level(values: list[float]) -> tuple[float | None, str]:
+    """The noise level of ``f`` from ``m + 1`` values at equally spaced points (Moré & Wild, "Estimating
+    computational noise", SIAM J. Sci. Comput. 33(3), 2011: ECnoise).
+
+    The ``k``-th differences of a smooth function at a tiny spacing ``δ`` are ``O(δ^k)``; those of noise
+    of standard deviation σ have a mean square of ``σ²·(2k)!/(k!)²``. So ``σ_k = sqrt(γ_k·mean(Δ^k²))``,
+    ``γ_k = (k!)²/(2k)!``, estimates σ once the smooth part has vanished: three consecutive orders agree
+    within a factor 4 and the differences change sign. Where the paper returns ``σ_k``, this returns the
+    largest of the three agreeing estimates (a smaller estimate would allow a smaller error bound).
+    Returns ``(σ, "ok")``, or ``(None, why)``: ``"too large"`` (the values vary too much: δ too large),
+    ``"too small"`` (fewer than half of them distinct: δ moves ``f`` below its rounding; also the case
+    of a function flat to the last bit, whose noise is then unknown, not zero).
+    """
+    m = len(values) - 1
+    lo, hi = min(values), max(values)
+    if hi - lo > 0.1 * max(abs(lo), abs(hi)):
+        return None, "too large"
+    if len(set(values)) <= (m + 1) // 2:
+        return None, "too small"
+    d = list(values)
+    gamma = 1.0
+    levels: list[float] = []
+    sign_change: list[bool] = []
+    for j in range(1, m + 1):
+        d = [d[i + 1] - d[i] for i in range(len(d) - 1)]
+        gamma *= 0.5 * j / (2 * j - 1)
+        levels.append(math.sqrt(gamma * sum(v * v for v in d) / len(d)))
+        sign_change.append(min(d) * max(d) < 0)
+    for k in range(m - 2):
+        trio = levels[k : k + 3]
+        if max(trio) <= 4 * min(trio) and sign_change[k]:
+            return max(trio), "ok"
+    return None, "too large"
+
+
 def _as_scalar(out: object) -> float:
     if isinstance(out, torch.Tensor):
         if out.numel() != 1:
             raise FunctionError(f"f must return a scalar, got a tensor of shape {tuple(out.shape)}")
         if out.is_complex():
             raise FunctionError("f must return a real scalar, got a complex one")
-        return float(out.detach().reshape(()).to(torch.float64))
+        return float(out.item())
     if isinstance(out, (int, float)):
         return float(out)
     raise FunctionError(f"f must return a scalar tensor, got {type(out).__name__}")
@@ -134,6 +244,8 @@ class Probe:
     norm: float = 1.0
     note: str = ""
     pass_limit: float = 0.0
+    roundoff: float = math.inf  # the part of ``bound`` that is round-off (inf: unknown)
+    persistent_kink: bool = True  # a "kink" seen down to the smallest step tried (not only at larger ones)
 
     @property
     def mismatch(self) -> float:
@@ -179,6 +291,40 @@ def probe(
 ) -> Probe:
     """Compare ``claim = <g, w>`` with finite differences along ``w`` (see the module docstring).
 
+    Round-off is first bounded with the pessimistic ``settings.eps_f``; the first probe of a check that
+    this leaves undecided measures the noise of ``f`` (:meth:`Evaluator.measure_noise`, 12 evaluations,
+    once per check) and is decided again with it, reusing its evaluations; every later probe uses the
+    measured noise from the start. A correct model decided at once never pays for the measurement.
+    """
+    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
+        return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
+    start = ev.count
+    p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience)
+    # Only when round-off stands in the way (without it the probe would decide), and not after a kink: a
+    # kink on the point would be straddled by the measurement too (see measure_noise)
+    undecided = p.status in ("gray", "unresolved")
+    if undecided and ev.noise is None and settings.measure_noise and _roundoff_bound(p, limits):
+        if math.isfinite(ev.measure_noise(settings.eps_f)):
+            p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience)
+    p.evaluations = ev.count - start
+    return p
+
+
+def _probe(
+    ev: Evaluator,
+    name: str,
+    w: torch.Tensor | Mapping[str, torch.Tensor],
+    claim: float,
+    limits: Limits,
+    xerr: float,
+    settings: FDSettings,
+    *,
+    quick: bool = False,
+    kink_patience: int = 0,
+) -> Probe:
+    """One probe (see :func:`probe`) under the noise model in force: the measured noise of ``f`` when
+    there is one, else the pessimistic ``eps_f``.
+
     ``xerr`` bounds ``eps·Σ|g_i x_i|`` over the support of ``w`` (rounding of the moved point).
     Every verdict rests on two step sizes (4 evaluations), so that the truncation error is measured:
     a single central difference can hide a wrong entry behind its own truncation. ``min_steps`` is kept
@@ -187,8 +333,6 @@ def probe(
     gives up with ``"kink"`` after that many step pairs in a row straddle a kink (for blocks, which are
     split anyway; single entries look further down).
     """
-    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
-        return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     c, s = claim, settings
     start = ev.count
     # samples by step: h -> (D(h), round-off bound of D(h), second difference, its noise)
@@ -196,10 +340,22 @@ def probe(
     samples: list[tuple[float, float, float]] = []
     jump = 0.0  # the largest slope jump seen so far (0: no kink seen)
 
+    roundoff = math.inf  # the round-off part of the bound last computed (inf: none computed)
+
     def done(status: ProbeStatus, est: float, bound: float, h: float, note: str = "") -> Probe:
         samples.sort(key=lambda q: -q[0])  # largest step first: one_sided uses the two smallest
         return Probe(status, claim, est, bound, limits.fail_limit, h, ev.count - start, samples, 1.0, note,
-                     limits.pass_limit)
+                     limits.pass_limit, roundoff if math.isfinite(bound) else math.inf)
+
+    measured = ev.noise is not None and math.isfinite(ev.noise)
+    sigma, ref = (ev.noise or 0.0, max(abs(ev.f0), 1e-300)) if measured else (0.0, 1.0)
+
+    def err(v: float) -> float:
+        """Bound on the round-off of one evaluation of value ``v``: ``NOISE_SAFETY`` times the measured noise
+        (scaled with ``|v|/|f0|``), floored at ``safety`` float64 units of ``|v|``; or ``safety·eps_f·|v|``."""
+        if measured:
+            return max(NOISE_SAFETY * sigma * max(1.0, abs(v) / ref), s.safety * EPS64 * abs(v))
+        return s.safety * s.eps_f * abs(v)
 
     def sample(h: float) -> bool:
         fp, fm = ev.at(name, w, h), ev.at(name, w, -h)
@@ -208,12 +364,12 @@ def probe(
         samples.append((h, fp, fm))
         # f exactly unchanged by ±h: its slope is below one rounding unit of f over h (a slope above it
         # would move f), so the round-off bound is the unit, not the pessimistic eps_f
-        eps = EPS64 if fp == fm == ev.f0 else s.safety * s.eps_f
+        r_pm = EPS64 * (abs(fp) + abs(fm)) if fp == fm == ev.f0 else err(fp) + err(fm)
         at[h] = (
             (fp - fm) / (2 * h),
-            (eps * (abs(fp) + abs(fm)) + 2 * s.safety * xerr) / (2 * h),
+            (r_pm + 2 * s.safety * xerr) / (2 * h),
             fp + fm - 2 * ev.f0,
-            s.safety * (s.eps_f * (abs(fp) + abs(fm) + 2 * abs(ev.f0)) + 3 * xerr),
+            err(fp) + err(fm) + 2 * err(ev.f0) + 3 * s.safety * xerr,
         )
         return True
 
@@ -223,7 +379,7 @@ def probe(
     lo_h = hi_h = h
     down, failed_once, kinked = True, False, 0
     prev_diff = 0.0
-    best: tuple[float, float, float] | None = None  # (bound, estimate, step) of the best smooth pair
+    best: tuple[float, float, float, float] | None = None  # (bound, estimate, step, its round-off part)
     last: tuple[float, float, float] | None = None  # (small step, estimate, round-off) of the last smooth pair
     for _ in range(s.max_refinements):
         if down:
@@ -238,7 +394,7 @@ def probe(
         (db, rb, d2b, n2b), (ds, rs, d2s, n2s) = at[big], at[small]
         est = ds + (ds - db) / (s.ratio**2 - 1)
         trunc = abs(ds - db) / (s.ratio**2 - 1)  # ≈ the truncation of D(small); est's own is far below it
-        bound = trunc + rs + rb
+        bound, ro = trunc + rs + rb, rs + rb
         if not _second_difference_consistent(d2b, d2s, n2b, n2s, s.ratio):
             jump = max(jump, abs(d2b) / big)
             down, kinked = True, kinked + 1  # a kink within ±h: only smaller steps can tell
@@ -258,7 +414,9 @@ def probe(
             # the error of the second (D = φ' + a·h² + b·h⁴ + …, Richardson leaves b·h⁴); their whole
             # difference, plus both pairs' round-off, bounds it with a 255× margin, far tighter than the
             # truncation of D(h/4) when the truncation dominates
-            bound = min(bound, abs(est - last[1]) + last[2] + 2 * (rs + rb))
+            three = abs(est - last[1]) + last[2] + 2 * (rs + rb)
+            if three < bound:
+                bound, ro = three, last[2] + 2 * (rs + rb)
         last = (small, est, rs + rb)
         # A kink on the point with a slope jump J adds J·h to the second difference (besides the h² of
         # the smooth part) and J/2 to every central difference, which Richardson does not remove. The
@@ -266,8 +424,10 @@ def probe(
         # break the h² scaling, or hidden in round-off, is thus in the bound instead of being forgotten.
         r = s.ratio
         bound += (abs(d2b - r * r * d2s) + n2b + r * r * n2s) / (2 * (r - 1) * big)
+        ro += (n2b + r * r * n2s) / (2 * (r - 1) * big)
+        roundoff = ro
         if best is None or bound < best[0]:
-            best = (bound, est, small)
+            best = (bound, est, small, ro)
         verdict = _decide(abs(est - c), bound, limits)
         if quick and verdict is not None:
             return done(verdict, est, bound, small)
@@ -289,10 +449,26 @@ def probe(
         elif not down:
             break  # truncation dominates above, round-off below: no better pair exists
     if jump > 0.0:
-        return done("kink", at[lo_h][0], math.inf, lo_h, "kink at every step")
+        # kinked == 0: the smallest steps were smooth (a crossing near the point, reached by the larger steps
+        # only) but did not resolve the claim: still "kink" (an entry's one-sided derivatives are compared),
+        # but not a persistent one
+        p = done("kink", at[lo_h][0], math.inf, lo_h, "kink at every step" if kinked else "kink at larger steps")
+        p.persistent_kink = kinked > 0
+        return p
     if best is not None:
+        roundoff = best[3]
         return done("unresolved", best[1], best[0], best[2], "finite differences could not resolve the claim")
     return done("unresolved", at[lo_h][0], math.inf, lo_h, "finite differences could not resolve the claim")
+
+
+def _roundoff_bound(p: Probe, limits: Limits) -> bool:
+    """The probe would pass or fail if its bound had no round-off part: a measured, smaller noise may
+    decide it (a mismatch or a spread of rooms too large for the pass limit would not be helped)."""
+    if not math.isfinite(p.roundoff):
+        return False
+    rest = p.bound - p.roundoff
+    m = abs(p.mismatch)
+    return m + rest + limits.noise <= limits.pass_limit or m - rest > limits.fail_limit
 
 
 _MAX_STEP_UP = 256.0  # a probe may grow its step to this many times the first one

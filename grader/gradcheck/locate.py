@@ -92,7 +92,7 @@ def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
     entries of 60, in float32: ``atol`` against ``rtol·60``) would otherwise keep every block holding
     them from passing, and the search would split them all the way down.
     """
-    room = (t.tau * t.scale).reshape(-1).abs()
+    room = t.room()
     out: list[torch.Tensor] = []
     for idx in blocks:
         r = room[idx]
@@ -121,6 +121,7 @@ class Target:
     settings: FDSettings
     seed: int = 0
     blocks: list[torch.Tensor] = field(default_factory=list)  # magnitude_blocks(x), computed once
+    flat: tuple[torch.Tensor, ...] | None = None  # see _flat
 
     @property
     def n(self) -> int:
@@ -153,14 +154,44 @@ class Target:
     def xerr(self, w: torch.Tensor) -> float:
         return EPS64 * float((self.g.abs() * self.x.abs() * (w != 0)).sum())
 
+    def _flat(self) -> tuple[torch.Tensor, ...]:
+        """Flat views used by every block probe (built once): ``v·scale``, ``τ``, ``g``, ``|g·x|`` and each
+        entry's room ``|τ·scale|`` (see :func:`room_blocks`)."""
+        if self.flat is None:
+            self.flat = ((self.v * self.scale).reshape(-1), self.tau.reshape(-1), self.g.reshape(-1),
+                         (self.g * self.x).abs().reshape(-1), (self.tau * self.scale).abs().reshape(-1))
+        return self.flat
+
+    def room(self) -> torch.Tensor:
+        """``|τ_i·scale_i|`` per entry, flat: what orders entries by room (``τ_i|w_i|`` up to ``|v_i|``)."""
+        return self._flat()[4]
+
+    def _block(self, idx: torch.Tensor) -> tuple[torch.Tensor, float, Limits, float]:
+        """``direction(idx)``, the claim along it, ``limits`` and ``xerr``, computed on the block's entries
+        only (the same values as those methods give: ``w`` is non-zero exactly on ``idx``)."""
+        vs, tau, g, gx, _ = self._flat()
+        wv = vs[idx]
+        w = torch.zeros(self.n, dtype=torch.float64)
+        w[idx] = wv
+        gw = g[idx] * wv
+        tw = tau[idx] * wv.abs()
+        noise = HOEFFDING_K * self.rho * float(gw.norm())
+        if tw.numel() == 1:
+            lim = Limits(2 * float(tw[0]), float(tw[0]), noise)
+        else:
+            lim = Limits(2 * float(tw.min()), HOEFFDING_K * float(tw.norm()), noise)
+        return w.reshape(self.g.shape), float(gw.sum()), lim, EPS64 * float(gx[idx].sum())
+
     def probe(self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0, quick: bool = False) -> Probe:
-        w = self.direction(idx, fresh)
-        c = float((self.g * w).sum())
-        lim = self.limits(w)
+        if fresh or idx.numel() == self.n:
+            w = self.direction(idx, fresh)
+            c, lim, xerr = float((self.g * w).sum()), self.limits(w), self.xerr(w)
+        else:
+            w, c, lim, xerr = self._block(idx)
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
-        return probe(self.ev, self.name, w, c, lim, self.xerr(w), self.settings, min_steps=min_steps,
-                     quick=quick, kink_patience=2)
+        return probe(self.ev, self.name, w, c, lim, xerr, self.settings, min_steps=min_steps,
+                     quick=quick, kink_patience=3)
 
 
 _JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
@@ -283,7 +314,16 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         if len(bands) > 1:  # undecided and the rooms far apart: separate them first (see room_blocks)
             return [Node(idx) for idx in bands]
     mid = node.idx.numel() // 2
-    li, ri = node.idx[:mid], node.idx[mid:]
+    idx = node.idx
+    q = node.probe
+    if q is not None and (q.status in ("gray", "unresolved") or (q.status == "kink" and not q.persistent_kink)):
+        # undecided for precision: halve by room (the smaller rooms together), so that the half holding the
+        # smallest rooms also holds the smallest claims (a smaller rounding allowance, a smaller estimate to
+        # resolve) and the other half has a larger smallest room. A block on a kink keeps index order: the
+        # entries one kink moves (a row, a channel) are usually neighbours, and scattering them would put
+        # the kink in more blocks. A failed block keeps it too (its right half's mismatch is inferred below).
+        idx = idx[torch.argsort(t.room()[idx], stable=True)]
+    li, ri = idx[:mid], idx[mid:]
     lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
     left = Node(li, lp)
     right = Node(ri)
@@ -296,6 +336,13 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         if abs(m) - b > lim.fail_limit:
             c = float((t.g * w).sum())
             right = Node(ri, Probe("fail", c, c - m, b, lim.fail_limit, parent.step, 0), inferred=True)
+    elif parent is not None and parent.status == "kink" and parent.persistent_kink and ri.numel() > 1 and (
+            lp.status in ("pass", "fail", "gray")):
+        # The parent is on a kink and its left half is smooth there: the right half holds the kink (for f
+        # piecewise smooth, the slopes of its pieces along w_L + w_R differ exactly as they do along w_R
+        # when they agree along w_L), so it is split without a probe of its own. This only chooses what to
+        # probe: a right half that was smooth after all is split needlessly, never decided.
+        right = Node(ri, Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred"), inferred=True)
     return [left, right]
 
 
