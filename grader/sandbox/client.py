@@ -45,7 +45,7 @@ from grader.errors import (
 from grader.sandbox import bwrap
 from grader.sandbox.frames import WireError, pack
 from grader.sandbox.launcher import Drain, ZygoteProcess
-from grader.sandbox.stuck import stuck_traceback
+from grader.sandbox.stuck import STACKS_SIGNAL, stuck_traceback
 from grader.sandbox.zygote import MAX_SOURCE_BYTES
 from grader.sanitize import clean
 
@@ -57,6 +57,7 @@ MIN_REPLY_ELEMENTS = 1 << 22  # a reply may always hold this many tensor element
 REPLY_ELEMENTS_FACTOR = 64  # ... or this many times what the call sent
 VALUE_CHARS = 1_000_000  # longest string kept in a reply's values (shown text is capped shorter)
 WATCH_EVERY = 0.1  # seconds between two looks at a worker's memory
+STACKS_WAIT = 0.3  # seconds a timed-out worker has to write its stacks before it is killed
 UID_BASE = 200_000  # first user ID given to sessions (grader running as root, inside bwrap)
 
 OutputDrain = Drain  # the worker's stdout/stderr file descriptor (writes that bypass sys.stdout)
@@ -390,7 +391,7 @@ class Session:
         deadline = time.monotonic() + timeout
         try:
             self.sock.settimeout(max(0.01, timeout))
-            self.sock.sendall(pack(encode({**request, "limit": timeout})))
+            self.sock.sendall(pack(encode(request)))
             frame = self._receive(deadline, timeout, during)
             reply = decode(frame, max_elements=max_elements, text=_clean_value)
         except WireError as e:
@@ -449,7 +450,7 @@ class Session:
 
     def _timed_out(self, during: str, timeout: float) -> StudentTimeout:
         """Stop the worker at its time limit; say where in the student's file it was (see grader.sandbox.stuck)."""
-        dump = bytes(self.drain.data).decode("utf-8", "replace") if self.drain is not None else ""
+        dump = self._stacks()
         self._kill()
         try:
             source = self.source or (self.path.read_bytes() if self.path.stat().st_size <= MAX_SOURCE_BYTES else b"")
@@ -458,6 +459,28 @@ class Session:
         where = stuck_traceback(dump, self.worker_path, source.decode("utf-8", "replace"), self.path.name)
         return StudentTimeout(f"{during} did not finish within {timeout:g} s", traceback=where,
                               hint="Look for an infinite loop, or work that grows too fast with the input size.")
+
+    def _stacks(self) -> str:
+        """Ask the worker for its stacks (:data:`STACKS_SIGNAL`) and read what it writes to fd 2 within
+        :data:`STACKS_WAIT` seconds (until the output stops growing)."""
+        drain, pid = self.drain, self.host_pid
+        if drain is None or pid is None:
+            return ""
+        before = len(drain.data)
+        try:
+            os.kill(pid, STACKS_SIGNAL)
+        except OSError:
+            return ""
+        end = time.monotonic() + STACKS_WAIT
+        seen, still_since = before, time.monotonic()
+        while (now := time.monotonic()) < end:
+            n = len(drain.data)
+            if n != seen:
+                seen, still_since = n, now
+            elif n > before and now - still_since >= 0.03:
+                break
+            time.sleep(0.005)
+        return bytes(drain.data[before:]).decode("utf-8", "replace")
 
     def _watch(self, during: str) -> None:
         limit = self.limits

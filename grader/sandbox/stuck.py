@@ -1,16 +1,21 @@
 """Where the student's code was when a time limit stopped it.
 
-Just before the parent's deadline, the worker has :mod:`faulthandler` write every thread's stack to its file
-descriptor 2, which the parent drains (a submission's ``print`` goes elsewhere, to a capped in-memory
-stream). When the deadline passes, the parent reads that dump, keeps the frames in the student's file only,
-and shows them like a Python traceback, each with the line of the file that the grader itself holds. The
+The worker registers :mod:`faulthandler` on :data:`STACKS_SIGNAL`. At a time limit the parent sends that
+signal before it kills the worker; faulthandler's handler (C code, run even while a C loop holds the GIL)
+writes every thread's stack to the worker's file descriptor 2, which the parent drains (a submission's
+``print`` goes elsewhere, to a capped in-memory stream). The parent keeps the frames in the student's file
+only, and shows them like a Python traceback, each with the line of the file the grader itself holds. The
 dump is the child's text, so it proves nothing: at worst a submission forges where it says it stopped, in
-its own report. Nothing of it is shown but file line numbers and the grader's copy of those lines.
+its own report. A submission that blocks or takes over the signal, or fills fd 2 first, gets no traceback.
+Nothing runs for this on the way of a call: it costs only at a timeout.
 """
 
 from __future__ import annotations
 
 import re
+import signal
+
+STACKS_SIGNAL = signal.SIGUSR1
 
 _THREAD = re.compile(r"^(?:Current thread|Thread) 0x[0-9a-fA-F]+ \(most recent call first\):\s*$", re.M)
 _FRAME = re.compile(r'^\s*File "(?P<file>[^"\n]+)", line (?P<line>\d{1,7}) in (?P<name>[A-Za-z_<>][\w<>.]{0,80})\s*$')
@@ -35,8 +40,3 @@ def stuck_traceback(dump: str, student_path: str, source: str, shown_name: str) 
                 out.append(f"    {code[:200]}")
         return "\n".join(out) + "\n"
     return ""
-
-
-def watchdog_delay(limit: float) -> float:
-    """When the worker writes its stacks: a little before the parent's deadline."""
-    return max(0.05, limit - min(0.3, 0.1 * limit))

@@ -19,7 +19,7 @@ import torch
 
 from grader.sandbox import guard, oprecord
 from grader.sandbox.codec import Opaque, WireError, decode, encode, pack
-from grader.sandbox.stuck import watchdog_delay
+from grader.sandbox.stuck import STACKS_SIGNAL
 from grader.trusted import TrustedFunction
 
 MODULE_NAME = "submission"
@@ -69,31 +69,22 @@ class Worker:
 
     # -- requests ---------------------------------------------------------------------------------
     def serve(self) -> None:
+        # At a time limit the parent sends SIGUSR1 before it kills this process: faulthandler then writes
+        # the stacks to fd 2, where the parent reads which line of the student's file was running.
+        faulthandler.register(STACKS_SIGNAL, file=2, all_threads=True)
         while True:
             req = self.recv()
             if req is None:
                 return
             op = req.get("op")
             if op == "load":
-                self.send(self._watched(req.get("limit"), self.load))
+                self.send(self.load())
             elif op == "call":
-                self.send(self._watched(req.get("limit"), self.call, req["fn"], req["args"], req["kwargs"]))
+                self.send(self.call(req["fn"], req["args"], req["kwargs"]))
             elif op == "ping":
                 self.send({"ok": True})
             else:
                 self.send({"ok": False, "error": {"kind": "protocol", "message": f"unknown op {op!r}"}})
-
-    def _watched(self, limit: Any, run: Any, *args: Any) -> dict[str, Any]:
-        """``run(*args)``; should it still run just before the parent's time limit, every thread's stack is
-        written to fd 2, where the parent reads which line of the student's file was running."""
-        armed = isinstance(limit, int | float) and 0 < limit < 1e6
-        if armed:
-            faulthandler.dump_traceback_later(watchdog_delay(float(limit)), file=2)
-        try:
-            return run(*args)
-        finally:
-            if armed:
-                faulthandler.cancel_dump_traceback_later()
 
     def load(self) -> dict[str, Any]:
         torch.set_num_threads(int(self.config.get("threads", 1)))

@@ -70,7 +70,7 @@ def test_endless_import_is_stopped_at_the_import_limit_with_a_hint(write_submiss
     assert first.message == "importing your file did not finish within 1.5 s"
     assert "top level of your file runs when the grader imports it" in first.advice
     assert 'if __name__ == "__main__":' in first.advice
-    assert 'line' in first.traceback and "in <module>" in first.traceback and "while True:" in first.traceback
+    assert "in <module>\n    while True:" in first.traceback or "in <module>\n    pass" in first.traceback
     assert result.complete  # the student's fault, not the grader's
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from grader.sandbox.stuck import HEADER, stuck_traceback, watchdog_delay
+from grader.sandbox.stuck import HEADER, stuck_traceback
 
-SOURCE = "import torch\n\ndef helper(n):\n    while n:\n        n += 1\n\ndef ls_loss(W, theta, y):\n    return helper(1)\n"
+SOURCE = ("import torch\n\ndef helper(n):\n    while n:\n        n += 1\n\n"
+          "def ls_loss(W, theta, y):\n    return helper(1)\n")
 DUMP = """Timeout (0:00:09.700000)!
 Thread 0x00007f0000000001 (most recent call first):
   File "/usr/lib/python3.11/threading.py", line 320 in wait
@@ -37,9 +38,3 @@ def test_a_forged_dump_shows_only_line_numbers_and_the_graders_lines():
               '  File "/work/s3/least_squares.py", line 3 in helper\n')
     out = stuck_traceback(forged, "/work/s3/least_squares.py", SOURCE, "least_squares.py")
     assert out == f'{HEADER}\n  File "least_squares.py", line 3, in helper\n    def helper(n):\n'
-
-
-def test_the_dump_comes_a_little_before_the_deadline():
-    assert watchdog_delay(10) == 9.7
-    assert watchdog_delay(1) == 0.9
-    assert watchdog_delay(0.01) == 0.05
