@@ -42,12 +42,31 @@ def render(report: Report, console: Console, *, verbose: bool = False) -> None:
     for p in shown.problems:
         console.print(Text("⚠ " + p, style="yellow"))
     console.print(check_table(shown, verbose))
+    same = _same_failures(shown.checks)
     for c in shown.checks:
         if not c.passed:
-            console.print(failure_panel(c, verbose, report.audience == "instructor"))
+            if id(c) in same:
+                console.print(failure_panel(c, verbose, report.audience == "instructor", also=same[id(c)]))
         elif verbose and (c.notes or c.output):
             console.print(notes_panel(c))
     console.print(total_line(shown))
+
+
+def _same_failures(checks: list[CheckResult]) -> dict[int, list[str]]:
+    """The failed checks that get a panel (by ``id``), each with the titles of the later checks that failed
+    the very same way (an import that failed fails every check alike): one panel says it once."""
+    first: dict[tuple, CheckResult] = {}
+    out: dict[int, list[str]] = {}
+    for c in checks:
+        if c.passed:
+            continue
+        key = (c.status, c.message, c.details, c.advice, c.traceback, c.output) if not c.attachments else (id(c),)
+        if key in first:
+            out[id(first[key])].append(c.title)
+        else:
+            first[key] = c
+            out[id(c)] = []
+    return out
 
 
 def seed_text(env: dict) -> str:
@@ -91,7 +110,7 @@ def check_table(r: ExerciseResult, verbose: bool) -> Table:
     return t
 
 
-def failure_panel(c: CheckResult, verbose: bool, instructor: bool = False) -> Panel:
+def failure_panel(c: CheckResult, verbose: bool, instructor: bool = False, also: list[str] | None = None) -> Panel:
     icon, style = ICONS.get(c.status, ("?", "white"))
     parts: list[RenderableType] = [Text(c.message, style="bold")]
     if c.status == "grader_error":
@@ -108,7 +127,11 @@ def failure_panel(c: CheckResult, verbose: bool, instructor: bool = False) -> Pa
             parts.append(drawn)
     if c.output and verbose:
         parts.append(Text("Your code printed:\n" + c.output[:4000].rstrip(), style="dim"))
-    return Panel(Group(*parts), title=Text(f"{icon} {c.title}"), title_align="left", border_style=style)
+    if also:
+        parts.append(Text(f"The same for {len(also)} more check{'s' if len(also) > 1 else ''}: " + "; ".join(also),
+                          style="dim"))
+    title = f"{icon} {c.title}" + (f" (and {len(also)} more)" if also else "")
+    return Panel(Group(*parts), title=Text(title), title_align="left", border_style=style)
 
 
 def _attachment(a: object) -> RenderableType | None:
