@@ -267,6 +267,11 @@ def sweep(token: str) -> int:
     return killed
 
 
+def _read_source(path: Path) -> bytes | None:
+    """The submission's bytes, or None when it is larger than :data:`MAX_SOURCE_BYTES` (then not read)."""
+    return path.read_bytes() if path.stat().st_size <= MAX_SOURCE_BYTES else None
+
+
 class Session:
     """One submission in one worker process. Restarted transparently after a timeout or crash."""
 
@@ -297,8 +302,8 @@ class Session:
             self.workdir = f"{bwrap.WORKDIR}/s{sid}"
             self.worker_path = f"{self.workdir}/{path.name}"
             # Read only what may be sent: a huge file is refused without being read.
-            self.source = path.read_bytes() if path.stat().st_size <= MAX_SOURCE_BYTES else b""
-            self.too_large = path.stat().st_size > MAX_SOURCE_BYTES
+            source = _read_source(path)
+            self.source, self.too_large = source or b"", source is None
         else:
             self.workdir, self.worker_path, self.source = str(path.parent), str(path), b""
 
@@ -453,7 +458,7 @@ class Session:
         dump = self._stacks()
         self._kill()
         try:
-            source = self.source or (self.path.read_bytes() if self.path.stat().st_size <= MAX_SOURCE_BYTES else b"")
+            source = self.source or _read_source(self.path) or b""
         except OSError:
             source = b""
         where = stuck_traceback(dump, self.worker_path, source.decode("utf-8", "replace"), self.path.name)
