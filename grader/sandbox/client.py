@@ -461,7 +461,8 @@ class Session:
             source = self.source or _read_source(self.path) or b""
         except OSError:
             source = b""
-        where = stuck_traceback(dump, self.worker_path, source.decode("utf-8", "replace"), self.path.name)
+        # the student's file is the child's text too: its lines go through the one sanitiser
+        where = clean(stuck_traceback(dump, self.worker_path, source.decode("utf-8", "replace"), self.path.name))
         return StudentTimeout(f"{during} did not finish within {timeout:g} s", traceback=where,
                               hint="Look for an infinite loop, or work that grows too fast with the input size.")
 

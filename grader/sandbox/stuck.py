@@ -7,7 +7,8 @@ writes every thread's stack to the worker's file descriptor 2, which the parent 
 only, and shows them like a Python traceback, each with the line of the file the grader itself holds. The
 dump is the child's text, so it proves nothing: at worst a submission forges where it says it stopped, in
 its own report. A submission that blocks or takes over the signal, or fills fd 2 first, gets no traceback.
-Nothing runs for this on the way of a call: it costs only at a timeout.
+Nothing runs for this on the way of a call: it costs only at a timeout. The file's lines are the student's
+text as well: the caller passes the result through the one sanitiser (grader.sanitize.clean).
 """
 
 from __future__ import annotations

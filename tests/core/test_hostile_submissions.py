@@ -74,6 +74,14 @@ def test_endless_import_is_stopped_at_the_import_limit_with_a_hint(write_submiss
     assert result.complete  # the student's fault, not the grader's
 
 
+def test_where_a_timeout_stopped_is_shown_without_the_files_control_characters(write_submission, sandbox):
+    src = OK + "def ls_loss(W, theta, y):\n    while True: _ = '\x1b[2J\x1b]0;owned\x07'\n"
+    result = run(write_submission, sandbox, src, timeout=1.5)
+    (timeout,) = [c for c in result.checks if c.status == "timeout" and "ls_loss" in c.message][:1]
+    assert "in ls_loss" in timeout.traceback and "while True: _ =" in timeout.traceback
+    assert "\x1b" not in timeout.traceback and "\x07" not in timeout.traceback
+
+
 def test_loop_ignoring_sigterm_is_still_stopped(write_submission, sandbox):
     src = OK + ("import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                 "def ls_grad(W, theta, y):\n    while True:\n        pass\n")
