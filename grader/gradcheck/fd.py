@@ -35,7 +35,7 @@ step gives ``"kink"``: the caller compares the claim with the one-sided derivati
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,28 +74,29 @@ class Evaluator:
         self.f = f
         self.x = {k: v for k, v in x.items()}
         self.count = 0
-        self.f0 = self._call(self.x)
+        self.f0 = self._call({})
         # Measured noise of f near x (see measure_noise): None until measured; NaN when the measurement
         # failed (the pessimistic model of FDSettings then stays in force)
         self.noise: float | None = None
         # Evaluations along the last direction, by step: a probe re-run with the measured noise reuses them
         self._memo_u: object = None
-        self._memo: dict[tuple[str, float], float] = {}
+        self._memo_name = ""
+        self._memo: dict[float, float] = {}
 
     def at(self, name: str, u: torch.Tensor | Mapping[str, torch.Tensor], t: float) -> float:
         """``f(x + t·u)``: ``u`` moves tensor ``name``, or, as a dict, several tensors at once (a joint
         probe of the whole model, see :func:`grader.gradcheck.locate.joint_probe`). The values along the
         last direction object are remembered (not counted again)."""
-        if u is not self._memo_u:
-            self._memo_u, self._memo = u, {}
-        key = (name, t)
-        if key in self._memo:
-            return self._memo[key]
-        moved = dict(self.x)
-        parts = u.items() if isinstance(u, Mapping) else ((name, u),)
-        for k, uk in parts:
-            moved[k] = torch.add(self.x[k], uk, alpha=t)
-        value = self._memo[key] = self._call(moved, fresh=[k for k, _ in parts])
+        if u is not self._memo_u or name != self._memo_name:
+            self._memo_u, self._memo_name, self._memo = u, name, {}
+        memo = self._memo
+        if t in memo:
+            return memo[t]
+        if isinstance(u, Mapping):
+            moved = {k: torch.add(self.x[k], uk, alpha=t) for k, uk in u.items()}
+        else:
+            moved = {name: torch.add(self.x[name], u, alpha=t)}
+        value = memo[t] = self._call(moved)
         return value
 
     def measure_noise(self, ceiling: float = 1e-14) -> float:
@@ -118,7 +119,7 @@ class Evaluator:
         while delta not in tried:
             tried.add(delta)
             values = [self.f0 if i == 0 else
-                      self._call({k: torch.add(v, u[k], alpha=i * delta) for k, v in self.x.items()}, self.x.keys())
+                      self._call({k: torch.add(v, u[k], alpha=i * delta) for k, v in self.x.items()})
                       for i in range(-half, half + 1)]
             if not all(math.isfinite(v) for v in values):
                 break
@@ -132,14 +133,17 @@ class Evaluator:
                 delta * 100 if verdict == "too small" and delta >= NOISE_STEP else delta)
         return self.noise
 
-    def _call(self, params: Mapping[str, torch.Tensor], fresh: Collection[str] = ()) -> float:
-        """``f(params)`` on copies: every tensor is cloned except those named in ``fresh``, which the
-        caller has just made and holds no other reference to (a moved tensor)."""
+    def _call(self, moved: Mapping[str, torch.Tensor]) -> float:
+        """``f`` at ``x`` with the tensors of ``moved`` in place of their own: those the caller has just made
+        and holds no other reference to; every other tensor is passed as a copy."""
         self.count += 1
-        fresh = {k: (v if k in fresh else v.clone()) for k, v in params.items()}
+        args = {k: moved[k] if k in moved else v.clone() for k, v in self.x.items()}
         try:
-            with torch.no_grad():
-                out = self.f(fresh)
+            if torch.is_grad_enabled():
+                with torch.no_grad():
+                    out = self.f(args)
+            else:  # the check runs under no_grad already (check_gradients): the context costs a little per call
+                out = self.f(args)
         except Exception as e:  # noqa: BLE001 - any failure of user code is reported, not raised
             raise FunctionError(f"f raised {type(e).__name__}: {e}") from e
         return _as_scalar(out)
@@ -246,6 +250,7 @@ class Probe:
     pass_limit: float = 0.0
     roundoff: float = math.inf  # the part of ``bound`` that is round-off (inf: unknown)
     persistent_kink: bool = True  # a "kink" seen down to the smallest step tried (not only at larger ones)
+    measured_noise: bool = False  # its round-off came from the measured noise of f (not the pessimistic eps_f)
 
     @property
     def mismatch(self) -> float:
@@ -345,7 +350,7 @@ def _probe(
     def done(status: ProbeStatus, est: float, bound: float, h: float, note: str = "") -> Probe:
         samples.sort(key=lambda q: -q[0])  # largest step first: one_sided uses the two smallest
         return Probe(status, claim, est, bound, limits.fail_limit, h, ev.count - start, samples, 1.0, note,
-                     limits.pass_limit, roundoff if math.isfinite(bound) else math.inf)
+                     limits.pass_limit, roundoff if math.isfinite(bound) else math.inf, measured_noise=measured)
 
     measured = ev.noise is not None and math.isfinite(ev.noise)
     sigma, ref = (ev.noise or 0.0, max(abs(ev.f0), 1e-300)) if measured else (0.0, 1.0)
@@ -468,6 +473,8 @@ def _roundoff_bound(p: Probe, limits: Limits) -> bool:
         return False
     rest = p.bound - p.roundoff
     m = abs(p.mismatch)
+    if p.status == "unresolved" and p.roundoff >= rest and m <= limits.fail_limit:
+        return True  # round-off is most of the bound: the blocks this one is split into would meet it too
     return m + rest + limits.noise <= limits.pass_limit or m - rest > limits.fail_limit
 
 
