@@ -95,9 +95,12 @@ def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
     room = t.room()
     out: list[torch.Tensor] = []
     for idx in blocks:
+        if idx.numel() < 2:
+            out.append(idx)
+            continue
         r = room[idx]
-        top = float(r.max()) if idx.numel() else 0.0
-        if idx.numel() < 2 or not top > 0:
+        low, top = (float(v) for v in torch.aminmax(r))
+        if not top > 0 or top < _ROOM_SPREAD * low:  # one band (the common case): nothing to split
             out.append(idx)
             continue
         band = torch.floor(torch.log(top / r.clamp(min=top * 1e-300)) / math.log(_ROOM_SPREAD)).long()
@@ -155,32 +158,36 @@ class Target:
         return EPS64 * float((self.g.abs() * self.x.abs() * (w != 0)).sum())
 
     def _flat(self) -> tuple[torch.Tensor, ...]:
-        """Flat views used by every block probe (built once): ``v·scale``, ``τ``, ``g``, ``|g·x|`` and each
-        entry's room ``|τ·scale|`` (see :func:`room_blocks`)."""
+        """Flat views used by every block probe (built once): ``v·scale``, each entry's room ``|τ·scale|``
+        (see :func:`room_blocks`), and the rows ``v·scale``, ``g·v·scale``, ``τ·|v·scale|``, ``|g·x|``
+        stacked, so that a block gathers all four in one indexing."""
         if self.flat is None:
-            self.flat = ((self.v * self.scale).reshape(-1), self.tau.reshape(-1), self.g.reshape(-1),
-                         (self.g * self.x).abs().reshape(-1), (self.tau * self.scale).abs().reshape(-1))
+            vs = (self.v * self.scale).reshape(-1)
+            tau, g = self.tau.reshape(-1), self.g.reshape(-1)
+            rows = torch.stack([vs, g * vs, tau * vs.abs(), (self.g * self.x).abs().reshape(-1)])
+            self.flat = (vs, (self.tau * self.scale).abs().reshape(-1), rows)
         return self.flat
 
     def room(self) -> torch.Tensor:
         """``|τ_i·scale_i|`` per entry, flat: what orders entries by room (``τ_i|w_i|`` up to ``|v_i|``)."""
-        return self._flat()[4]
+        return self._flat()[1]
 
     def _block(self, idx: torch.Tensor) -> tuple[torch.Tensor, float, Limits, float]:
         """``direction(idx)``, the claim along it, ``limits`` and ``xerr``, computed on the block's entries
         only (the same values as those methods give: ``w`` is non-zero exactly on ``idx``)."""
-        vs, tau, g, gx, _ = self._flat()
-        wv = vs[idx]
+        vs, _, rows = self._flat()
+        sel = rows[:, idx]
         w = torch.zeros(self.n, dtype=torch.float64)
-        w[idx] = wv
-        gw = g[idx] * wv
-        tw = tau[idx] * wv.abs()
-        noise = HOEFFDING_K * self.rho * float(gw.norm())
-        if tw.numel() == 1:
-            lim = Limits(2 * float(tw[0]), float(tw[0]), noise)
+        w[idx] = sel[0]
+        _, c, _, gx = sel.sum(1).tolist()
+        gw_norm, tw_norm = sel[1:3].norm(dim=1).tolist()
+        noise = HOEFFDING_K * self.rho * gw_norm
+        tw_min = float(sel[2].min())
+        if idx.numel() == 1:
+            lim = Limits(2 * tw_min, tw_min, noise)
         else:
-            lim = Limits(2 * float(tw.min()), HOEFFDING_K * float(tw.norm()), noise)
-        return w.reshape(self.g.shape), float(gw.sum()), lim, EPS64 * float(gx[idx].sum())
+            lim = Limits(2 * tw_min, HOEFFDING_K * tw_norm, noise)
+        return w.reshape(self.g.shape), c, lim, EPS64 * gx
 
     def probe(self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0, quick: bool = False) -> Probe:
         if fresh or idx.numel() == self.n:
@@ -236,6 +243,8 @@ class Node:
     idx: torch.Tensor  # flat indices
     probe: Probe | None = None
     inferred: bool = False  # the probe was inferred from the parent minus the left half
+    kink_single: bool = False  # a single entry split off a small block on a kink (see _KINK_SINGLES)
+    dense: bool = False  # its parent and its parent's left half were both on a kink (see _KINK_SINGLES)
 
 
 @dataclass
@@ -281,13 +290,13 @@ def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, ma
                 res.top = res.top or (None if node.inferred else p)
             if localise and p.status in ("gray", "unresolved") and abs(p.mismatch) + p.bound <= p.tolerance:
                 continue  # the tensor is known wrong; this block does not hold what made it fail
-            if node.idx.numel() == 1:
-                _classify_leaf(t, res, node)
+            if node.idx.numel() == 1:  # decided on the probe just made (an inferred one is confirmed there)
+                _classify_leaf(t, res, node if node.probe is not None else Node(node.idx, p))
             elif p.status == "fail" and not localise:
                 res.failing.append(Node(node.idx, p, node.inferred))
             else:
-                nxt.extend(_split(t, res, Node(node.idx, p, node.inferred)))
-        if len(nxt) > max_blocks:
+                nxt.extend(_split(t, res, Node(node.idx, p, node.inferred, dense=node.dense)))
+        if sum(not nd.kink_single for nd in nxt) > max_blocks:
             _leave(res, nxt)
             return res
         frontier = nxt
@@ -308,11 +317,21 @@ def _leave(res: Resolution, nodes: list[Node]) -> None:
             res.undecided.append(nd)
 
 
+# A block this small on a kink, in a region where kinks are dense (its parent and the parent's left half were both
+# on one), is split into single entries at once, each probed as any leaf is: one ReLU or max tie moves a whole row,
+# and halving would first probe every half of it. Where kinks are sparse, halving stays cheaper. This only chooses
+# what to probe. Such single entries do not count against ``max_blocks`` (the breadth of the search): each is one
+# probe, within ``max_probes``
+_KINK_SINGLES = 8
+
+
 def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
+    if node.dense and node.probe is not None and node.probe.status == "kink" and node.idx.numel() <= _KINK_SINGLES:
+        return [Node(node.idx[i : i + 1], kink_single=True) for i in range(node.idx.numel())]
     if node.probe is None or node.probe.status != "fail":
         bands = room_blocks(t, [node.idx])
         if len(bands) > 1:  # undecided and the rooms far apart: separate them first (see room_blocks)
-            return [Node(idx) for idx in bands]
+            return [_band(t, node, idx) for idx in bands]
     mid = node.idx.numel() // 2
     idx = node.idx
     q = node.probe
@@ -325,8 +344,9 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         idx = idx[torch.argsort(t.room()[idx], stable=True)]
     li, ri = idx[:mid], idx[mid:]
     lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
-    left = Node(li, lp)
-    right = Node(ri)
+    dense = node.probe is not None and node.probe.status == "kink" and lp.status == "kink"
+    left = Node(li, lp, dense=dense)
+    right = Node(ri, dense=dense)
     parent = node.probe
     if parent is not None and parent.status == "fail" and lp.status in ("pass", "fail", "gray"):
         m = parent.mismatch - lp.mismatch
@@ -344,6 +364,23 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         # probe: a right half that was smooth after all is split needlessly, never decided.
         right = Node(ri, Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred"), inferred=True)
     return [left, right]
+
+
+_NEARLY_ALL = 0.9  # a room band holding this much of its block is probed about as the block was
+
+
+def _band(t: Target, node: Node, idx: torch.Tensor) -> Node:
+    """A room band of ``node``, a block left undecided. A band holding nearly all of the block, whose pass limit
+    is still below the block's measured bound less its round-off part, would be undecided the same way (its
+    truncation is about the block's): it is marked undecided (inferred) and halved without a probe of its own.
+    This only chooses what to probe."""
+    q = node.probe
+    if q is None or q.status not in ("gray", "unresolved") or idx.numel() < _NEARLY_ALL * node.idx.numel():
+        return Node(idx)
+    pass_limit = 2 * float(t._flat()[2][2, idx].min())
+    if not (q.bound if q.measured_noise else q.bound - q.roundoff) > pass_limit:  # (a measured noise may shrink it)
+        return Node(idx)
+    return Node(idx, Probe("unresolved", 0.0, 0.0, q.bound, q.tolerance, q.step, 0, note="inferred"), inferred=True)
 
 
 def parent_failed(node: Node) -> bool:
