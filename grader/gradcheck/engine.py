@@ -110,14 +110,14 @@ def check_gradients(
         return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
     verdicts = []
     try:
-        joint, targets = _joint(ev, claimed, opts)
-        passed = joint if joint is not None and joint.status == "pass" else None
-        for name in x64:
-            verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, passed, targets.get(name)))
+        with torch.no_grad():  # for every evaluation of f at once
+            joints, passed, targets = _joint(ev, claimed, opts)
+            for name in x64:
+                verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, passed.get(name), targets.get(name)))
     except FunctionError as e:
         return _error_result(str(e), seed, start, settings, ev.count)
-    if joint is not None:  # the joint probe's evaluations, counted once, with the first tensor it covered
-        next(v for v in verdicts if v.name in targets).evaluations += joint.evaluations
+    for joint, first in joints:  # a joint probe's evaluations, counted once, with the first tensor it covered
+        next(v for v in verdicts if v.name == first).evaluations += joint.evaluations
     notes = [f"{k!r} is not a parameter of f: ignored" for k in claimed if k not in x64]
     return _finish(verdicts, ev, opts, notes, start)
 
@@ -182,11 +182,18 @@ class _Options:
     error_map_limit: int
 
 
-def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> tuple[Probe | None, dict[str, Target]]:
+def _joint(
+    ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options
+) -> tuple[list[tuple[Probe, str]], dict[str, Probe], dict[str, Target]]:
     """Probe every checkable tensor along one joint direction (:func:`locate.joint_probe`). A pass
-    decides them all at once (4 evaluations for a correct model instead of 4 per tensor); anything
-    else decides nothing and each tensor is probed on its own, as without it. Returns the probe (None
-    with fewer than two tensors) and the targets it built, reused by each tensor's own check."""
+    decides them all at once (4 evaluations for a correct model instead of 4 per tensor). Anything else
+    decides nothing. When precision stood in the way (the bound too wide against the smallest room), the
+    largest tensor, whose many entries make most of the truncation, is left to its own probes and the
+    others are probed jointly once more. Tensors no joint probe passed are probed on their own.
+
+    Returns the joint probes (each with the first tensor it covered, whose count its evaluations join),
+    the passing probe of each tensor decided that way, and the targets built, reused by each tensor's
+    own check."""
     targets = []
     for name, x in ev.x.items():
         raw = claimed.get(name)
@@ -197,8 +204,25 @@ def _joint(ev: Evaluator, claimed: Mapping[str, torch.Tensor], o: _Options) -> t
         if g.shape != x.shape or not bool(torch.isfinite(g).all()):
             continue
         targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
-    p = joint_probe(targets)
-    return p, {t.name: t for t in targets}
+    probes: list[tuple[Probe, str]] = []
+    passed: dict[str, Probe] = {}
+    group = targets
+    for _ in range(_JOINT_ROUNDS):
+        p = joint_probe(group)
+        if p is None:
+            break
+        probes.append((p, group[0].name))
+        if p.status == "pass":
+            passed.update((t.name, p) for t in group)
+            break
+        if p.status not in ("gray", "unresolved"):
+            break  # a kink or a failure: the largest tensor is no likelier to hold it than the others
+        largest = max(group, key=lambda t: t.n)
+        group = [t for t in group if t is not largest]
+    return probes, passed, {t.name: t for t in targets}
+
+
+_JOINT_ROUNDS = 2  # joint probes tried: all tensors, then all but the largest
 
 
 def _check_tensor(
