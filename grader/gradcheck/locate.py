@@ -394,7 +394,7 @@ def _classify_leaf(t: Target, res: Resolution, node: Node) -> None:
     p = node.probe
     if p is None or node.inferred:
         p = _count(res, t.probe(node.idx))
-    w = float(t.direction(node.idx).reshape(-1)[i])
+    w = float(t._flat()[0][i])  # direction(node.idx) at its one entry
     gi = float(t.g.reshape(-1)[i])
     if p.status == "pass":
         return

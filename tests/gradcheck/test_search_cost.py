@@ -1,0 +1,171 @@
+"""What the search probes, and how often: the choices that only decide cost, never a verdict.
+
+Each test compares evaluation or probe counts (deterministic), never times.
+"""
+
+from __future__ import annotations
+
+import torch
+from pytest import MonkeyPatch
+
+from grader.gradcheck import check_gradients
+from grader.gradcheck import engine as engine_module
+from grader.gradcheck import locate
+from grader.gradcheck.engine import _target, engine_tolerance
+from grader.gradcheck.fd import Evaluator, Probe
+
+D = torch.float64
+
+
+def _rows_on_a_tie(rows: tuple[int, ...]) -> tuple[object, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``relu(X Wᵀ)`` summed, with the hidden units ``rows`` exactly at 0 on one sample: every entry of those
+    rows of ``W`` is on a kink; the claim takes ReLU'(0) = 0, a valid subgradient."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 8, generator=g, dtype=D)
+    x[0] = torch.arange(1, 9, dtype=D) / 4  # no zero: a tie in a row moves with each of its entries
+    w = torch.randn(8, 8, generator=g, dtype=D)
+    for r in rows:
+        w[r, -1] = 0.0
+        w[r, -1] = -float(x[0] @ w[r]) / float(x[0, -1])  # unit r is exactly 0 on sample 0
+    c = torch.linspace(0.5, 1.5, 8, dtype=D)
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (torch.relu(x @ p["W"].T) * c).sum() + 0.1 * (p["W"] ** 2).sum()
+
+    q = w.clone().requires_grad_(True)
+    f({"W": q}).backward()
+    assert q.grad is not None
+    return f, {"W": w}, {"W": q.grad.detach()}
+
+
+def _single_probes(monkeypatch: MonkeyPatch) -> list[int]:
+    seen: list[int] = []
+    real = locate.Target.probe
+
+    def probe(self: locate.Target, idx: torch.Tensor, **kw: object) -> Probe:
+        if idx.numel() == 1 and not kw.get("fresh"):
+            seen.append(int(idx[0]))
+        return real(self, idx, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(locate.Target, "probe", probe)
+    return seen
+
+
+def test_no_entry_is_probed_twice(monkeypatch: MonkeyPatch) -> None:
+    # a right half reached unprobed used to be probed by the search and again when its entry was classified
+    f, p, g = _rows_on_a_tie((2, 5))
+    seen = _single_probes(monkeypatch)
+    r = check_gradients(f, p, g)
+    assert r.passed and r.tensor("W").localisation is not None
+    assert len(r.tensor("W").localisation.kinks) == 16  # two whole rows
+    assert seen and len(seen) == len(set(seen))
+
+
+def test_a_small_block_on_dense_kinks_goes_to_single_entries(monkeypatch: MonkeyPatch) -> None:
+    f, p, g = _rows_on_a_tie((2, 3, 5))
+    singles = check_gradients(f, p, g)
+    monkeypatch.setattr(locate, "_KINK_SINGLES", 1)  # halving all the way down
+    halving = check_gradients(f, p, g)
+    assert singles.passed and halving.passed
+    kinks = singles.tensor("W").localisation.kinks  # type: ignore[union-attr]
+    assert kinks == halving.tensor("W").localisation.kinks  # type: ignore[union-attr]
+    assert len(kinks) == 24
+    assert singles.evaluations < halving.evaluations
+
+
+def test_a_lone_kink_is_still_found_by_halving(monkeypatch: MonkeyPatch) -> None:
+    # sparse kinks: no block is "dense" (a kinked block with a kinked left half), so nothing goes to singles
+    x = torch.tensor([0.0, 0.7, -0.3, 1.2, 0.4, -0.9, 0.2, 1.1], dtype=D)
+
+    def f(q: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 3 * torch.relu(q["x"]).sum() + (q["x"] ** 2).sum()
+
+    claim = 3 * (x > 0).to(D) + 2 * x
+    seen = _single_probes(monkeypatch)
+    r = check_gradients(f, {"x": x}, {"x": claim})
+    assert r.passed
+    assert r.tensor("x").localisation.kinks == [[0]]  # type: ignore[union-attr]
+    assert len(seen) < 8  # not every entry on its own
+
+
+def test_after_an_imprecise_joint_probe_the_smaller_tensors_are_probed_jointly_again(monkeypatch: MonkeyPatch) -> None:
+    g = torch.Generator().manual_seed(0)
+    p = {"W": torch.randn(40, 30, generator=g, dtype=D), "b": torch.randn(30, generator=g, dtype=D),
+         "c": torch.randn(5, generator=g, dtype=D)}
+
+    def f(q: dict[str, torch.Tensor]) -> torch.Tensor:
+        return torch.tanh(q["W"] @ q["b"]).sum() + (q["c"] ** 3).sum()
+
+    qs = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+    f(qs).backward()
+    claim = {k: v.grad.detach() for k, v in qs.items()}  # type: ignore[union-attr]
+    groups: list[list[str]] = []
+    real = engine_module.joint_probe
+
+    def joint(targets: list[locate.Target]) -> Probe | None:
+        groups.append([t.name for t in targets])
+        out = real(targets)
+        if out is not None and len(groups) == 1:  # as if the first were too imprecise to decide
+            return Probe("unresolved", out.claim, out.estimate, out.bound, out.tolerance, out.step, out.evaluations)
+        return out
+
+    monkeypatch.setattr(engine_module, "joint_probe", joint)
+    r = check_gradients(f, p, claim)
+    assert r.passed
+    assert groups == [["W", "b", "c"], ["b", "c"]]  # the largest, W, is left to its own probes
+    assert r.evaluations == 1 + sum(t.evaluations for t in r.tensors)  # f(x), then each joint probe once
+
+
+def test_a_kinked_joint_probe_is_not_retried_without_the_largest(monkeypatch: MonkeyPatch) -> None:
+    f, p, g = _rows_on_a_tie((2,))
+    p = {**p, "v": torch.tensor([0.5, -1.0], dtype=D)}
+    g = {**g, "v": torch.tensor([1.0, -2.0], dtype=D)}
+
+    def f2(q: dict[str, torch.Tensor]) -> torch.Tensor:
+        return f(q) + (q["v"] ** 2).sum()  # type: ignore[operator]
+
+    groups: list[list[str]] = []
+    real = engine_module.joint_probe
+
+    def joint(targets: list[locate.Target]) -> Probe | None:
+        groups.append([t.name for t in targets])
+        return real(targets)
+
+    monkeypatch.setattr(engine_module, "joint_probe", joint)
+    r = check_gradients(f2, p, g)
+    assert r.passed
+    assert groups == [["W", "v"]]  # a kink: the largest is no likelier to hold it than the others
+
+
+def _banded_target() -> locate.Target:
+    # as in test_entries_whose_rooms_are_far_apart_are_separated_before_halving: 0 beside 30-60, float32
+    g = torch.Generator().manual_seed(0)
+    n = 64
+    a = torch.where(torch.arange(n) < 4, torch.zeros(n, dtype=D), 30 + 30 * torch.rand(n, generator=g, dtype=D))
+    x = 1 + torch.rand(n, generator=g, dtype=D)
+    ev = Evaluator(lambda q: 0.5 * (a * q["x"] ** 2).sum(), {"x": x})
+    claim = (a * x).float()
+    opts = engine_module._Options({}, {}, {}, 0, None, 1, "off", str, engine_module.FDSettings(), 16, 64, 24, 1024)
+    return _target("x", ev, claim.to(D), engine_tolerance(claim), torch.float32, opts, 0)
+
+
+def test_a_band_holding_nearly_all_of_an_undecided_block_is_halved_without_a_probe() -> None:
+    t = _banded_target()
+    everything = torch.arange(t.n)
+    bands = locate.room_blocks(t, [everything])
+    big = max(bands, key=lambda b: b.numel())
+    small = min(bands, key=lambda b: b.numel())
+    assert big.numel() == 60 and small.numel() == 4
+    limit = 2 * float((t.tau.reshape(-1) * t.direction(everything).abs().reshape(-1))[big].min())
+
+    def undecided(bound: float, roundoff: float, measured: bool) -> locate.Node:
+        q = Probe("unresolved", 0.0, 0.0, bound, 1.0, 1e-4, 6, roundoff=roundoff, measured_noise=measured)
+        return locate.Node(everything, q)
+
+    inferred = locate._band(t, undecided(10 * limit, 5 * limit, True), big)
+    assert inferred.inferred and inferred.probe is not None and inferred.probe.status == "unresolved"
+    assert not locate._band(t, undecided(10 * limit, 5 * limit, True), small).inferred  # a small band: probed
+    assert not locate._band(t, undecided(0.5 * limit, 0.1 * limit, True), big).inferred  # it may pass: probed
+    # round-off from the pessimistic model: a measured noise may yet decide the band, so it is probed
+    assert not locate._band(t, undecided(10 * limit, 9.5 * limit, False), big).inferred
+    assert locate._band(t, undecided(10 * limit, 5 * limit, False), big).inferred  # truncation alone is too wide
