@@ -407,6 +407,10 @@ def _probe(
             # step only, gives another ratio): smaller steps would show the same, so one pair is enough
             if kink_patience and (kinked >= kink_patience or _kink_on_point(d2b, d2s, n2b, n2s, s.ratio)):
                 break
+            top = big * s.ratio  # the step before (three kinked steps in a row): Δ² = J·h + Q·h² on all three
+            if kink_patience and kinked >= 2 and top in at and _kink_and_curvature(
+                    (at[top][2], d2b, d2s), (at[top][3], n2b, n2s), top, s.ratio):
+                break
             continue
         if jump > 0.0 and (abs(d2s) + n2s) / small >= 0.5 * jump:
             down, kinked = True, kinked + 1  # the kink seen before may hide in round-off: not smooth yet
@@ -511,6 +515,19 @@ def _second_difference_consistent(a: float, b: float, na: float, nb: float, rati
 def _kink_on_point(a: float, b: float, na: float, nb: float, ratio: float) -> bool:
     """``a = Δ²(h)`` and ``b = Δ²(h/ratio)`` scale like ``h``: a slope jump at the point itself."""
     return abs(a - ratio * b) <= 0.05 * abs(a) + na + ratio * nb
+
+
+def _kink_and_curvature(d2: tuple[float, float, float], n2: tuple[float, float, float], h: float, ratio: float) -> bool:
+    """``Δ²`` at ``h, h/r, h/r²`` is ``J·h + Q·h²``: a slope jump on the point plus the smooth curvature.
+
+    :func:`_kink_on_point` asks for ``Δ² ∝ h`` and misses a kink on the point when the curvature is not small
+    beside it (a block of many entries); ``Δ²/h = J + Q·h`` is then linear in ``h``, which three steps test. A
+    crossing near the point, between the steps, breaks the line and is followed down. This only says where a
+    block probe may stop going down (its block is split either way): it decides nothing."""
+    hs = (h, h / ratio, h / ratio**2)
+    s1, s2, s3 = (d / hk for d, hk in zip(d2, hs, strict=True))
+    noise = n2[0] / hs[0] + (1 + ratio) * n2[1] / hs[1] + ratio * n2[2] / hs[2]
+    return abs((s1 - s2) - ratio * (s2 - s3)) <= 0.05 * max(abs(s1), abs(s2), abs(s3)) + noise
 
 
 def one_sided(p: Probe, f0: float) -> tuple[float, float]:

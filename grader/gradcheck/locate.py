@@ -198,7 +198,7 @@ class Target:
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
         return probe(self.ev, self.name, w, c, lim, xerr, self.settings, min_steps=min_steps,
-                     quick=quick, kink_patience=3)
+                     quick=quick, kink_patience=5)
 
 
 _JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
