@@ -293,6 +293,7 @@ def probe(
     min_steps: int = 1,
     quick: bool = False,
     kink_patience: int = 0,
+    split_hopeless: bool = False,
 ) -> Probe:
     """Compare ``claim = <g, w>`` with finite differences along ``w`` (see the module docstring).
 
@@ -300,9 +301,17 @@ def probe(
     this leaves undecided measures the noise of ``f`` (:meth:`Evaluator.measure_noise`, 12 evaluations,
     once per check) and is decided again with it, reusing its evaluations; every later probe uses the
     measured noise from the start. A correct model decided at once never pays for the measurement.
+
+    ``split_hopeless`` (block searches): when the claim's own rounding alone (``limits.noise``, a float32
+    claim summed over thousands of entries) exceeds ``HOPELESS`` times the pass limit, the block could not pass
+    whatever ``f`` shows: ``"gray"`` is returned without an evaluation (bound infinite), and the caller splits
+    the block as it would have. Only a failure found at once is given up; it is found in the halves.
     """
     if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
+    if split_hopeless and limits.noise > HOPELESS * limits.pass_limit:
+        return Probe("gray", claim, claim, math.inf, limits.fail_limit, 0.0, 0, pass_limit=limits.pass_limit,
+                     note="not probed: the claim's own rounding alone exceeds the pass limit")
     start = ev.count
     p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience)
     # Only when round-off stands in the way (without it the probe would decide), and not after a kink: a
@@ -481,6 +490,8 @@ def _roundoff_bound(p: Probe, limits: Limits) -> bool:
         return True  # round-off is most of the bound: the blocks this one is split into would meet it too
     return m + rest + limits.noise <= limits.pass_limit or m - rest > limits.fail_limit
 
+
+HOPELESS = 1.0  # see probe(split_hopeless=True)
 
 _MAX_STEP_UP = 256.0  # a probe may grow its step to this many times the first one
 

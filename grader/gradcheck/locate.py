@@ -198,8 +198,12 @@ class Target:
         if quick:  # localising: the only question is whether the block holds an error a right claim cannot show
             lim = Limits(lim.fail_limit, lim.fail_limit, 0.0)
         return probe(self.ev, self.name, w, c, lim, xerr, self.settings, min_steps=min_steps,
-                     quick=quick, kink_patience=5)
+                     quick=quick, kink_patience=5, split_hopeless=not fresh and idx.numel() >= _HOPELESS_MIN)
 
+
+# Blocks this large that could not pass for their claim's own rounding are split without a probe (see fd.probe):
+# a smaller block's probe is cheap, and it tells whether the block is on a kink, which orders the search below it
+_HOPELESS_MIN = 64
 
 _JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
 _JOINT_REFINEMENTS = 2  # step pairs a joint probe may try before the tensors are probed one by one
@@ -235,7 +239,8 @@ def joint_probe(targets: list[Target]) -> Probe | None:
         room = min(room, float((t.tau * w.abs()).min()))
     lim = Limits(2 * room, math.inf, HOEFFDING_K * math.sqrt(noise2))
     settings = dataclasses.replace(targets[0].settings, max_refinements=_JOINT_REFINEMENTS)
-    return probe(targets[0].ev, "", ws, claim, lim, xerr, settings, kink_patience=1)
+    return probe(targets[0].ev, "", ws, claim, lim, xerr, settings, kink_patience=1,
+                 split_hopeless=sum(t.n for t in targets) >= _HOPELESS_MIN)
 
 
 @dataclass
