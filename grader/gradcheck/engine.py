@@ -370,31 +370,42 @@ def _locate(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance,
         implied[i] = v
     implied = implied.reshape(t.g.shape)
     verdict.rel_error_full = _rel_full(t.g, implied) if loc.complete else None
-    if not loc.complete or not _accounts(t, res.top, implied, ctol, o):
-        verdict.notes.append(
-            f"{loc.mismatched} located {'entry does' if loc.mismatched == 1 else 'entries do'} not account for the "
-            "whole measured error: no pattern is named"
-            if loc.complete
-            else "the wrong entries were not all located: no pattern is named"
-        )
+    if not loc.complete:
+        verdict.notes.append("the wrong entries were not all located: no pattern is named")
+        return
+    residual = _residual(t, implied, ctol, 300)
+    if residual != "pass":
+        verdict.notes.append(_unaccounted(loc.mismatched, residual))
         return
     verdict.error_map = _error_map(t.g, implied, ctol, o.error_map_limit)
     if name_it:
         verdict.diagnosis = dg.pattern_for(o.label(t.name), t.g, implied, ctol, o.factors)
 
 
-def _accounts(t: Target, top: Probe | None, implied: torch.Tensor, ctol: Tolerance, o: _Options) -> bool:
-    """The claim corrected at the located entries *passes* on a fresh whole-tensor direction: no entry
-    left uncorrected is off by more than twice its tolerance (the pass rule of a probe)."""
-    return _passes(t, implied, ctol, 300)
+def _unaccounted(located: int, residual: str) -> str:
+    """Why no pattern is named after a complete search: the claim corrected at the ``located`` entries did
+    not pass a fresh whole-tensor probe (``residual``, its status). Only a failure measures an error left
+    over; anything else says the fresh probe could not confirm it, and why."""
+    which = f"{located} located {'entry' if located == 1 else 'entries'}"
+    if residual == "fail":
+        verb = "does" if located == 1 else "do"
+        return f"the {which} {verb} not account for the whole measured error: no pattern is named"
+    why = "it crosses a kink" if residual == "kink" else "finite differences could not resolve it"
+    return (f"whether the {which} account{'s' if located == 1 else ''} for the whole error could not be confirmed "
+            f"along a fresh direction ({why}): no pattern is named")
+
+
+def _residual(t: Target, implied: torch.Tensor, ctol: Tolerance, fresh: int) -> str:
+    """The status of a probe of ``implied`` on a fresh direction over the whole tensor: ``"pass"`` when it is
+    within twice its tolerance everywhere, as far as one probe can tell (the residual test of a named pattern,
+    and of the entries a search located)."""
+    tau = ctol.atol + ctol.rtol * implied.abs()
+    corrected = Target(t.name, t.x, implied, t.v, t.scale, tau, t.rho, t.ev, t.settings, t.seed)
+    return corrected.probe(torch.arange(t.n), fresh=fresh).status
 
 
 def _passes(t: Target, implied: torch.Tensor, ctol: Tolerance, fresh: int) -> bool:
-    """``implied`` passes a probe on a fresh direction over the whole tensor: it is within twice its
-    tolerance everywhere, as far as one probe can tell (the residual test of a named pattern)."""
-    tau = ctol.atol + ctol.rtol * implied.abs()
-    corrected = Target(t.name, t.x, implied, t.v, t.scale, tau, t.rho, t.ev, t.settings, t.seed)
-    return corrected.probe(torch.arange(t.n), fresh=fresh).status == "pass"
+    return _residual(t, implied, ctol, fresh) == "pass"
 
 
 def _measure(t: Target, first: int, count: int) -> list[dg.Measurement]:

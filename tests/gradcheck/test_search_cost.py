@@ -8,9 +8,8 @@ from __future__ import annotations
 import torch
 from pytest import MonkeyPatch
 
-from grader.gradcheck import check_gradients
+from grader.gradcheck import check_gradients, locate
 from grader.gradcheck import engine as engine_module
-from grader.gradcheck import locate
 from grader.gradcheck.engine import _target, engine_tolerance
 from grader.gradcheck.fd import Evaluator, Probe
 
