@@ -37,7 +37,7 @@ from grader.gradcheck.engine import engine_tolerance
 Params = dict[str, torch.Tensor]
 FAMILIES = ("conv", "ties", "scaled", "gru", "mixture", "bnmlp")
 BUG_KINDS = ("entry_edge", "entry_big", "row", "column", "shifted", "tiny_scale", "factor2", "sign", "transpose",
-             "zero", "sparse")
+             "zero", "sparse", "near_kink")
 ACCEPTABLE = {
     "entry_edge": {"some_entries_wrong"},
     "entry_big": {"some_entries_wrong"},
@@ -50,6 +50,7 @@ ACCEPTABLE = {
     "transpose": {"transposed"},
     "zero": {"zero"},
     "sparse": {"some_entries_wrong"},
+    "near_kink": {"some_entries_wrong"},
 }
 
 
@@ -98,6 +99,42 @@ def on_kink(pr: Problem, name: str, i: int) -> bool:
         x[name].view(-1)[i] -= 2 * h
         fm = float(pr.f(x))
     return abs((fp - f0) - (f0 - fm)) / h > 1e-3 * (1.0 + abs(fp - fm) / (2 * h))
+
+
+def _one_sided(pr: Problem, name: str, i: int, rel: float) -> tuple[float, float]:
+    """(left, right) difference quotients of ``f`` along entry ``i`` of ``name`` at a step ``rel·(1 + |x_i|)``."""
+    x = {k: v.clone() for k, v in pr.params.items()}
+    h = rel * (1.0 + abs(float(x[name].reshape(-1)[i])))
+    with torch.no_grad():
+        f0 = float(pr.f(x))
+        x[name].view(-1)[i] += h
+        fp = float(pr.f(x))
+        x[name].view(-1)[i] -= 2 * h
+        fm = float(pr.f(x))
+    return (f0 - fm) / h, (fp - f0) / h
+
+
+def near_kink(
+    pr: Problem, name: str, true: torch.Tensor, g: torch.Generator, tries: int = 1000
+) -> tuple[int, float] | None:
+    """An entry next to a kink but not on it, and a wrong claim for it: halfway between the slopes seen at a
+    step of 1e-4 (they differ, and still at 1e-5: a crossing that close), while at 1e-9 they agree with each
+    other and with the true gradient (smooth at the point). None when no entry of ``name`` is that close to a
+    crossing (steps relative to ``1 + |x_i|``)."""
+    flat = true.reshape(-1)
+    for _ in range(tries):
+        i = int(torch.randint(0, true.numel(), (1,), generator=g))
+        left, right = _one_sided(pr, name, i, 1e-4)
+        if abs(right - left) <= 1e-3 * (1.0 + abs(left) + abs(right)):
+            continue
+        l1, r1 = _one_sided(pr, name, i, 1e-5)  # close: the crossing is also within 1e-5
+        if abs(r1 - l1) <= 1e-4 * (1.0 + abs(l1) + abs(r1)):
+            continue
+        l2, r2 = _one_sided(pr, name, i, 1e-9)
+        if abs(r2 - l2) <= 1e-4 * (1.0 + abs(float(flat[i]))) and abs(r2 - float(flat[i])) <= 1e-4 * (
+                1.0 + abs(float(flat[i]))):
+            return i, 0.5 * (left + right)
+    return None
 
 
 def _conv(g: torch.Generator, large: bool):  # noqa: ANN202
@@ -290,6 +327,17 @@ def plant(pr: Problem, kind: str, seed: int) -> Bug | None:
         new = true.T.contiguous()
     elif kind == "zero":
         new = torch.zeros_like(true)
+    elif kind == "near_kink":  # the first tensor, from the drawn one on, that has such an entry
+        for other in names[names.index(name):] + names[:names.index(name)]:
+            found = near_kink(pr, other, pr.grads[other].to(torch.float64), g)
+            if found is not None:
+                name, true = other, pr.grads[other].to(torch.float64)
+                tol = engine_tolerance(pr.grads[name])
+                new = true.clone()
+                new.view(-1)[found[0]] = found[1]
+                break
+        else:
+            return None
     elif kind == "sparse":
         m = torch.rand(true.shape, generator=g) < 0.02
         if not bool(m.any()):
