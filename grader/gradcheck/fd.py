@@ -310,7 +310,7 @@ def probe(
     whatever ``f`` shows: ``"gray"`` is returned without an evaluation (bound infinite), and the caller splits
     the block as it would have. Only a failure found at once is given up; it is found in the halves.
     """
-    if not any(bool((wk != 0).any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
+    if not any(bool(wk.any()) for wk in (w.values() if isinstance(w, Mapping) else (w,))):
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     if split_hopeless and limits.noise > HOPELESS * limits.pass_limit:
         return Probe("gray", claim, claim, math.inf, limits.fail_limit, 0.0, 0, pass_limit=limits.pass_limit,

@@ -177,12 +177,11 @@ class Target:
         only (the same values as those methods give: ``w`` is non-zero exactly on ``idx``)."""
         vs, _, rows = self._flat()
         sel = rows[:, idx]
-        w = torch.zeros(self.n, dtype=torch.float64)
-        w[idx] = sel[0]
-        _, c, _, gx = sel.sum(1).tolist()
-        gw_norm, tw_norm = sel[1:3].norm(dim=1).tolist()
+        w = torch.zeros(self.n, dtype=torch.float64).index_copy_(0, idx, sel[0])
+        # one read-back: the four sums, the norms of g·w and τ·|w|, the smallest τ·|w|
+        _, c, _, gx, gw_norm, tw_norm, tw_min = torch.cat(
+            [sel.sum(1), torch.linalg.vector_norm(sel[1:3], dim=1), sel[2].min().view(1)]).tolist()
         noise = HOEFFDING_K * self.rho * gw_norm
-        tw_min = float(sel[2].min())
         if idx.numel() == 1:
             lim = Limits(2 * tw_min, tw_min, noise)
         else:
