@@ -252,6 +252,8 @@ class Probe:
     roundoff: float = math.inf  # the part of ``bound`` that is round-off (inf: unknown)
     persistent_kink: bool = True  # a "kink" seen down to the smallest step tried (not only at larger ones)
     on_point: bool = False  # a "kink" the probe stopped on because it is on the point itself (see _stop_on_kink)
+    smooth: tuple[float, float, float] | None = None  # a kink at larger steps only: (bound, estimate, round-off)
+    # of its best smooth smaller pair
     measured_noise: bool = False  # its round-off came from the measured noise of f (not the pessimistic eps_f)
 
     @property
@@ -318,10 +320,10 @@ def probe(
     start = ev.count
     p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience,
                    entry=entry)
-    # Only when round-off stands in the way (without it the probe would decide), and not after a kink: a
-    # kink on the point would be straddled by the measurement too (see measure_noise)
-    undecided = p.status in ("gray", "unresolved")
-    if undecided and ev.noise is None and settings.measure_noise and _roundoff_bound(p, limits):
+    # Only when round-off stands in the way (without it the probe would decide), and not after a kink at every
+    # step: a kink on the point would be straddled by the measurement too (see measure_noise). After a kink seen
+    # at the larger steps only, the smooth smaller pairs are what a measured noise may decide
+    if ev.noise is None and settings.measure_noise and _roundoff_bound(p, limits):
         if math.isfinite(ev.measure_noise(settings.eps_f)):
             p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience,
                    entry=entry)
@@ -485,6 +487,8 @@ def _probe(
         # but not a persistent one
         p = done("kink", at[lo_h][0], math.inf, lo_h, "kink at every step" if kinked else "kink at larger steps")
         p.persistent_kink, p.on_point = kinked > 0, on_point
+        if not kinked and best is not None:
+            p.smooth = (best[0], best[1], best[3])
         return p
     if best is not None:
         roundoff = best[3]
@@ -494,12 +498,16 @@ def _probe(
 
 def _roundoff_bound(p: Probe, limits: Limits) -> bool:
     """The probe would pass or fail if its bound had no round-off part: a measured, smaller noise may
-    decide it (a mismatch or a spread of rooms too large for the pass limit would not be helped)."""
-    if not math.isfinite(p.roundoff):
+    decide it (a mismatch or a spread of rooms too large for the pass limit would not be helped). A kink
+    seen at the larger steps only is judged on its smooth smaller pairs (``p.smooth``)."""
+    status, bound, roundoff, m = p.status, p.bound, p.roundoff, abs(p.mismatch)
+    if status == "kink" and not p.persistent_kink and p.smooth is not None:
+        (bound, estimate, roundoff), status = p.smooth, "unresolved"
+        m = abs(p.claim - estimate)
+    if status not in ("gray", "unresolved") or not math.isfinite(roundoff):
         return False
-    rest = p.bound - p.roundoff
-    m = abs(p.mismatch)
-    if p.status == "unresolved" and p.roundoff >= rest and m <= limits.fail_limit:
+    rest = bound - roundoff
+    if status == "unresolved" and roundoff >= rest and m <= limits.fail_limit:
         return True  # round-off is most of the bound: the blocks this one is split into would meet it too
     return m + rest + limits.noise <= limits.pass_limit or m - rest > limits.fail_limit
 
