@@ -103,14 +103,14 @@ class Evaluator:
     def measure_noise(self, ceiling: float = 1e-14) -> float:
         """Measure, once per check, the noise level (standard deviation) of ``f`` near ``x``: :func:`noise_level`
         on ``f(x + i·δ·u)``, ``i = −6…6`` (12 evaluations besides ``f0``; a second try with another ``δ`` when
-        the first is too large or too small), along a seeded direction ``u`` that moves *every* entry of
-        every tensor by a relative ``±(1…2)·δ``. The round-off of an evaluation is a property of the
-        computation of ``f`` near ``x``; a probe that moves fewer entries leaves more of that computation
-        unchanged (its rounding errors cancel in differences), so this measurement is the one to reuse for
-        every later probe of the check. Returns the noise, or NaN when it could not be measured or is not
-        below ``ceiling·|f0|`` (the pessimistic model's level): a kink within ±6δ shows in the differences
-        as a large "noise" (a jump of the slope, not round-off), so a measurement that large says nothing
-        reliable and the caller keeps its pessimistic model."""
+        the first is too large or too small, or finds a level above ``ceiling``: then 100× closer), along a
+        seeded direction ``u`` that moves *every* entry of every tensor by a relative ``±(1…2)·δ``. The
+        round-off of an evaluation is a property of the computation of ``f`` near ``x``; a probe that moves
+        fewer entries leaves more of that computation unchanged (its rounding errors cancel in differences),
+        so this measurement is the one to reuse for every later probe of the check. Returns the noise, or NaN
+        when it could not be measured or is not below ``ceiling·|f0|`` (the pessimistic model's level): a kink
+        within ±6δ shows in the differences as a large "noise" (a jump of the slope, not round-off), so a
+        measurement that large says nothing reliable and the caller keeps its pessimistic model."""
         if self.noise is not None:
             return self.noise
         self.noise = math.nan
@@ -128,7 +128,11 @@ class Evaluator:
             if level is not None:
                 if level < ceiling * abs(self.f0):
                     self.noise = level
-                break
+                    break
+                if delta < NOISE_STEP:
+                    break
+                delta /= 100  # above the pessimistic level: most likely a kink within ±6δ; once more, closer
+                continue
             # one more try, 100× smaller (f not flat to its noise) or larger (f did not move); never back
             delta = delta / 100 if verdict == "too large" and delta <= NOISE_STEP else (
                 delta * 100 if verdict == "too small" and delta >= NOISE_STEP else delta)
