@@ -28,6 +28,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from grader import compare
@@ -51,27 +52,22 @@ _MIN_BAND = 0.05  # a band holding fewer entries than this fraction joins the ne
 
 def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
     """Flat indices of ``x`` grouped by magnitude: one group for an ordinary tensor, several when it
-    holds entries many decades apart (1e-4 and 1e4). Zeros and non-finite entries join the largest."""
-    a = x.detach().reshape(-1).abs()
-    n = a.numel()
-    if n == 0:
-        return [torch.arange(n)]
-    if bool(torch.isfinite(a).all()):  # the usual case, in fewer operations (zeros still do not count)
-        top = float(a.max())
-        if not top > 0 or int(((a > 0) & (a * 10.0**_BAND_DECADES <= top)).sum()) < _MIN_BAND * n:
-            return [torch.arange(n)]
-    ok = torch.isfinite(a) & (a > 0)
-    if not bool(ok.any()):
+    holds entries many decades apart (1e-4 and 1e4). Zeros and non-finite entries join the largest.
+    (In numpy: a handful of operations on one small tensor cost less there than torch's dispatch.)"""
+    a = np.abs(x.detach().to("cpu").reshape(-1).numpy())
+    n = a.size
+    ok = np.isfinite(a) & (a > 0)
+    if n == 0 or not ok.any():
         return [torch.arange(n)]
     a_ok = a[ok]
     top = float(a_ok.max())
-    if int((a_ok * 10.0**_BAND_DECADES <= top).sum()) < _MIN_BAND * n:
+    if int(np.count_nonzero(a_ok * 10.0**_BAND_DECADES <= top)) < _MIN_BAND * n:
         return [torch.arange(n)]  # the usual case: the entries below the top band all join it
-    band = torch.zeros(n, dtype=torch.long)
-    band[ok] = torch.floor(torch.log10(top / a_ok) / _BAND_DECADES).long().clamp(min=0)
-    counts = torch.bincount(band).tolist()
+    band = np.zeros(n, dtype=np.int64)
+    band[ok] = np.maximum(np.floor(np.log10(top / a_ok) / _BAND_DECADES), 0).astype(np.int64)
+    counts = np.bincount(band).tolist()
     if all(c >= _MIN_BAND * n for c in counts[1:] if c):  # every band big enough (one pass, no regrouping)
-        return [(band == b).nonzero().flatten() for b, c in enumerate(counts) if c]
+        return [torch.from_numpy(np.flatnonzero(band == b)) for b, c in enumerate(counts) if c]
     keep: list[int] = []
     lut = list(range(len(counts)))
     for b, size in enumerate(counts):
@@ -81,8 +77,8 @@ def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
             keep.append(b)
         else:
             lut[b] = keep[-1]  # too few to be worth their own probe: join the larger band
-    band = torch.tensor(lut)[band]
-    return [(band == b).nonzero().flatten() for b in keep]
+    band = np.asarray(lut)[band]
+    return [torch.from_numpy(np.flatnonzero(band == b)) for b in keep]
 
 
 _ROOM_SPREAD = 16.0  # entries whose rooms τ_i·|w_i| differ by more than this start in separate blocks
