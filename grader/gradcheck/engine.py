@@ -315,8 +315,9 @@ def _kink_note(verdict: TensorVerdict, t: Target, res: Resolution) -> None:
         k = len(res.kinks)
         verdict.localisation = localisation(t, res, "bisection", 0)
         verdict.notes.append(
-            f"{k} {'entry is' if k == 1 else 'entries are'} at a non-differentiable point (a kink): the claim lies "
-            "between the one-sided derivatives there, which is a valid subgradient"
+            f"{k} {'entry is' if k == 1 else 'entries are'} at a non-differentiable point (a kink), or closer to one "
+            "than finite differences can tell: the claim lies between the one-sided derivatives there, which is a "
+            "valid subgradient"
         )
 
 
