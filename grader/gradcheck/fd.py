@@ -34,6 +34,7 @@ step gives ``"kink"``: the caller compares the claim with the one-sided derivati
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -56,7 +57,6 @@ class FDSettings:
     ratio: float = 4.0  # step reduction between two step sizes
     max_refinements: int = 5  # steps h, h/4, ..., h/4^5 before giving up
     step: float = 4e-4  # first step, relative to each entry's scale (the second is a quarter of it)
-    max_step_up: float = 256.0  # a probe may grow its step to this many times the first one (round-off)
     measure_noise: bool = True  # measure f's noise (ECnoise) when eps_f leaves a probe undecided
 
 
@@ -144,10 +144,8 @@ class Evaluator:
         self.count += 1
         args = {k: moved[k] if k in moved else v.clone() for k, v in self.x.items()}
         try:
-            if torch.is_grad_enabled():
-                with torch.no_grad():
-                    out = self.f(args)
-            else:  # the check runs under no_grad already (check_gradients): the context costs a little per call
+            # check_gradients runs under no_grad already: entering it again for every call costs a little
+            with torch.no_grad() if torch.is_grad_enabled() else contextlib.nullcontext():
                 out = self.f(args)
         except Exception as e:  # noqa: BLE001 - any failure of user code is reported, not raised
             raise FunctionError(f"f raised {type(e).__name__}: {e}") from e
@@ -283,13 +281,13 @@ def entry_scale(x: torch.Tensor) -> torch.Tensor:
     a step that rises above round-off.
     """
     a = x.abs()
-    if bool(torch.isfinite(a).all()):  # the usual case: the same values, fewer operations
-        typical = float(a.pow(2).mean().sqrt()) if a.numel() else 0.0
-        return a.clamp(min=0.1 * (typical if typical > 0 else 1.0))
-    fin = a[torch.isfinite(a)]
+    finite = torch.isfinite(a)
+    every = bool(finite.all())
+    fin = a if every else a[finite]
     typical = float(fin.pow(2).mean().sqrt()) if fin.numel() else 0.0
     typical = typical if typical > 0 else 1.0
-    return torch.where(torch.isfinite(a), a.clamp(min=0.1 * typical), torch.full_like(a, typical))
+    scale = a.clamp(min=0.1 * typical)
+    return scale if every else torch.where(finite, scale, torch.full_like(a, typical))
 
 
 def probe(
@@ -325,15 +323,18 @@ def probe(
         return Probe("gray", claim, claim, math.inf, limits.fail_limit, 0.0, 0, pass_limit=limits.pass_limit,
                      note="not probed: the claim's own rounding alone exceeds the pass limit")
     start = ev.count
-    p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience,
-                   entry=entry)
+
+    def decide() -> Probe:  # under the noise model in force; a second run reuses the first's evaluations
+        return _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience,
+                      entry=entry)
+
+    p = decide()
     # Only when round-off stands in the way (without it the probe would decide), and not after a kink at every
     # step: a kink on the point would be straddled by the measurement too (see measure_noise). After a kink seen
     # at the larger steps only, the smooth smaller pairs are what a measured noise may decide
     if ev.noise is None and settings.measure_noise and _roundoff_bound(p, limits):
         if math.isfinite(ev.measure_noise(settings.eps_f)):
-            p = _probe(ev, name, w, claim, limits, xerr, settings, quick=quick, kink_patience=kink_patience,
-                   entry=entry)
+            p = decide()
     p.evaluations = ev.count - start
     return p
 
@@ -484,7 +485,7 @@ def _probe(
         if verdict is not None:
             return done(verdict, est, bound, small)
         failed_once = False
-        if rs + rb > trunc and jump == 0.0 and hi_h * s.ratio <= s.max_step_up * s.step:
+        if rs + rb > trunc and jump == 0.0 and hi_h * s.ratio <= _MAX_STEP_UP * s.step:
             down = False  # round-off dominates: a larger step is more accurate
         elif not down:
             break  # truncation dominates above, round-off below: no better pair exists
@@ -521,7 +522,7 @@ def _roundoff_bound(p: Probe, limits: Limits) -> bool:
 
 HOPELESS = 1.0  # see probe(split_hopeless=True)
 ON_POINT_ENTRY = 1e-3  # see _probe(entry=True)
-
+_MAX_STEP_UP = 256.0  # a probe may grow its step to this many times the first one
 
 
 def _first_order(prev: float, cur: float, ratio: float) -> bool:
@@ -565,14 +566,12 @@ def _stop_on_kink(at: dict[float, tuple[float, float, float, float]], big: float
     return top in at and _kink_and_curvature((at[top][2], d2b, d2s), (at[top][3], n2b, n2s), top, ratio)
 
 
-def _kink_on_point(a: float, b: float, na: float, nb: float, ratio: float, rtol: float = 0.05) -> bool:
+def _kink_on_point(a: float, b: float, na: float, nb: float, ratio: float) -> bool:
     """``a = Δ²(h)`` and ``b = Δ²(h/ratio)`` scale like ``h``: a slope jump at the point itself."""
-    return abs(a - ratio * b) <= rtol * abs(a) + na + ratio * nb
+    return abs(a - ratio * b) <= 0.05 * abs(a) + na + ratio * nb
 
 
-def _kink_and_curvature(
-    d2: tuple[float, float, float], n2: tuple[float, float, float], h: float, ratio: float, rtol: float = 0.05
-) -> bool:
+def _kink_and_curvature(d2: tuple[float, float, float], n2: tuple[float, float, float], h: float, ratio: float) -> bool:
     """``Δ²`` at ``h, h/r, h/r²`` is ``J·h + Q·h²``: a slope jump on the point plus the smooth curvature.
 
     :func:`_kink_on_point` asks for ``Δ² ∝ h`` and misses a kink on the point when the curvature is not small
@@ -582,7 +581,7 @@ def _kink_and_curvature(
     hs = (h, h / ratio, h / ratio**2)
     s1, s2, s3 = (d / hk for d, hk in zip(d2, hs, strict=True))
     noise = n2[0] / hs[0] + (1 + ratio) * n2[1] / hs[1] + ratio * n2[2] / hs[2]
-    return abs((s1 - s2) - ratio * (s2 - s3)) <= rtol * max(abs(s1), abs(s2), abs(s3)) + noise
+    return abs((s1 - s2) - ratio * (s2 - s3)) <= 0.05 * max(abs(s1), abs(s2), abs(s3)) + noise
 
 
 def one_sided(p: Probe, f0: float) -> tuple[float, float]:
