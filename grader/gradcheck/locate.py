@@ -389,7 +389,7 @@ def _band(t: Target, node: Node, idx: torch.Tensor) -> Node:
     q = node.probe
     if q is None or q.status not in ("gray", "unresolved") or idx.numel() < _NEARLY_ALL * node.idx.numel():
         return Node(idx)
-    pass_limit = 2 * float(t._flat()[2][2, idx].min())
+    pass_limit = t.limits(t.direction(idx)).pass_limit
     if not (q.bound if q.measured_noise else q.bound - q.roundoff) > pass_limit:  # (a measured noise may shrink it)
         return Node(idx)
     return Node(idx, Probe("unresolved", 0.0, 0.0, q.bound, q.tolerance, q.step, 0, note="inferred"), inferred=True)

@@ -206,3 +206,16 @@ def test_a_crossing_closer_than_the_steps_resolve_counts_as_on_the_point() -> No
     f, w, truth, jump = _near_a_crossing(1e-6)
     r = check_gradients(f, {"W": w}, {"W": truth})
     assert r.passed and [0, 2] in r.tensor("W").localisation.kinks  # type: ignore[union-attr]
+
+
+def test_an_unconfirmed_residual_is_not_called_a_measured_error() -> None:
+    from grader.gradcheck.engine import _unaccounted
+
+    assert _unaccounted(1, "fail") == (
+        "the 1 located entry does not account for the whole measured error: no pattern is named")
+    assert _unaccounted(3, "fail").startswith("the 3 located entries do not account")
+    kink = _unaccounted(1, "kink")
+    assert "measured error" not in kink
+    assert kink == ("whether the 1 located entry accounts for the whole error could not be confirmed along a fresh "
+                    "direction (it crosses a kink): no pattern is named")
+    assert "(finite differences could not resolve it)" in _unaccounted(2, "unresolved")
