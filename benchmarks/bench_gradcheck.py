@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import platform
 import re
 import sys
@@ -511,8 +512,6 @@ def suite(correct_seeds: int, bug_seeds: int) -> dict:
     out["ratio_fast_p90"] = _pct(ratios_fast, 0.9)
     out["speedup_full_median"] = _pct(ratios_full, 0.5)
     bugs, mis, missed = bug_suite(bug_seeds, large=False)
-    import os
-
     out["load"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     out["bugs"] = bugs
     out["misdiagnoses"] = mis
@@ -528,20 +527,18 @@ def bug_suite(
     tensors, per kind."""
     from gradcheck_suite import ACCEPTABLE, BUG_KINDS, FAMILIES, make, plant
 
-    BUG_KINDS = kinds or BUG_KINDS  # noqa: N806
-    FAMILIES = families or FAMILIES  # noqa: N806
-
+    kinds = kinds or BUG_KINDS
     bugs: dict[str, dict[str, int]] = {k: {"cases": 0, "detected": 0, "exact": 0, "located_cases": 0, "misdiagnosed": 0,
-                                          "named": 0, "other_alarms": 0} for k in BUG_KINDS}
+                                          "named": 0, "other_alarms": 0} for k in kinds}
     mis: list[str] = []
     missed: list[str] = []
-    for fam in FAMILIES:
+    for fam in families or FAMILIES:
         if large and fam == "ties":
             continue  # one size
         for dt in (torch.float32, torch.float64):
             for seed in range(bug_seeds):
                 pr = make(fam, first_point + seed, dt, large=large)
-                for kind in BUG_KINDS:
+                for kind in kinds:
                     bug = plant(pr, kind, seed)
                     if bug is None:
                         continue
