@@ -21,7 +21,9 @@ Bugs (a kind, the tensor it is planted in, the mask of wrong entries, and the di
 would be right): one entry just above the guarantee (2.5 τ), one entry grossly wrong (both planted
 off kinks: at a kink a claim between the one-sided derivatives is a valid subgradient), a row, a column,
 the gradient at a slightly shifted point, a tiny global scaling (1 + 5·rtol), a factor 2, a sign flip,
-a transpose (square tensors), a zero gradient, and 2% of the entries perturbed.
+a transpose (square tensors), a zero gradient, and 2% of the entries perturbed. In a table of its own,
+``near_kink``: one entry next to a kink but not on it, given a claim between the slopes seen across the
+kink (see :func:`near_kink`).
 """
 
 from __future__ import annotations
