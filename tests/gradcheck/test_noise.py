@@ -112,3 +112,37 @@ def test_a_large_smooth_float64_tensor_is_decided_in_tens_of_evaluations() -> No
     t = check_gradients(f, {"W": w}, {"W": bad}).tensor("W")
     assert t.status == "failed" and t.localisation is not None
     assert [e.index for e in t.localisation.entries] == [[5, 7]]
+
+
+def test_a_kink_inside_the_first_window_is_measured_again_closer() -> None:
+    # a ReLU crossing 2e-6 along the measurement's own direction: at δ = 1e-6 the differences find a "level"
+    # (3e-6) far above the pessimistic one, which is the kink; 100x closer the window misses it
+    from grader.gradcheck.fd import _noise_direction
+
+    x = 1 + torch.rand(50, generator=gen(0), dtype=D)
+    u = _noise_direction({"x": x})["x"]
+    c = float(x[0] + 2e-6 * u[0])
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 1e-3 * (p["x"] ** 2).sum() + 10 * torch.relu(p["x"][0] - c)
+
+    ev = Evaluator(f, {"x": x})
+    first = [float(f({"x": x + i * NOISE_STEP * u})) for i in range(-(NOISE_POINTS // 2), NOISE_POINTS // 2 + 1)]
+    level, verdict = noise_level(first)
+    assert verdict == "ok" and level is not None and level > 1e-14 * abs(ev.f0)  # the kink, not round-off
+    noise = ev.measure_noise()
+    assert math.isfinite(noise) and noise < 1e-14 * abs(ev.f0)
+    assert ev.count == 1 + 2 * (NOISE_POINTS - 1)  # f0, then two windows
+
+
+def test_after_a_kink_at_the_larger_steps_only_the_smooth_pairs_decide_whether_to_measure() -> None:
+    from grader.gradcheck.fd import Limits, Probe, _roundoff_bound
+
+    lim = Limits(pass_limit=1e-6, fail_limit=1e-3)
+    # the smooth smaller pairs: bound 5e-6, of which round-off 4.8e-6; without it they would pass
+    near = Probe("kink", 1.0, 0.0, math.inf, 1e-3, 1e-6, 12, persistent_kink=False, smooth=(5e-6, 1.0, 4.8e-6))
+    assert _roundoff_bound(near, lim)
+    every = Probe("kink", 1.0, 0.0, math.inf, 1e-3, 1e-6, 12, persistent_kink=True, smooth=(5e-6, 1.0, 4.8e-6))
+    assert not _roundoff_bound(every, lim)  # a kink at every step: the measurement would straddle it
+    truncated = Probe("kink", 1.0, 0.0, math.inf, 1e-3, 1e-6, 12, persistent_kink=False, smooth=(5e-6, 1.0, 1e-7))
+    assert not _roundoff_bound(truncated, lim)  # truncation stands in the way: a measurement would not help

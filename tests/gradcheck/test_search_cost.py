@@ -168,3 +168,35 @@ def test_a_band_holding_nearly_all_of_an_undecided_block_is_halved_without_a_pro
     # round-off from the pessimistic model: a measured noise may yet decide the band, so it is probed
     assert not locate._band(t, undecided(10 * limit, 9.5 * limit, False), big).inferred
     assert locate._band(t, undecided(10 * limit, 5 * limit, False), big).inferred  # truncation alone is too wide
+
+
+def test_a_large_block_that_cannot_pass_for_its_claims_rounding_is_not_evaluated(monkeypatch: MonkeyPatch) -> None:
+    # float32 claim of 4096 entries: R = 5.4·ρ·‖g·w‖ alone is above twice the smallest room until the blocks are
+    # small, so the search splits those blocks without a probe; blocks under 64 entries are always probed
+    from grader.gradcheck import fd
+
+    g = torch.Generator().manual_seed(1)
+    a = 1 + torch.rand(4096, generator=g, dtype=D)
+    x = torch.randn(4096, generator=g, dtype=D)
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 0.5 * (a * p["x"] ** 2).sum()
+
+    hopeless_probed: list[int] = []
+    real, least = fd._probe, locate._HOPELESS_MIN
+
+    def counted(ev: Evaluator, name: str, w: torch.Tensor, claim: float, limits: fd.Limits, *args: object,
+                **kw: object) -> Probe:
+        n = sum(int(v.count_nonzero()) for v in w.values()) if isinstance(w, dict) else int(w.count_nonzero())
+        if n >= least and limits.noise > fd.HOPELESS * limits.pass_limit:
+            hopeless_probed.append(n)
+        return real(ev, name, w, claim, limits, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fd, "_probe", counted)
+    r = check_gradients(f, {"x": x}, {"x": (a * x).float()})
+    assert r.passed
+    assert hopeless_probed == []
+    monkeypatch.setattr(locate, "_HOPELESS_MIN", 10**9)  # every block probed, as before
+    hopeless_probed.clear()
+    assert check_gradients(f, {"x": x}, {"x": (a * x).float()}).passed
+    assert hopeless_probed  # without the rule such blocks are evaluated (and cannot pass)
