@@ -16,6 +16,7 @@ never passed.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import zlib
@@ -23,6 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
 
+import numpy as np
 import torch
 
 from grader.gradcheck import diagnose as dg
@@ -33,7 +35,7 @@ from grader.gradcheck.locate import (
     Target,
     joint_probe,
     localisation,
-    magnitude_blocks,
+    magnitude_bands,
     resolve,
     unravel,
 )
@@ -201,7 +203,7 @@ def _joint(
             continue
         claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
         g = _as_float64(claim_t)
-        if g.shape != x.shape or not bool(torch.isfinite(g).all()):
+        if g.shape != x.shape or not bool(np.isfinite(g.numpy()).all()):
             continue
         targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
     probes: list[tuple[Probe, str]] = []
@@ -235,7 +237,7 @@ def _check_tensor(
         return TensorVerdict(name, shape, "", "missing", notes=[f"no gradient was given for {name}"])
     claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
     ctol = o.tol or engine_tolerance(claim_t)
-    g = _as_float64(claim_t)
+    g = target.g if target is not None else _as_float64(claim_t)  # a target: the claim, checked finite, as float64
     verdict = TensorVerdict(name, shape, str(claim_t.dtype).replace("torch.", ""), "passed")
     if g.shape != x.shape:
         _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
@@ -256,7 +258,7 @@ def _check_values(
     target: Target | None = None,
 ) -> None:
     name = verdict.name
-    if not bool(torch.isfinite(g).all()):
+    if target is None and not bool(torch.isfinite(g).all()):
         _non_finite(verdict, g, ctol, o)
         return
     t = target if target is not None else _target(name, ev, g, ctol, dtype, o, 0)
@@ -297,8 +299,13 @@ def engine_tolerance(claim: torch.Tensor) -> Tolerance:
     widened for float64 by ``FLOAT64_FD_SCALE``: finite differences run in float64 themselves and
     resolve a derivative to about 1e-9 of ``|f|`` (round-off ``eps_f/h``), not to float64's 1e-9
     absolute. Lower precisions keep the table's value."""
-    base = _claim_tolerance(claim)
-    return base.scaled(FLOAT64_FD_SCALE) if claim.dtype == torch.float64 else base
+    return _engine_tolerance(claim.dtype, claim.device)
+
+
+@functools.lru_cache(maxsize=64)
+def _engine_tolerance(dtype: torch.dtype, device: torch.device) -> Tolerance:
+    base = _claim_tolerance(dtype, device)
+    return base.scaled(FLOAT64_FD_SCALE) if dtype == torch.float64 else base
 
 
 # See engine_tolerance: 100 × (rtol 1e-7, atol 1e-9) = (1e-5, 1e-7).
@@ -471,33 +478,37 @@ def _target(
     name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options, j: int
 ) -> Target:
     x = ev.x[name]
-    scale = torch.empty(x.numel(), dtype=torch.float64)
-    flat = x.reshape(-1)
-    tau = (ctol.atol + ctol.rtol * g.abs()).reshape(-1)
-    blocks = magnitude_blocks(x)
-    for idx in blocks:
-        whole = len(blocks) == 1  # idx is arange(n): no gather or scatter
-        # κ: an entry with a small τ_i·s_i weighs more, so that τ_i·|w_i| is similar across the block
-        s = entry_scale(flat if whole else flat[idx])
-        ts = (tau if whole else tau[idx]) * s
-        k = s * (ts.max() / ts).clamp(1.0, _MAX_WEIGHT)
-        if whole:
-            scale = k
-        else:
-            scale[idx] = k
+    a = np.abs(x.reshape(-1).numpy())  # ev.x: float64 on the CPU (see _as_float64)
+    tau = ctol.atol + ctol.rtol * np.abs(g.reshape(-1).numpy())
+    bands = magnitude_bands(a)
     return Target(
         name,
         x,
         g,
         _direction_vector(x, o.seed, name, j, g if j == 0 else None),
-        scale.reshape(x.shape),
-        ctol.atol + ctol.rtol * g.abs(),
+        torch.from_numpy(_weighted_scale(a, tau, bands)).reshape(x.shape),
+        torch.from_numpy(tau).reshape(x.shape),
         _rounding(dtype),
         ev,
         o.settings,
         o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
-        blocks,
+        bands,
     )
+
+
+def _weighted_scale(a: np.ndarray, tau: np.ndarray, bands: np.ndarray | None) -> np.ndarray:
+    """Step scales (``a = |x|``, ``tau`` the entries' tolerances, ``bands`` their magnitude bands): the entry
+    scale times κ, so that within a band an entry with a small ``τ_i·s_i`` weighs more and ``τ_i·|w_i|`` is
+    similar across it."""
+    s = entry_scale(a, bands)
+    ts = tau * s
+    if bands is None:
+        top = ts.max()
+    else:
+        top = np.zeros(int(bands.max()) + 1)
+        np.maximum.at(top, bands, ts)
+        top = top[bands]
+    return s * np.minimum(top / ts, _MAX_WEIGHT)  # ≥ 1: the largest τ·s of each band
 
 
 _MAX_WEIGHT = 64.0  # the largest extra weight κ of an entry with a small tolerance (its step grows as much)
@@ -520,9 +531,14 @@ def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int, g: torch.Te
     """
     s = (seed * 1_000_003 + zlib.crc32(name.encode()) * 7919 + j * 104_729) % (2**62)
     gen = torch.Generator().manual_seed(s)
-    u = torch.rand(x.shape, generator=gen, dtype=torch.float64) * 2 - 1  # sign and |u| independent
-    sign = torch.sign(u) if g is None else torch.where(g != 0, torch.sign(g), torch.sign(u))
-    return sign * (1.0 + u.abs())
+    u = torch.rand(x.shape, generator=gen, dtype=torch.float64).numpy() * 2 - 1  # sign and |u| independent
+    if g is None:
+        sign = np.sign(u)
+    else:
+        sign = np.sign(g.numpy())
+        if not sign.all():
+            sign = np.where(sign != 0, sign, np.sign(u))
+    return torch.from_numpy(np.asarray(sign * (1.0 + np.abs(u))))  # (a 0-d tensor gives numpy scalars)
 
 
 def _with_truth(
@@ -583,10 +599,10 @@ def _direction(p: Probe) -> DirectionCheck:
     return DirectionCheck(p.claim, p.estimate, p.bound, p.tolerance, p.step, p.status, p.evaluations)
 
 
-def _claim_tolerance(claim: torch.Tensor) -> Tolerance:
-    dtype = claim.dtype if claim.is_floating_point() else torch.float64
+def _claim_tolerance(dtype: torch.dtype, device: torch.device) -> Tolerance:
+    dtype = dtype if dtype.is_floating_point else torch.float64
     try:
-        return tolerance(dtype, claim.device)
+        return tolerance(dtype, device)
     except KeyError:
         return tolerance(torch.float64)
 
@@ -649,7 +665,7 @@ def _finish(
         seed=o.seed,
         mistake=mistake,
         notes=notes,
-        settings=asdict(o.settings) | {"directions": o.directions},
+        settings=_settings_dict(o.settings) | {"directions": o.directions},
     )
 
 
@@ -662,4 +678,11 @@ def _whole_mistake(failed: list[TensorVerdict]) -> dg.Diagnosis | None:
 
 
 def _error_result(message: str, seed: int, start: float, settings: FDSettings, evals: int = 0) -> GradcheckResult:
-    return GradcheckResult("error", message, [], evals, time.perf_counter() - start, seed, settings=asdict(settings))
+    return GradcheckResult("error", message, [], evals, time.perf_counter() - start, seed,
+                          settings=dict(_settings_dict(settings)))
+
+
+@functools.lru_cache(maxsize=16)
+def _settings_dict(settings: FDSettings) -> dict[str, object]:
+    """The settings as the result reports them (the caller copies the dict before adding to it)."""
+    return asdict(settings)

@@ -25,6 +25,7 @@ Every entry reported wrong is confirmed by its own single-entry probe.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -50,35 +51,39 @@ _BAND_DECADES = 3.0  # entries within this many decades of each other share a bl
 _MIN_BAND = 0.05  # a band holding fewer entries than this fraction joins the next larger one
 
 
-def magnitude_blocks(x: torch.Tensor) -> list[torch.Tensor]:
-    """Flat indices of ``x`` grouped by magnitude: one group for an ordinary tensor, several when it
-    holds entries many decades apart (1e-4 and 1e4). Zeros and non-finite entries join the largest.
-    (In numpy: a handful of operations on one small tensor cost less there than torch's dispatch.)"""
-    a = np.abs(x.detach().to("cpu").reshape(-1).numpy())
+def magnitude_bands(a: np.ndarray) -> np.ndarray | None:
+    """Entries of a tensor grouped by their magnitudes ``a = |x|`` (flat, float64): ``None`` for an ordinary
+    tensor (one group), else each entry's band ``0…k−1`` (largest first) when it holds entries many decades
+    apart (1e-4 and 1e4). Zeros and non-finite entries join the largest. (In numpy: a handful of operations
+    on one small tensor cost less there than torch's dispatch.)"""
     n = a.size
-    ok = np.isfinite(a) & (a > 0)
-    if n == 0 or not ok.any():
-        return [torch.arange(n)]
-    a_ok = a[ok]
-    top = float(a_ok.max())
-    if int(np.count_nonzero(a_ok * 10.0**_BAND_DECADES <= top)) < _MIN_BAND * n:
-        return [torch.arange(n)]  # the usual case: the entries below the top band all join it
-    band = np.zeros(n, dtype=np.int64)
-    band[ok] = np.maximum(np.floor(np.log10(top / a_ok) / _BAND_DECADES), 0).astype(np.int64)
+    top = float(a.max()) if n else 0.0
+    if not math.isfinite(top):  # a non-finite entry: the largest finite one is the top
+        fin = a[np.isfinite(a)]
+        top = float(fin.max()) if fin.size else 0.0
+    if not top > 0:
+        return None
+    below = int(np.count_nonzero(a * 10.0**_BAND_DECADES <= top)) - int(np.count_nonzero(a == 0))
+    if below < _MIN_BAND * n:
+        return None  # the usual case: the entries below the top band all join it
+    ok = (a > 0) & (a <= top)  # finite and not zero
+    band = np.zeros(n, dtype=np.intp)
+    band[ok] = (np.log10(top / a[ok]) // _BAND_DECADES).astype(np.intp)  # ≥ 0: a ≤ top
     counts = np.bincount(band).tolist()
-    if all(c >= _MIN_BAND * n for c in counts[1:] if c):  # every band big enough (one pass, no regrouping)
-        return [torch.from_numpy(np.flatnonzero(band == b)) for b, c in enumerate(counts) if c]
-    keep: list[int] = []
-    lut = list(range(len(counts)))
+    lut, k = [0] * len(counts), -1
     for b, size in enumerate(counts):
-        if not size:
-            continue
         if b == 0 or size >= _MIN_BAND * n:
-            keep.append(b)
-        else:
-            lut[b] = keep[-1]  # too few to be worth their own probe: join the larger band
-    band = np.asarray(lut)[band]
-    return [torch.from_numpy(np.flatnonzero(band == b)) for b in keep]
+            k += 1  # a band of its own (an empty one is never looked up)
+        lut[b] = k  # else too few to be worth their own probe: they join the larger band
+    return band if lut == list(range(len(counts))) else np.asarray(lut)[band]
+
+
+def magnitude_blocks(bands: np.ndarray | None, n: int) -> list[torch.Tensor]:
+    """The flat indices of each band of :func:`magnitude_bands` (``n`` entries): the blocks a tensor's search
+    starts from."""
+    if bands is None:
+        return [torch.arange(n)]
+    return [torch.from_numpy(np.flatnonzero(bands == b)) for b in range(int(bands.max()) + 1)]
 
 
 _ROOM_SPREAD = 16.0  # entries whose rooms τ_i·|w_i| differ by more than this start in separate blocks
@@ -125,12 +130,17 @@ class Target:
     ev: Evaluator
     settings: FDSettings
     seed: int = 0
-    blocks: list[torch.Tensor] = field(default_factory=list)  # magnitude_blocks(x), computed once
+    bands: np.ndarray | None = None  # magnitude_bands(|x|), computed once
     flat: tuple[torch.Tensor, ...] | None = None  # see _flat
 
     @property
     def n(self) -> int:
         return self.g.numel()
+
+    @property
+    def blocks(self) -> list[torch.Tensor]:
+        """The flat indices of each magnitude band: where the tensor's own search starts."""
+        return magnitude_blocks(self.bands, self.n)
 
     def direction(self, idx: torch.Tensor, fresh: int = 0) -> torch.Tensor:
         """``w`` on ``idx`` (zero elsewhere); ``fresh > 0`` draws other seeded signs and magnitudes."""
@@ -231,23 +241,33 @@ def joint_probe(targets: list[Target]) -> Probe | None:
     """
     if len(targets) < 2:
         return None
-    ws = {t.name: t.direction(torch.arange(t.n)) for t in targets}
-    mins = {t.name: float((t.tau * ws[t.name].abs()).min()) for t in targets}
+    # in numpy: a few operations per tensor, where torch's dispatch would cost more than the arithmetic
+    ws = {t.name: t.v.numpy().reshape(-1) * t.scale.numpy().reshape(-1) for t in targets}  # flat: 0-d too
+    mins = {t.name: float((t.tau.numpy().reshape(-1) * np.abs(ws[t.name])).min()) for t in targets}
     m = min(mins.values())
     if not m > 0:
         return None
-    claim = xerr = noise2 = 0.0
+    claim = gx = noise2 = 0.0
     room = math.inf
     for t in targets:
         w = ws[t.name] = ws[t.name] * max(m / mins[t.name], 1 / _JOINT_SPREAD)
-        claim += float((t.g * w).sum())
-        xerr += t.xerr(w)
-        noise2 += (t.rho * float((t.g * w).norm())) ** 2
-        room = min(room, float((t.tau * w.abs()).min()))
+        g = t.g.numpy().reshape(-1)
+        gw = g * w
+        claim += float(gw.sum())
+        gx += float(np.abs(g * t.x.numpy().reshape(-1))[w != 0].sum())
+        noise2 += (t.rho * math.sqrt(float(np.dot(gw, gw)))) ** 2
+        room = min(room, float((t.tau.numpy().reshape(-1) * np.abs(w)).min()))
+    xerr = EPS64 * gx
     lim = Limits(2 * room, math.inf, HOEFFDING_K * math.sqrt(noise2))
-    settings = dataclasses.replace(targets[0].settings, max_refinements=_JOINT_REFINEMENTS)
-    return probe(targets[0].ev, "", ws, claim, lim, xerr, settings, kink_patience=1,
+    settings = _joint_settings(targets[0].settings)
+    w_joint = {t.name: torch.from_numpy(ws[t.name]).reshape(t.x.shape) for t in targets}
+    return probe(targets[0].ev, "", w_joint, claim, lim, xerr, settings, kink_patience=1,
                  split_hopeless=sum(t.n for t in targets) >= _HOPELESS_MIN)
+
+
+@functools.lru_cache(maxsize=16)
+def _joint_settings(settings: FDSettings) -> FDSettings:
+    return dataclasses.replace(settings, max_refinements=_JOINT_REFINEMENTS)
 
 
 @dataclass
@@ -491,7 +511,7 @@ def unravel(flat: int, shape: torch.Size) -> list[int]:
 
 
 __all__ = [
-    "joint_probe", "room_blocks", "Target", "Node", "Resolution", "resolve", "magnitude_blocks", "entry_scale",
-    "localisation",
+    "joint_probe", "room_blocks", "Target", "Node", "Resolution", "resolve", "magnitude_blocks", "magnitude_bands",
+    "entry_scale", "localisation",
     "unravel",
 ]
