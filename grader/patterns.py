@@ -485,8 +485,10 @@ def _find_rows(ctx: _Ctx) -> Diagnosis | None:
         nbad, total = int(bad.sum()), int(per.shape[0])
         if nbad == 0 or nbad == total:
             continue
-        # the wrong lines must be wrong through and through, not a stray entry in each
-        if bool((per[bad].float().mean(1) >= 0.5).all()):
+        # the wrong lines must be wrong through and through: more than half of each, and at least two entries
+        # (one wrong entry in a row of two is a wrong entry, not a wrong row)
+        lines = per[bad]
+        if bool(((lines.float().mean(1) > 0.5) & (lines.sum(1) >= 2)).all()):
             return _rows_pattern(ctx, word, bad)
     return None
 
