@@ -478,16 +478,16 @@ def _target(
     name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options, j: int
 ) -> Target:
     x = ev.x[name]
-    a = np.abs(x.reshape(-1).numpy())  # ev.x: float64 on the CPU (see _as_float64)
-    tau = ctol.atol + ctol.rtol * np.abs(g.reshape(-1).numpy())
+    a = np.abs(x.numpy().reshape(-1))  # ev.x: float64 on the CPU (see _as_float64)
+    tau = ctol.atol + ctol.rtol * np.abs(g.numpy().reshape(-1))
     bands = magnitude_bands(a)
     return Target(
         name,
         x,
         g,
         _direction_vector(x, o.seed, name, j, g if j == 0 else None),
-        torch.from_numpy(_weighted_scale(a, tau, bands)).reshape(x.shape),
-        torch.from_numpy(tau).reshape(x.shape),
+        torch.from_numpy(_weighted_scale(a, tau, bands).reshape(x.shape)),
+        torch.from_numpy(tau.reshape(x.shape)),
         _rounding(dtype),
         ev,
         o.settings,
@@ -611,7 +611,9 @@ def _as_float64(t: object) -> torch.Tensor:
     tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
     if tt.is_complex():
         raise TypeError("complex tensors are not supported")
-    return tt.detach().to("cpu", torch.float64).clone()
+    if tt.dtype == torch.float64 and tt.device.type == "cpu":
+        return tt.detach().clone()
+    return tt.detach().to("cpu", torch.float64)  # a copy already
 
 
 def _dot(f: Callable[[dict[str, torch.Tensor]], torch.Tensor], v: torch.Tensor) -> ScalarFunction:

@@ -170,7 +170,7 @@ def _noise_direction(x: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     out = {}
     for k, v in x.items():
         r = torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1
-        scale = torch.from_numpy(entry_scale(np.abs(v.reshape(-1).numpy()))).reshape(v.shape)
+        scale = torch.from_numpy(entry_scale(np.abs(v.numpy().reshape(-1))).reshape(v.shape))
         out[k] = torch.sign(r) * (1 + r.abs()) * scale
     return out
 
@@ -291,11 +291,12 @@ def entry_scale(a: np.ndarray, bands: np.ndarray | None = None) -> np.ndarray:
             return np.maximum(a, 0.1 * rms)
         bands = np.zeros(a.size, dtype=np.intp)
     finite = np.isfinite(a)
-    count = np.bincount(bands, weights=finite)
-    sq = np.bincount(bands, weights=np.where(finite, a, 0.0) ** 2)
-    typical = np.sqrt(sq / np.maximum(count, 1.0))
+    every = bool(finite.all())
+    count = np.bincount(bands) if every else np.bincount(bands, weights=finite)
+    sq = np.bincount(bands, weights=a * a if every else np.where(finite, a, 0.0) ** 2)
+    typical = np.sqrt(sq / np.maximum(count, 1))
     typical = np.where(np.isfinite(typical) & (typical > 0), typical, 1.0)[bands]
-    return np.where(finite, np.maximum(a, 0.1 * typical), typical)
+    return np.maximum(a, 0.1 * typical) if every else np.where(finite, np.maximum(a, 0.1 * typical), typical)
 
 
 def probe(

@@ -58,17 +58,21 @@ def magnitude_bands(a: np.ndarray) -> np.ndarray | None:
     on one small tensor cost less there than torch's dispatch.)"""
     n = a.size
     top = float(a.max()) if n else 0.0
-    if not math.isfinite(top):  # a non-finite entry: the largest finite one is the top
+    finite = math.isfinite(top)
+    if not finite:  # a non-finite entry: the largest finite one is the top
         fin = a[np.isfinite(a)]
         top = float(fin.max()) if fin.size else 0.0
     if not top > 0:
         return None
-    below = int(np.count_nonzero(a * 10.0**_BAND_DECADES <= top)) - int(np.count_nonzero(a == 0))
-    if below < _MIN_BAND * n:
+    zeros = int(np.count_nonzero(a == 0))
+    if int(np.count_nonzero(a * 10.0**_BAND_DECADES <= top)) - zeros < _MIN_BAND * n:
         return None  # the usual case: the entries below the top band all join it
-    ok = (a > 0) & (a <= top)  # finite and not zero
-    band = np.zeros(n, dtype=np.intp)
-    band[ok] = (np.log10(top / a[ok]) // _BAND_DECADES).astype(np.intp)  # ≥ 0: a ≤ top
+    if finite and not zeros:  # every entry in (0, top]
+        band = (np.log10(top / a) // _BAND_DECADES).astype(np.intp)  # ≥ 0: a ≤ top
+    else:
+        ok = (a > 0) & (a <= top)  # finite and not zero; the others join band 0
+        band = np.zeros(n, dtype=np.intp)
+        band[ok] = (np.log10(top / a[ok]) // _BAND_DECADES).astype(np.intp)
     counts = np.bincount(band).tolist()
     lut, k = [0] * len(counts), -1
     for b, size in enumerate(counts):
@@ -250,17 +254,18 @@ def joint_probe(targets: list[Target]) -> Probe | None:
     claim = gx = noise2 = 0.0
     room = math.inf
     for t in targets:
-        w = ws[t.name] = ws[t.name] * max(m / mins[t.name], 1 / _JOINT_SPREAD)
+        shrink = max(m / mins[t.name], 1 / _JOINT_SPREAD)
+        w = ws[t.name] = ws[t.name] * shrink
         g = t.g.numpy().reshape(-1)
         gw = g * w
         claim += float(gw.sum())
-        gx += float(np.abs(g * t.x.numpy().reshape(-1))[w != 0].sum())
+        gx += float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1))))  # w is non-zero everywhere (m > 0)
         noise2 += (t.rho * math.sqrt(float(np.dot(gw, gw)))) ** 2
-        room = min(room, float((t.tau.numpy().reshape(-1) * np.abs(w)).min()))
+        room = min(room, shrink * mins[t.name])  # = min τ·|w| (a positive factor keeps the minimum)
     xerr = EPS64 * gx
     lim = Limits(2 * room, math.inf, HOEFFDING_K * math.sqrt(noise2))
     settings = _joint_settings(targets[0].settings)
-    w_joint = {t.name: torch.from_numpy(ws[t.name]).reshape(t.x.shape) for t in targets}
+    w_joint = {t.name: torch.from_numpy(ws[t.name].reshape(t.x.shape)) for t in targets}
     return probe(targets[0].ev, "", w_joint, claim, lim, xerr, settings, kink_patience=1,
                  split_hopeless=sum(t.n for t in targets) >= _HOPELESS_MIN)
 
