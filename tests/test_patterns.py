@@ -247,23 +247,21 @@ def test_some_columns_wrong() -> None:
     assert "column 2 is wrong (1 of 3)" in p.hint
 
 
-def test_one_wrong_entry_in_short_rows_is_an_entry_not_a_row() -> None:
-    # rows of two entries: the one wrong entry is half its row, which does not make the row wrong
+@pytest.mark.parametrize(
+    ("where", "expected", "words"),
+    [
+        # rows of two entries: one wrong entry is half its row, which does not make the row wrong
+        ((1, 0), "some_entries_wrong", "right except for 1 of 8 entries: at (1, 0)"),
+        ((2, slice(None)), "some_rows_wrong", "row 2 is wrong (1 of 4)"),
+    ],
+)
+def test_a_short_row_is_wrong_only_when_wrong_throughout(where: tuple, expected: str, words: str) -> None:
     e = _randn(4, 2)
     a = e.clone()
-    a[1, 0] += 5.0
+    a[where] += 5.0
     p = _pattern(a, e)
-    assert p.id == "some_entries_wrong"
-    assert "right except for 1 of 8 entries: at (1, 0)" in p.hint
-
-
-def test_a_short_row_wrong_throughout_is_a_row() -> None:
-    e = _randn(4, 2)
-    a = e.clone()
-    a[2] += 5.0
-    p = _pattern(a, e)
-    assert p.id == "some_rows_wrong"
-    assert "row 2 is wrong (1 of 4)" in p.hint
+    assert p.id == expected
+    assert words in p.hint
 
 
 def test_few_entries_wrong_says_where_and_values() -> None:
