@@ -282,6 +282,7 @@ class Node:
     inferred: bool = False  # the probe was inferred from the parent minus the left half
     kink_single: bool = False  # a single entry split off a small block on a kink (see _KINK_SINGLES)
     dense: bool = False  # its parent and its parent's left half were both on a kink (see _KINK_SINGLES)
+    start: float = 0.0  # the first step of its probe (0: the settings'), see _start
 
 
 @dataclass
@@ -319,7 +320,7 @@ def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, ma
                 _leave(res, frontier[k:])
                 return res
             quick = localise and node.idx.numel() > 1
-            p = node.probe if node.probe is not None else _count(res, t.probe(node.idx, quick=quick))
+            p = node.probe if node.probe is not None else _count(res, t.probe(node.idx, quick=quick, below=node.start))
             if p.status == "pass":
                 continue
             if p.status == "fail":
@@ -332,7 +333,7 @@ def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, ma
             elif p.status == "fail" and not localise:
                 res.failing.append(Node(node.idx, p, node.inferred))
             else:
-                nxt.extend(_split(t, res, Node(node.idx, p, node.inferred, dense=node.dense)))
+                nxt.extend(_split(t, res, dataclasses.replace(node, probe=p)))
         if sum(not nd.kink_single for nd in nxt) > max_blocks:
             _leave(res, nxt)
             return res
@@ -364,7 +365,8 @@ _KINK_SINGLES = 8
 
 def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
     if node.dense and node.probe is not None and node.probe.status == "kink" and node.idx.numel() <= _KINK_SINGLES:
-        return [Node(node.idx[i : i + 1], kink_single=True) for i in range(node.idx.numel())]
+        start = _start(t, node)
+        return [Node(node.idx[i : i + 1], kink_single=True, start=start) for i in range(node.idx.numel())]
     if node.probe is None or node.probe.status != "fail":
         bands = room_blocks(t, [node.idx])
         if len(bands) > 1:  # undecided and the rooms far apart: separate them first (see room_blocks)
@@ -380,10 +382,11 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         # the kink in more blocks. A failed block keeps it too (its right half's mismatch is inferred below).
         idx = idx[torch.argsort(t.room()[idx], stable=True)]
     li, ri = idx[:mid], idx[mid:]
-    lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node)))
+    start = _start(t, node)
+    lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node), below=start))
     dense = node.probe is not None and node.probe.status == "kink" and lp.status == "kink"
-    left = Node(li, lp, dense=dense)
-    right = Node(ri, dense=dense)
+    left = Node(li, lp, dense=dense, start=start)
+    right = Node(ri, dense=dense, start=start)
     parent = node.probe
     if parent is not None and parent.status == "fail" and lp.status in ("pass", "fail", "gray"):
         m = parent.mismatch - lp.mismatch
@@ -399,8 +402,28 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         # piecewise smooth, the slopes of its pieces along w_L + w_R differ exactly as they do along w_R
         # when they agree along w_L), so it is split without a probe of its own. This only chooses what to
         # probe: a right half that was smooth after all is split needlessly, never decided.
-        right = Node(ri, Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred"), inferred=True)
+        right = Node(ri, Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred"), inferred=True,
+                     start=start)
     return [left, right]
+
+
+def _start(t: Target, parent: Node) -> float:
+    """The first step of the probes below ``parent`` (0: the settings'). A block on a kink at every step it tried,
+    down to ``h`` (a crossing near the point, not on it), has the search below it start at ``_START_ABOVE·h``
+    (never above the settings' step): the crossings that kinked it at the larger steps would most likely kink
+    its halves there too, and each step pair spent finding that again costs two evaluations. Further down,
+    blocks start where their parent did, unless a kink at every step moves the start lower again.
+
+    This only chooses where probes start. A probe that starts lower is an ordinary probe with a smaller first
+    step: it measures its own truncation and round-off, steps up when round-off dominates (to at most
+    ``_MAX_STEP_UP`` times its first step), follows its own kinks down, and decides by the same limits."""
+    q = parent.probe
+    if q is not None and q.status == "kink" and q.persistent_kink and not q.on_point:
+        return min(t.settings.step, q.step * _START_ABOVE)
+    return parent.start
+
+
+_START_ABOVE = 16.0
 
 
 _NEARLY_ALL = 0.9  # a room band holding this much of its block is probed about as the block was
@@ -412,12 +435,14 @@ def _band(t: Target, node: Node, idx: torch.Tensor) -> Node:
     truncation is about the block's): it is marked undecided (inferred) and halved without a probe of its own.
     This only chooses what to probe."""
     q = node.probe
+    start = _start(t, node)
     if q is None or q.status not in ("gray", "unresolved") or idx.numel() < _NEARLY_ALL * node.idx.numel():
-        return Node(idx)
+        return Node(idx, start=start)
     pass_limit = t.limits(t.direction(idx)).pass_limit
     if not (q.bound if q.measured_noise else q.bound - q.roundoff) > pass_limit:  # (a measured noise may shrink it)
-        return Node(idx)
-    return Node(idx, Probe("unresolved", 0.0, 0.0, q.bound, q.tolerance, q.step, 0, note="inferred"), inferred=True)
+        return Node(idx, start=start)
+    return Node(idx, Probe("unresolved", 0.0, 0.0, q.bound, q.tolerance, q.step, 0, note="inferred"), inferred=True,
+                start=start)
 
 
 def parent_failed(node: Node) -> bool:

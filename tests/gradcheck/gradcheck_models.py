@@ -64,3 +64,20 @@ def replace(grads: Params, **new: torch.Tensor) -> Params:
     out = dict(grads)
     out.update(new)
     return out
+
+
+def near_crossing(gap: float = 1e-5, n: int = 16) -> tuple[Callable[[Params], torch.Tensor], Params, Params]:
+    """``relu(X Wᵀ)`` weighted and summed, plus an L2 term, with hidden unit 2 at ``gap`` above 0 on sample 0:
+    a crossing near the point, not on it. Every block of ``W`` moves that unit, so the search over ``W`` meets
+    a kink at every step down to about ``gap``, and more kinks (the other units) at the larger steps."""
+    g = gen(3)
+    x = torch.randn(6, n, generator=g, dtype=torch.float64)
+    w = torch.randn(n, n, generator=g, dtype=torch.float64)
+    w[2, -1] = 0.0
+    w[2, -1] = (gap - float(x[0] @ w[2])) / float(x[0, -1])
+    c = torch.linspace(0.5, 1.5, n, dtype=torch.float64)
+
+    def f(q: Params) -> torch.Tensor:
+        return (torch.relu(x @ q["W"].T) * c).sum() + 0.1 * (q["W"] ** 2).sum()
+
+    return f, {"W": w}, autograd(f, {"W": w})

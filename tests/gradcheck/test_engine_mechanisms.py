@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
-from gradcheck_models import autograd, gen
+from gradcheck_models import autograd, gen, near_crossing
 
 from grader.gradcheck import check_gradients
 from grader.gradcheck.locate import magnitude_bands, magnitude_blocks
@@ -219,3 +220,16 @@ def test_an_unconfirmed_residual_is_not_called_a_measured_error() -> None:
     assert kink == ("whether the 1 located entry accounts for the whole error could not be confirmed along a fresh "
                     "direction (it crosses a kink): no pattern is named")
     assert "(finite differences could not resolve it)" in _unaccounted(2, "unresolved")
+
+
+@pytest.mark.parametrize("entry", [0, 100, 128, 255])
+def test_a_wrong_entry_found_by_probes_that_start_below_a_kink(entry: int) -> None:
+    # every block of W is searched from below the crossing its parent was kinked by (locate._start): an entry
+    # off by 1e-3 relative is still failed and located, alone
+    f, p, g = near_crossing()
+    bad = g["W"].clone().reshape(-1)
+    bad[entry] += 1e-3 * (1 + abs(float(bad[entry])))
+    t = check_gradients(f, p, {"W": bad.reshape(g["W"].shape)}).tensor("W")
+    assert t.status == "failed" and t.localisation is not None
+    assert [e.index for e in t.localisation.entries] == [[entry // 16, entry % 16]]
+

@@ -6,6 +6,7 @@ Each test compares evaluation or probe counts (deterministic), never times.
 from __future__ import annotations
 
 import torch
+from gradcheck_models import near_crossing
 from pytest import MonkeyPatch
 
 from grader.gradcheck import check_gradients, locate
@@ -200,3 +201,14 @@ def test_a_large_block_that_cannot_pass_for_its_claims_rounding_is_not_evaluated
     hopeless_probed.clear()
     assert check_gradients(f, {"x": x}, {"x": (a * x).float()}).passed
     assert hopeless_probed  # without the rule such blocks are evaluated (and cannot pass)
+
+
+def test_below_a_kink_at_every_step_the_search_starts_lower(monkeypatch: MonkeyPatch) -> None:
+    # the halves of a block kinked down to its smallest step start 16x above it, not at the first step again
+    f, p, g = near_crossing()
+    low = check_gradients(f, p, g)
+    monkeypatch.setattr(locate, "_start", lambda t, parent: 0.0)  # every probe from the settings' first step
+    again = check_gradients(f, p, g)
+    assert low.passed and again.passed
+    assert low.evaluations < again.evaluations
+
