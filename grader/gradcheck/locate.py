@@ -402,8 +402,8 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         # piecewise smooth, the slopes of its pieces along w_L + w_R differ exactly as they do along w_R
         # when they agree along w_L), so it is split without a probe of its own. This only chooses what to
         # probe: a right half that was smooth after all is split needlessly, never decided.
-        right = Node(ri, Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred"), inferred=True,
-                     start=start)
+        kink = Probe("kink", 0.0, 0.0, math.inf, 0.0, parent.step, 0, note="inferred", on_point=parent.on_point)
+        right = Node(ri, kink, inferred=True, start=start)
     return [left, right]
 
 
