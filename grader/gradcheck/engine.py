@@ -87,7 +87,7 @@ def check_gradients(
     ``label(name)`` is how hints name a gradient (default ``"d" + name``: ``dW3``).
     """
     start = time.perf_counter()
-    settings = fd or FDSettings()
+    settings = fd or _DEFAULT_FD
     opts = _Options(
         true_grads or {},
         mistakes or {},
@@ -308,6 +308,8 @@ def _engine_tolerance(dtype: torch.dtype, device: torch.device) -> Tolerance:
     return base.scaled(FLOAT64_FD_SCALE) if dtype == torch.float64 else base
 
 
+_DEFAULT_FD = FDSettings()  # (frozen: one instance serves every call)
+
 # See engine_tolerance: 100 × (rtol 1e-7, atol 1e-9) = (1e-5, 1e-7).
 FLOAT64_FD_SCALE = 100.0
 
@@ -503,17 +505,21 @@ def _weighted_scale(a: np.ndarray, tau: np.ndarray, bands: np.ndarray | None) ->
     s = entry_scale(a, bands)
     ts = tau * s
     if bands is None:
-        top = ts.max()
+        kappa = np.divide(ts.max(), ts)
     else:
         top = np.zeros(int(bands.max()) + 1)
         np.maximum.at(top, bands, ts)
-        top = top[bands]
-    return s * np.minimum(top / ts, _MAX_WEIGHT)  # ≥ 1: the largest τ·s of each band
+        kappa = top[bands]
+        kappa /= ts
+    np.minimum(kappa, _MAX_WEIGHT, out=kappa)  # ≥ 1: the largest τ·s of each band over the entry's
+    kappa *= s
+    return kappa
 
 
 _MAX_WEIGHT = 64.0  # the largest extra weight κ of an entry with a small tolerance (its step grows as much)
 
 
+@functools.lru_cache(maxsize=16)
 def _rounding(dtype: torch.dtype) -> float:
     """Relative error of a right claim in ``dtype``: 8 units of its rounding (a few accumulated
     roundings of a backward pass). This is the "noise" a block's pass limit allows for."""
@@ -531,14 +537,18 @@ def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int, g: torch.Te
     """
     s = (seed * 1_000_003 + zlib.crc32(name.encode()) * 7919 + j * 104_729) % (2**62)
     gen = torch.Generator().manual_seed(s)
-    u = torch.rand(x.shape, generator=gen, dtype=torch.float64).numpy() * 2 - 1  # sign and |u| independent
+    u = torch.rand(x.shape, generator=gen, dtype=torch.float64).numpy()
+    u *= 2
+    u -= 1  # in [-1, 1): its sign and |u| are independent
     if g is None:
         sign = np.sign(u)
     else:
         sign = np.sign(g.numpy())
-        if not sign.all():
+        if np.count_nonzero(sign) < sign.size:
             sign = np.where(sign != 0, sign, np.sign(u))
-    return torch.from_numpy(np.asarray(sign * (1.0 + np.abs(u))))  # (a 0-d tensor gives numpy scalars)
+    mag = np.abs(u, out=u)
+    mag += 1.0
+    return torch.from_numpy(np.asarray(sign * mag))  # (a 0-d tensor gives numpy scalars)
 
 
 def _with_truth(

@@ -34,7 +34,6 @@ step gives ``"kink"``: the caller compares the claim with the one-sided derivati
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -94,7 +93,7 @@ class Evaluator:
         memo = self._memo
         if t in memo:
             return memo[t]
-        if isinstance(u, Mapping):
+        if isinstance(u, dict) or isinstance(u, Mapping):  # (a dict, usually: the ABC's check is slower)
             moved = {k: torch.add(self.x[k], uk, alpha=t) for k, uk in u.items()}
         else:
             moved = {name: torch.add(self.x[name], u, alpha=t)}
@@ -145,8 +144,10 @@ class Evaluator:
         self.count += 1
         args = {k: moved[k] if k in moved else v.clone() for k, v in self.x.items()}
         try:
-            # check_gradients runs under no_grad already: entering it again for every call costs a little
-            with torch.no_grad() if torch.is_grad_enabled() else contextlib.nullcontext():
+            if torch.is_grad_enabled():
+                with torch.no_grad():
+                    out = self.f(args)
+            else:  # check_gradients runs under no_grad already: entering it again for every call costs a little
                 out = self.f(args)
         except Exception as e:  # noqa: BLE001 - any failure of user code is reported, not raised
             raise FunctionError(f"f raised {type(e).__name__}: {e}") from e
@@ -284,11 +285,18 @@ def entry_scale(a: np.ndarray, bands: np.ndarray | None = None) -> np.ndarray:
     zero movable by a step that rises above round-off. (In numpy: on the small tensors of a check, torch's
     per-operation dispatch would cost more than the arithmetic.)
     """
-    if bands is None:
-        total = float(np.dot(a, a)) if a.size else 0.0
-        if math.isfinite(total):  # every entry finite (the usual case: one reduction tells)
+    total = float(np.dot(a, a)) if a.size else 0.0
+    if math.isfinite(total):  # every entry finite (the usual case: one reduction tells)
+        if bands is None:
             rms = math.sqrt(total / a.size) if total > 0 else 1.0
             return np.maximum(a, 0.1 * rms)
+        # per band, in Python: a band's RMS is a handful of scalars
+        sq, count = np.bincount(bands, weights=a * a).tolist(), np.bincount(bands).tolist()
+        rms_b = [math.sqrt(q / max(c, 1)) for q, c in zip(sq, count, strict=True)]
+        floor = [0.1 * (r if math.isfinite(r) and r > 0 else 1.0) for r in rms_b]
+        out = np.asarray(floor)[bands]
+        return np.maximum(a, out, out=out)
+    if bands is None:
         bands = np.zeros(a.size, dtype=np.intp)
     finite = np.isfinite(a)
     every = bool(finite.all())
