@@ -124,7 +124,8 @@ def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
             continue
         band = torch.floor(torch.log(top / r.clamp(min=top * 1e-300)) / math.log(_ROOM_SPREAD)).long()
         band = band.clamp(0, _ROOM_BANDS - 1)
-        out.extend(idx[band == b] for b in sorted(set(band.tolist())))
+        present = torch.bincount(band, minlength=_ROOM_BANDS).tolist()
+        out.extend(idx[band == b] for b in range(_ROOM_BANDS) if present[b])
     return out
 
 
@@ -191,6 +192,10 @@ class Target:
             rows = torch.stack([vs, g * vs, tau * vs.abs(), (self.g * self.x).abs().reshape(-1)])
             self.flat = (vs, (self.tau * self.scale).abs().reshape(-1), rows)
         return self.flat
+
+    def pass_limit(self, idx: torch.Tensor) -> float:
+        """``limits(direction(idx)).pass_limit`` (twice the block's smallest ``τ_i·|w_i|``), from the flat rows."""
+        return 2 * float(self._flat()[2][2, idx].min())
 
     def room(self) -> torch.Tensor:
         """``|τ_i·scale_i|`` per entry, flat: what orders entries by room (``τ_i|w_i|`` up to ``|v_i|``)."""
@@ -446,7 +451,7 @@ def _band(t: Target, node: Node, idx: torch.Tensor) -> Node:
     start = _start(t, node)
     if q is None or q.status not in ("gray", "unresolved") or idx.numel() < _NEARLY_ALL * node.idx.numel():
         return Node(idx, start=start)
-    pass_limit = t.limits(t.direction(idx)).pass_limit
+    pass_limit = t.pass_limit(idx)
     if not (q.bound if q.measured_noise else q.bound - q.roundoff) > pass_limit:  # (a measured noise may shrink it)
         return Node(idx, start=start)
     return Node(idx, Probe("unresolved", 0.0, 0.0, q.bound, q.tolerance, q.step, 0, note="inferred"), inferred=True,
