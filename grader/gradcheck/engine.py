@@ -202,7 +202,7 @@ def _joint(
         if raw is None or x.numel() == 0:
             continue
         claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
-        g = _as_float64(claim_t)
+        g = _as_float64(claim_t, copy=False)
         if g.shape != x.shape or not bool(np.isfinite(g.numpy()).all()):
             continue
         targets.append(_target(name, ev, g, o.tol or engine_tolerance(claim_t), claim_t.dtype, o, 0))
@@ -237,7 +237,7 @@ def _check_tensor(
         return TensorVerdict(name, shape, "", "missing", notes=[f"no gradient was given for {name}"])
     claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
     ctol = o.tol or engine_tolerance(claim_t)
-    g = target.g if target is not None else _as_float64(claim_t)  # a target: the claim, checked finite, as float64
+    g = target.g if target is not None else _as_float64(claim_t, copy=False)  # (a target: the claim, finite, float64)
     verdict = TensorVerdict(name, shape, str(claim_t.dtype).replace("torch.", ""), "passed")
     if g.shape != x.shape:
         _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
@@ -334,7 +334,7 @@ def _explain(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance
     """A failing tensor: name the mistake only on evidence, and locate the wrong entries."""
     label = o.label(t.name)
     truth = o.true_grads.get(t.name)
-    tr = _as_float64(truth) if truth is not None and tuple(truth.shape) == tuple(t.g.shape) else None
+    tr = _as_float64(truth, copy=False) if truth is not None and tuple(truth.shape) == tuple(t.g.shape) else None
     mistake = dg.match_mistake(t.name, t.g, o.mistakes, ctol, tr)
     if tr is not None:
         verdict.diagnosis = mistake or dg.pattern_for(label, t.g, tr, ctol, o.factors)
@@ -452,7 +452,7 @@ def _wrong_shape(
     truth = o.true_grads.get(name)
     implied = None
     if truth is not None:
-        implied = _as_float64(truth)
+        implied = _as_float64(truth, copy=False)
     elif o.locate_mode != "off" and bool(torch.isfinite(g).all()):
         t = _target(name, ev, torch.zeros_like(ev.x[name]), ctol, dtype, o, 0)
         implied = _hypotheses(t, None, g, ctol, o)
@@ -578,7 +578,7 @@ def _with_truth(
 def _known_truth(verdict: TensorVerdict, g: torch.Tensor, ctol: Tolerance, o: _Options) -> None:
     truth = o.true_grads.get(verdict.name)
     if truth is not None and tuple(truth.shape) == tuple(g.shape):
-        tr = _as_float64(truth)
+        tr = _as_float64(truth, copy=False)
         verdict.rel_error_full = _rel_full(g, tr)
         verdict.error_map = _error_map(g, tr, ctol, o.error_map_limit)
 
@@ -617,12 +617,14 @@ def _claim_tolerance(dtype: torch.dtype, device: torch.device) -> Tolerance:
         return tolerance(torch.float64)
 
 
-def _as_float64(t: object) -> torch.Tensor:
+def _as_float64(t: object, *, copy: bool = True) -> torch.Tensor:
+    """``t`` as a float64 CPU tensor, detached. ``copy=False`` (a claim or reference gradient, which the engine
+    only reads) returns a float64 CPU tensor itself instead of a copy; the point of the check is always copied."""
     tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
     if tt.is_complex():
         raise TypeError("complex tensors are not supported")
     if tt.dtype == torch.float64 and tt.device.type == "cpu":
-        return tt.detach().clone()
+        return tt.detach().clone() if copy else tt.detach()
     return tt.detach().to("cpu", torch.float64)  # a copy already
 
 

@@ -221,3 +221,16 @@ def test_inputs_modified_in_place_do_not_corrupt_the_check() -> None:
         return out
 
     assert check_gradients(f, {"w": w}, {"w": 2 * w}).passed
+
+
+@pytest.mark.parametrize("wrong", [False, True])
+def test_the_callers_tensors_are_left_as_they_were(wrong: bool) -> None:
+    """Claims and reference gradients are read without a copy: no path may write to them (nor to the point)."""
+    f, p, g = mlp(2)
+    name = next(iter(g))
+    claimed = replace(g, **{name: g[name] * 2}) if wrong else dict(g)
+    before = {k: v.clone() for k, v in [*p.items(), *((f"claim {k}", v) for k, v in claimed.items())]}
+    check_gradients(f, p, claimed)
+    check_gradients(f, p, claimed, true_grads=g)
+    after = {**p, **{f"claim {k}": v for k, v in claimed.items()}}
+    assert all(torch.equal(before[k], after[k]) for k in before)
