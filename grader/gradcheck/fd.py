@@ -260,6 +260,8 @@ class Probe:
     smooth: tuple[float, float, float] | None = None  # a kink at larger steps only: (bound, estimate, round-off)
     # of its best smooth smaller pair
     measured_noise: bool = False  # its round-off came from the measured noise of f (not the pessimistic eps_f)
+    # (the part of its bound that is not round-off, the estimate) of the smooth pair where that part is smallest
+    least_rest: tuple[float, float] | None = None
 
     @property
     def mismatch(self) -> float:
@@ -400,7 +402,8 @@ def _probe(
     def done(status: ProbeStatus, est: float, bound: float, h: float, note: str = "") -> Probe:
         samples.sort(key=lambda q: -q[0])  # largest step first: one_sided uses the two smallest
         return Probe(status, claim, est, bound, limits.fail_limit, h, ev.count - start, samples, 1.0, note,
-                     limits.pass_limit, roundoff if math.isfinite(bound) else math.inf, measured_noise=measured)
+                     limits.pass_limit, roundoff if math.isfinite(bound) else math.inf, measured_noise=measured,
+                     least_rest=least)
 
     measured = ev.noise is not None and math.isfinite(ev.noise)
     sigma, ref = (ev.noise or 0.0, max(abs(ev.f0), 1e-300)) if measured else (0.0, 1.0)
@@ -435,6 +438,7 @@ def _probe(
     down, failed_once, kinked, on_point = True, False, 0, False
     prev_diff = 0.0
     best: tuple[float, float, float, float] | None = None  # (bound, estimate, step, its round-off part)
+    least: tuple[float, float] | None = None  # see Probe.least_rest
     last: tuple[float, float, float] | None = None  # (small step, estimate, round-off) of the last smooth pair
     for _ in range(s.max_refinements):
         if down:
@@ -467,7 +471,9 @@ def _probe(
                 break
             continue
         kinked = 0
-        if last is not None and last[0] == big:
+        three_steps = last is not None and last[0] == big
+        if three_steps:
+            assert last is not None
             # Three steps h, h/4, h/16, smooth throughout: the two Richardson estimates differ by 255 times
             # the error of the second (D = φ' + a·h² + b·h⁴ + …, Richardson leaves b·h⁴); their whole
             # difference, plus both pairs' round-off, bounds it with a 255× margin, far tighter than the
@@ -477,15 +483,17 @@ def _probe(
                 bound, ro = three, last[2] + 2 * (rs + rb)
         last = (small, est, rs + rb)
         # A kink on the point with a slope jump J adds J·h to the second difference (besides the h² of
-        # the smooth part) and J/2 to every central difference, which Richardson does not remove. The
-        # pair bounds J by |Δ²(h) − r²·Δ²(h/r)| / ((r − 1)·h), round-off included: a jump too small to
-        # break the h² scaling, or hidden in round-off, is thus in the bound instead of being forgotten.
-        r = s.ratio
-        bound += (abs(d2b - r * r * d2s) + n2b + r * r * n2s) / (2 * (r - 1) * big)
-        ro += (n2b + r * r * n2s) / (2 * (r - 1) * big)
+        # the smooth part) and J/2 to every central difference, which Richardson does not remove: J/2 is
+        # added to the bound, round-off included, so that a jump too small to break the h² scaling, or
+        # hidden in round-off, is not forgotten (see _slope_jump for how J is bounded).
+        jump_part, jump_ro = _slope_jump(at, big, s.ratio, three_steps)
+        bound += jump_part
+        ro += jump_ro
         roundoff = ro
         if best is None or bound < best[0]:
             best = (bound, est, small, ro)
+        if least is None or bound - ro < least[0]:
+            least = (bound - ro, est)
         verdict = _decide(abs(est - c), bound, limits)
         if quick and verdict is not None:
             return done(verdict, est, bound, small)
@@ -521,6 +529,36 @@ def _probe(
     return done("unresolved", at[lo_h][0], math.inf, lo_h, "finite differences could not resolve the claim")
 
 
+def _slope_jump(
+    at: dict[float, tuple[float, float, float, float]], big: float, ratio: float, three_steps: bool
+) -> tuple[float, float]:
+    """Half a slope jump ``J`` on the point, as it enters a smooth pair's bound, and the round-off part of it.
+
+    With ``Δ²(h) = J·h + C·h² + Q·h⁴`` (a kink on the point and the smooth part, which is even in ``h``), one
+    pair ``(h, h/r)`` gives ``|Δ²(h) − r²·Δ²(h/r)| / ((r − 1)·h) = |J − Q·h³·(r + 1)/r²|``: the smooth part's
+    ``h⁴`` term stays in it, and on a strongly curved ``f`` (a batch norm, a mixture) it is what holds a
+    whole tensor's bound above its pass limit. When the step before, ``r·h``, was smooth too, three steps
+    remove it: ``E₁ = Δ²(r·h) − r²·Δ²(h)``, ``E₂ = Δ²(h) − r²·Δ²(h/r)`` and ``E₁ − r⁴·E₂ = (r − 1)(r³ − 1)·J·r·h``
+    exactly, for any ``C`` and ``Q``. But a crossing near the point reached by ``r·h`` only (not on it) enters
+    ``E₁`` and not the pair's own estimate, which is then the smaller one. Each estimate is exact in its own
+    model, and each model's error shows as a larger value, never a smaller one (a kink on the point enters both
+    alike): the smaller is taken. The noise of each second difference enters with its weight."""
+    r = ratio
+    small = big / r
+    (_, _, d2b, n2b), (_, _, d2s, n2s) = at[big], at[small]
+    noise = n2b + r * r * n2s
+    scale = 2 * (r - 1) * big
+    pair = ((abs(d2b - r * r * d2s) + noise) / scale, noise / scale)
+    if not three_steps:
+        return pair
+    top = big * r
+    d2t, n2t = at[top][2], at[top][3]
+    noise3 = n2t + (r * r + r**4) * n2b + r**6 * n2s
+    scale3 = 2 * (r - 1) * (r**3 - 1) * top
+    three = ((abs((d2t - r * r * d2b) - r**4 * (d2b - r * r * d2s)) + noise3) / scale3, noise3 / scale3)
+    return min(pair, three)
+
+
 def _roundoff_bound(p: Probe, limits: Limits) -> bool:
     """The probe would pass or fail if its bound had no round-off part: a measured, smaller noise may
     decide it (a mismatch or a spread of rooms too large for the pass limit would not be helped). A kink
@@ -534,7 +572,14 @@ def _roundoff_bound(p: Probe, limits: Limits) -> bool:
     rest = bound - roundoff
     if status == "unresolved" and roundoff >= rest and m <= limits.fail_limit:
         return True  # round-off is most of the bound: the blocks this one is split into would meet it too
-    return m + rest + limits.noise <= limits.pass_limit or m - rest > limits.fail_limit
+    if m + rest + limits.noise <= limits.pass_limit or m - rest > limits.fail_limit:
+        return True
+    # the pair with the smallest bound may be one where truncation dominates; a smaller step, held back by
+    # round-off alone, may pass with a smaller noise
+    if p.least_rest is None:
+        return False
+    rest, estimate = p.least_rest
+    return abs(p.claim - estimate) + rest + limits.noise <= limits.pass_limit
 
 
 HOPELESS = 1.0  # see probe(split_hopeless=True)
