@@ -336,7 +336,7 @@ def probe(
     whatever ``f`` shows: ``"gray"`` is returned without an evaluation (bound infinite), and the caller splits
     the block as it would have. Only a failure found at once is given up; it is found in the halves.
     """
-    if not isinstance(w, Mapping) and not bool(w.any()):  # (a joint direction is non-zero by construction)
+    if isinstance(w, torch.Tensor) and not bool(w.any()):  # (a joint direction, a dict, is non-zero by construction)
         return Probe("pass", claim, 0.0, 0.0, limits.fail_limit, 0.0, 0)
     if split_hopeless and limits.noise > HOPELESS * limits.pass_limit:
         return Probe("gray", claim, claim, math.inf, limits.fail_limit, 0.0, 0, pass_limit=limits.pass_limit,

@@ -112,16 +112,18 @@ def room_blocks(t: Target, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
     them from passing, and the search would split them all the way down.
     """
     room = t.room()
+    room_np = room.numpy()
     out: list[torch.Tensor] = []
     for idx in blocks:
         if idx.numel() < 2:
             out.append(idx)
             continue
-        r = room[idx]
-        low, top = (float(v) for v in torch.aminmax(r))
+        rn = room_np[idx.numpy()]
+        low, top = float(rn.min()), float(rn.max())
         if not top > 0 or top < _ROOM_SPREAD * low:  # one band (the common case): nothing to split
             out.append(idx)
             continue
+        r = room[idx]
         band = torch.floor(torch.log(top / r.clamp(min=top * 1e-300)) / math.log(_ROOM_SPREAD)).long()
         band = band.clamp(0, _ROOM_BANDS - 1)
         present = torch.bincount(band, minlength=_ROOM_BANDS).tolist()
@@ -203,19 +205,21 @@ class Target:
 
     def _block(self, idx: torch.Tensor) -> tuple[torch.Tensor, float, Limits, float]:
         """``direction(idx)``, the claim along it, ``limits`` and ``xerr``, computed on the block's entries
-        only (the same values as those methods give: ``w`` is non-zero exactly on ``idx``)."""
-        vs, _, rows = self._flat()
-        sel = rows[:, idx]
-        w = torch.zeros(self.n, dtype=torch.float64).index_copy_(0, idx, sel[0])
-        # one read-back: the four sums, the norms of g·w and τ·|w|, the smallest τ·|w|
-        _, c, _, gx, gw_norm, tw_norm, tw_min = torch.cat(
-            [sel.sum(1), torch.linalg.vector_norm(sel[1:3], dim=1), sel[2].min().view(1)]).tolist()
-        noise = HOEFFDING_K * self.rho * gw_norm
+        only (the same values as those methods give, up to rounding: ``w`` is non-zero exactly on ``idx``)."""
+        rows = self._flat()[2].numpy()  # (in numpy: a handful of operations on a few entries, where torch's
+        at = idx.numpy()  # dispatch would cost more than the arithmetic)
+        sel = rows[:, at]
+        w = np.zeros(self.n)
+        w[at] = sel[0]
+        gw, tw = sel[1], sel[2]
+        c, gx, tw_min = float(gw.sum()), float(sel[3].sum()), float(tw.min())
+        noise = HOEFFDING_K * self.rho * math.sqrt(float(np.dot(gw, gw)))
+        tw_norm = math.sqrt(float(np.dot(tw, tw)))
         if idx.numel() == 1:
             lim = Limits(2 * tw_min, tw_min, noise)
         else:
             lim = Limits(2 * tw_min, HOEFFDING_K * tw_norm, noise)
-        return w.reshape(self.g.shape), c, lim, EPS64 * gx
+        return torch.from_numpy(w).reshape(self.g.shape), c, lim, EPS64 * gx
 
     def probe(
         self, idx: torch.Tensor, *, min_steps: int = 1, fresh: int = 0, quick: bool = False, below: float = 0.0

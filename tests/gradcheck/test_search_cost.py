@@ -212,3 +212,41 @@ def test_below_a_kink_at_every_step_the_search_starts_lower(monkeypatch: MonkeyP
     assert low.passed and again.passed
     assert low.evaluations < again.evaluations
 
+
+
+def _batch_norm_mlp(seed: int) -> tuple[object, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Linear, batch norm, softplus, logistic loss: smooth but strongly curved in ``W1`` (4,096 entries)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(64, 32, generator=g, dtype=D)
+    y = (torch.rand(64, generator=g) < 0.5).to(D)
+    p = {
+        "W1": torch.randn(128, 32, generator=g, dtype=D) / 6,
+        "gamma": 1 + 0.1 * torch.randn(128, generator=g, dtype=D),
+        "beta": 0.1 * torch.randn(128, generator=g, dtype=D),
+        "w2": torch.randn(128, generator=g, dtype=D) / 12,
+    }
+
+    def f(q: dict[str, torch.Tensor]) -> torch.Tensor:
+        z = x @ q["W1"].T
+        z = (z - z.mean(0)) / torch.sqrt(z.var(0, unbiased=False) + 1e-5) * q["gamma"] + q["beta"]
+        out = torch.nn.functional.softplus(z) @ q["w2"]
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(out, y, reduction="sum")
+        return loss + 0.01 * (q["W1"] ** 2).sum()
+
+    q = {k: v.clone().requires_grad_(True) for k, v in p.items()}
+    f(q).backward()
+    return f, p, {k: v.grad.detach() for k, v in q.items()}  # type: ignore[union-attr]
+
+
+def test_three_smooth_steps_keep_curvature_out_of_the_slope_jump_allowance(monkeypatch: MonkeyPatch) -> None:
+    """With the three-step estimate of a slope jump (fd._slope_jump), the strongly curved ``W1`` passes whole; with
+    the pair's own estimate, its quartic term holds the bound above the pass limit and ``W1`` is split."""
+    from grader.gradcheck import fd
+
+    f, p, g = _batch_norm_mlp(0)
+    with_three = check_gradients(f, p, g)  # type: ignore[arg-type]
+    pair_only = fd._slope_jump
+    monkeypatch.setattr(fd, "_slope_jump", lambda at, big, ratio, three_steps: pair_only(at, big, ratio, False))
+    without = check_gradients(f, p, g)  # type: ignore[arg-type]
+    assert with_three.status == without.status == "passed"
+    assert with_three.evaluations < without.evaluations - 10
