@@ -364,7 +364,9 @@ def _locate(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance,
     """Search the failing blocks down to single entries; name "right except for …" only when the
     located entries account for the whole measured mismatch."""
     start = t.ev.count
-    more = resolve(t, res.failing, localise=True, max_probes=_budget(t.n, o), max_blocks=o.max_blocks)
+    region = min(t.n, _LOCALISE_REGION)
+    more = resolve(t, res.failing, localise=True, max_probes=_budget(t.n, o) + 2 * region, max_blocks=o.max_blocks,
+                   region=region)
     more.wrong = {**res.wrong, **more.wrong}
     more.kinks = sorted(set(res.kinks) | set(more.kinks))
     more.kink_wrong = res.kink_wrong + more.kink_wrong
@@ -390,6 +392,12 @@ def _locate(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance,
     verdict.error_map = _error_map(t.g, implied, ctol, o.error_map_limit)
     if name_it:
         verdict.diagnosis = dg.pattern_for(o.label(t.name), t.g, implied, ctol, o.factors)
+
+
+# A failing region of at most this many entries (a wrong row of a large matrix) is searched to single entries
+# however many blocks that takes: about two probes per entry. A larger one (an error spread over the tensor) stops
+# at ``max_blocks`` blocks and is reported as a lower bound.
+_LOCALISE_REGION = 1024
 
 
 def _unaccounted(located: int, residual: str) -> str:

@@ -326,8 +326,15 @@ class Resolution:
         return sum(nd.idx.numel() for nd in self.undecided)
 
 
-def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, max_blocks: int = 64) -> Resolution:
-    """Decide every block of ``nodes``: pass, fail (searched down to single entries when ``localise``)."""
+def resolve(
+    t: Target, nodes: list[Node], *, localise: bool, max_probes: int, max_blocks: int = 64, region: int = 0
+) -> Resolution:
+    """Decide every block of ``nodes``: pass, fail (searched down to single entries when ``localise``).
+
+    The search stops when its frontier holds more than ``max_blocks`` blocks (an error spread over the tensor is
+    not searched entry by entry), unless, when localising, those blocks hold ``region`` entries or fewer in all:
+    an error confined to a small region (a wrong row) is searched to single entries however many blocks that
+    takes, within ``max_probes``."""
     res = Resolution()
     frontier = list(nodes)
     while frontier:
@@ -351,7 +358,8 @@ def resolve(t: Target, nodes: list[Node], *, localise: bool, max_probes: int, ma
                 res.failing.append(Node(node.idx, p, node.inferred))
             else:
                 nxt.extend(_split(t, res, dataclasses.replace(node, probe=p)))
-        if sum(not nd.kink_single for nd in nxt) > max_blocks:
+        if sum(not nd.kink_single for nd in nxt) > max_blocks and not (
+                localise and sum(nd.idx.numel() for nd in nxt) <= region):
             _leave(res, nxt)
             return res
         frontier = nxt

@@ -250,3 +250,39 @@ def test_three_smooth_steps_keep_curvature_out_of_the_slope_jump_allowance(monke
     without = check_gradients(f, p, g)  # type: ignore[arg-type]
     assert with_three.status == without.status == "passed"
     assert with_three.evaluations < without.evaluations - 10
+
+
+def _tanh_layer() -> tuple[object, dict[str, torch.Tensor], torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 200, generator=g, dtype=D)
+    w = torch.randn(200, 100, generator=g, dtype=D) * 0.1
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (torch.tanh(a @ p["W"]) ** 2).sum()
+
+    q = w.clone().requires_grad_(True)
+    f({"W": q}).backward()
+    assert q.grad is not None
+    return f, {"W": w}, q.grad.detach()
+
+
+def test_a_wrong_row_longer_than_the_search_breadth_is_located_entry_by_entry() -> None:
+    """A row of 100 wrong entries needs more than ``max_blocks`` (64) blocks at once to reach single entries: the
+    error is confined to 100 entries, so the search goes on (engine._LOCALISE_REGION) and locates them all."""
+    f, p, true = _tanh_layer()
+    claim = true.clone()
+    claim[7] = claim[7] * 1.5 + 0.3 * true.abs().mean()
+    loc = check_gradients(f, p, {"W": claim}).tensor("W").localisation  # type: ignore[arg-type]
+    assert loc is not None and loc.complete and loc.mismatched == 100
+    assert {e.index[0] for e in loc.entries} == {7}
+
+
+def test_an_error_spread_over_the_tensor_is_not_searched_entry_by_entry() -> None:
+    """Every entry slightly off: the failing blocks hold the whole tensor, so the search stops at ``max_blocks`` and
+    reports a lower bound, at a cost far below two evaluations per entry."""
+    f, p, true = _tanh_layer()
+    noise = torch.randn(true.shape, generator=torch.Generator().manual_seed(1), dtype=D)
+    r = check_gradients(f, p, {"W": true * (1 + 1e-3 * noise)})  # type: ignore[arg-type]
+    loc = r.tensor("W").localisation
+    assert r.status == "failed" and loc is not None and not loc.complete
+    assert r.evaluations < 2 * 20_000 / 10
