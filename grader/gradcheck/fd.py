@@ -514,6 +514,8 @@ def _probe(
             down = False  # round-off dominates: a larger step is more accurate
         elif not down:
             break  # truncation dominates above, round-off below: no better pair exists
+        elif jump > 0.0 and rs + rb > trunc:
+            break  # below a kink seen at the larger steps, round-off dominates: smaller steps only add to it
     if jump > 0.0:
         # kinked == 0: the smallest steps were smooth (a crossing near the point, reached by the larger steps
         # only) but did not resolve the claim: still "kink" (an entry's one-sided derivatives are compared),

@@ -286,3 +286,20 @@ def test_an_error_spread_over_the_tensor_is_not_searched_entry_by_entry() -> Non
     loc = r.tensor("W").localisation
     assert r.status == "failed" and loc is not None and not loc.complete
     assert r.evaluations < 2 * 20_000 / 10
+
+
+def test_below_a_crossing_a_probe_held_by_round_off_stops_going_down() -> None:
+    """A crossing 1.5e-5 from the point: the steps above it see a kink, the first smooth pair below it is held by
+    round-off (|f| ≈ 1e6), and each smaller step would only add to that: the probe stops there (10 evaluations,
+    not 12) and is, as before, a kink seen at the larger steps only."""
+    from grader.gradcheck.fd import FDSettings, Limits, probe
+
+    def f(q: dict[str, torch.Tensor]) -> torch.Tensor:
+        t = q["x"][0]
+        return 1e6 + 3.0 * t + 0.5 * t * t + 2.0 * torch.relu(t - 1.0 - 1.5e-5)
+
+    ev = Evaluator(f, {"x": torch.tensor([1.0], dtype=D)})
+    p = probe(ev, "x", torch.tensor([1.0], dtype=D), 4.0, Limits(1e-12, 1e-3), 0.0, FDSettings(measure_noise=False),
+              kink_patience=5, entry=True)
+    assert (p.status, p.note, p.persistent_kink) == ("kink", "kink at larger steps", False)
+    assert p.evaluations == 10
