@@ -93,7 +93,7 @@ class Evaluator:
         memo = self._memo
         if t in memo:
             return memo[t]
-        if isinstance(u, dict) or isinstance(u, Mapping):  # (a dict, usually: the ABC's check is slower)
+        if isinstance(u, Mapping):
             moved = {k: torch.add(self.x[k], uk, alpha=t) for k, uk in u.items()}
         else:
             moved = {name: torch.add(self.x[name], u, alpha=t)}
@@ -471,9 +471,9 @@ def _probe(
                 break
             continue
         kinked = 0
-        three_steps = last is not None and last[0] == big
-        if three_steps:
-            assert last is not None
+        three_steps = False
+        if last is not None and last[0] == big:
+            three_steps = True
             # Three steps h, h/4, h/16, smooth throughout: the two Richardson estimates differ by 255 times
             # the error of the second (D = φ' + a·h² + b·h⁴ + …, Richardson leaves b·h⁴); their whole
             # difference, plus both pairs' round-off, bounds it with a 255× margin, far tighter than the
@@ -543,8 +543,10 @@ def _slope_jump(
     remove it: ``E₁ = Δ²(r·h) − r²·Δ²(h)``, ``E₂ = Δ²(h) − r²·Δ²(h/r)`` and ``E₁ − r⁴·E₂ = (r − 1)(r³ − 1)·J·r·h``
     exactly, for any ``C`` and ``Q``. But a crossing near the point reached by ``r·h`` only (not on it) enters
     ``E₁`` and not the pair's own estimate, which is then the smaller one. Each estimate is exact in its own
-    model, and each model's error shows as a larger value, never a smaller one (a kink on the point enters both
-    alike): the smaller is taken. The noise of each second difference enters with its weight."""
+    model; off it, it is usually the larger (the h⁴ term or the crossing adds to it), while a kink on the point
+    enters both alike: the smaller is taken. It is an estimate, not a bound: a model error of the opposite sign
+    can hide part of a jump in either (the 5% smoothness test before it bounds how much). The noise of each
+    second difference enters with its weight."""
     r = ratio
     small = big / r
     (_, _, d2b, n2b), (_, _, d2s, n2s) = at[big], at[small]
