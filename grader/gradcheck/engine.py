@@ -104,20 +104,20 @@ def check_gradients(
         error_map_limit,
     )
     x64 = {k: _as_float64(v) for k, v in params.items()}
-    try:
-        ev = Evaluator(f, x64)
-    except FunctionError as e:
-        return _error_result(str(e), seed, start, settings)
-    if not math.isfinite(ev.f0):
-        return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
-    verdicts = []
-    try:
-        with torch.no_grad():  # for every evaluation of f at once
+    with torch.no_grad():  # for every evaluation of f at once
+        try:
+            ev = Evaluator(f, x64)
+        except FunctionError as e:
+            return _error_result(str(e), seed, start, settings)
+        if not math.isfinite(ev.f0):
+            return _error_result(f"f is not finite at the given point (f = {ev.f0})", seed, start, settings)
+        verdicts = []
+        try:
             joints, passed, targets = _joint(ev, claimed, opts)
             for name in x64:
                 verdicts.append(_check_tensor(name, ev, claimed.get(name), opts, passed.get(name), targets.get(name)))
-    except FunctionError as e:
-        return _error_result(str(e), seed, start, settings, ev.count)
+        except FunctionError as e:
+            return _error_result(str(e), seed, start, settings, ev.count)
     for joint, first in joints:  # a joint probe's evaluations, counted once, with the first tensor it covered
         next(v for v in verdicts if v.name == first).evaluations += joint.evaluations
     notes = [f"{k!r} is not a parameter of f: ignored" for k in claimed if k not in x64]
@@ -238,13 +238,18 @@ def _check_tensor(
     claim_t = raw if isinstance(raw, torch.Tensor) else torch.as_tensor(raw)
     ctol = o.tol or engine_tolerance(claim_t)
     g = target.g if target is not None else _as_float64(claim_t, copy=False)  # (a target: the claim, finite, float64)
-    verdict = TensorVerdict(name, shape, str(claim_t.dtype).replace("torch.", ""), "passed")
+    verdict = TensorVerdict(name, shape, _dtype_name(claim_t.dtype), "passed")
     if g.shape != x.shape:
         _wrong_shape(verdict, ev, g, ctol, claim_t.dtype, o)
     elif x.numel() > 0:
         _check_values(verdict, ev, g, ctol, claim_t.dtype, o, joint if target is not None else None, target)
     verdict.evaluations = ev.count - count0
     return verdict
+
+
+@functools.lru_cache(maxsize=16)
+def _dtype_name(dtype: torch.dtype) -> str:
+    return str(dtype).replace("torch.", "")
 
 
 def _check_values(
@@ -262,17 +267,16 @@ def _check_values(
         _non_finite(verdict, g, ctol, o)
         return
     t = target if target is not None else _target(name, ev, g, ctol, dtype, o, 0)
-    budget = _budget(t.n, o)
     if joint is not None:  # passed with the other tensors along one joint direction
         res = Resolution(top=joint)
     else:
-        res = resolve(t, [Node(idx) for idx in t.blocks], localise=False, max_probes=budget,
+        res = resolve(t, [Node(idx) for idx in t.blocks], localise=False, max_probes=_budget(t.n, o),
                       max_blocks=o.max_blocks)
     for j in range(1, o.directions):  # extra independent directions, on request
         if res.failed or not res.complete:
             break
         tj = _target(name, ev, g, ctol, dtype, o, j)
-        res = resolve(tj, [Node(idx) for idx in tj.blocks], localise=False, max_probes=budget,
+        res = resolve(tj, [Node(idx) for idx in tj.blocks], localise=False, max_probes=_budget(t.n, o),
                       max_blocks=o.max_blocks)
     top = res.top
     verdict.checks = [_direction(top)] if top is not None else []
@@ -488,21 +492,28 @@ def _target(
     name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, dtype: torch.dtype, o: _Options, j: int
 ) -> Target:
     x = ev.x[name]
+    shape = x.shape
     a = np.abs(x.numpy().reshape(-1))  # ev.x: float64 on the CPU (see _as_float64)
-    tau = ctol.atol + ctol.rtol * np.abs(g.numpy().reshape(-1))
+    absg = np.abs(g.numpy().reshape(-1))
+    tau = absg * ctol.rtol
+    tau += ctol.atol
     bands = magnitude_bands(a)
+    scale = _weighted_scale(a, tau, bands)
+    v = _direction_vector(x.numel(), o.seed, name, j, g if j == 0 else None)
     return Target(
         name,
         x,
         g,
-        _direction_vector(x, o.seed, name, j, g if j == 0 else None),
-        torch.from_numpy(_weighted_scale(a, tau, bands).reshape(x.shape)),
-        torch.from_numpy(tau.reshape(x.shape)),
+        torch.from_numpy(v.reshape(shape)),
+        torch.from_numpy(scale.reshape(shape)),
+        torch.from_numpy(tau.reshape(shape)),
         _rounding(dtype),
         ev,
         o.settings,
         o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
         bands,
+        vs=v * scale,
+        gx=float(np.dot(absg, a)),
     )
 
 
@@ -536,8 +547,8 @@ def _rounding(dtype: torch.dtype) -> float:
     return 8 * float(torch.finfo(dtype).eps)
 
 
-def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int, g: torch.Tensor | None = None) -> torch.Tensor:
-    """Seeded ``±U(1, 2)``: reproducible per (seed, tensor name, index).
+def _direction_vector(n: int, seed: int, name: str, j: int, g: torch.Tensor | None = None) -> np.ndarray:
+    """Seeded ``±U(1, 2)`` over ``n`` entries (flat): reproducible per (seed, tensor name, index).
 
     With ``g`` (the claim), the signs follow the claim's (random where it is zero): a claim off by a
     factor, however close to 1, then shows in full (``<g, w>`` cannot cancel), and a single wrong entry
@@ -545,18 +556,17 @@ def _direction_vector(x: torch.Tensor, seed: int, name: str, j: int, g: torch.Te
     """
     s = (seed * 1_000_003 + zlib.crc32(name.encode()) * 7919 + j * 104_729) % (2**62)
     gen = torch.Generator().manual_seed(s)
-    u = torch.rand(x.shape, generator=gen, dtype=torch.float64).numpy()
+    u = torch.rand(n, generator=gen, dtype=torch.float64).numpy()
     u *= 2
     u -= 1  # in [-1, 1): its sign and |u| are independent
-    if g is None:
-        sign = np.sign(u)
-    else:
-        sign = np.sign(g.numpy())
-        if np.count_nonzero(sign) < sign.size:
-            sign = np.where(sign != 0, sign, np.sign(u))
-    mag = np.abs(u, out=u)
+    signs = u  # whose signs w takes
+    if g is not None:
+        signs = g.numpy().reshape(-1)
+        if np.count_nonzero(signs) < signs.size:
+            signs = np.where(signs != 0, signs, u)
+    mag = np.abs(u)
     mag += 1.0
-    return torch.from_numpy(np.asarray(sign * mag))  # (a 0-d tensor gives numpy scalars)
+    return np.copysign(mag, signs, out=mag)
 
 
 def _with_truth(

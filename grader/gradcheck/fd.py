@@ -287,17 +287,18 @@ def entry_scale(a: np.ndarray, bands: np.ndarray | None = None) -> np.ndarray:
     zero movable by a step that rises above round-off. (In numpy: on the small tensors of a check, torch's
     per-operation dispatch would cost more than the arithmetic.)
     """
-    total = float(np.dot(a, a)) if a.size else 0.0
-    if math.isfinite(total):  # every entry finite (the usual case: one reduction tells)
-        if bands is None:
+    if bands is None:
+        total = float(np.dot(a, a)) if a.size else 0.0
+        if math.isfinite(total):  # every entry finite (the usual case: one reduction tells)
             rms = math.sqrt(total / a.size) if total > 0 else 1.0
             return np.maximum(a, 0.1 * rms)
-        # per band, in Python: a band's RMS is a handful of scalars
-        sq, count = np.bincount(bands, weights=a * a).tolist(), np.bincount(bands).tolist()
-        rms_b = [math.sqrt(q / max(c, 1)) for q, c in zip(sq, count, strict=True)]
-        floor = [0.1 * (r if math.isfinite(r) and r > 0 else 1.0) for r in rms_b]
-        out = np.asarray(floor)[bands]
-        return np.maximum(a, out, out=out)
+    else:
+        sq = np.bincount(bands, weights=a * a).tolist()
+        if math.isfinite(sum(sq)):  # every entry finite: per band, in Python (a band's RMS is a few scalars)
+            rms_b = [math.sqrt(q / max(c, 1)) for q, c in zip(sq, np.bincount(bands).tolist(), strict=True)]
+            floor = [0.1 * (r if math.isfinite(r) and r > 0 else 1.0) for r in rms_b]
+            out = np.asarray(floor)[bands]
+            return np.maximum(a, out, out=out)
     if bands is None:
         bands = np.zeros(a.size, dtype=np.intp)
     finite = np.isfinite(a)

@@ -69,14 +69,14 @@ def magnitude_bands(a: np.ndarray) -> np.ndarray | None:
     below = int(np.count_nonzero(a * 10.0**_BAND_DECADES <= top))  # zeros included
     if below < _MIN_BAND * n:
         return None  # the usual case: the entries below the top band all join it
-    zeros = int(np.count_nonzero(a == 0))
+    zeros = int(np.count_nonzero(a == 0)) if not a.min() > 0 else 0
     if below - zeros < _MIN_BAND * n:
         return None
     if finite and not zeros:  # every entry in (0, top]
         d = np.divide(top, a)  # in place from here: fewer arrays (not //: 5× slower than floor(/))
         np.log10(d, out=d)
         d /= _BAND_DECADES
-        band = np.floor(d, out=d).astype(np.intp)  # ≥ 0: a ≤ top
+        band = d.astype(np.intp)  # truncation is floor here: d ≥ 0 (a ≤ top)
     else:
         ok = (a > 0) & (a <= top)  # finite and not zero; the others join band 0
         band = np.zeros(n, dtype=np.intp)
@@ -147,6 +147,8 @@ class Target:
     seed: int = 0
     bands: np.ndarray | None = None  # magnitude_bands(|x|), computed once
     flat: tuple[torch.Tensor, ...] | None = None  # see _flat
+    vs: np.ndarray | None = None  # v·scale, flat (the direction of the whole tensor), when the builder has it
+    gx: float = math.nan  # Σ|g_i·x_i|, when the builder has it (the moved point's rounding, see xerr)
 
     @property
     def n(self) -> int:
@@ -189,7 +191,7 @@ class Target:
         (see :func:`room_blocks`), and the rows ``v·scale``, ``g·v·scale``, ``τ·|v·scale|``, ``|g·x|``
         stacked, so that a block gathers all four in one indexing."""
         if self.flat is None:
-            vs = (self.v * self.scale).reshape(-1)
+            vs = torch.from_numpy(self.vs) if self.vs is not None else (self.v * self.scale).reshape(-1)
             tau, g = self.tau.reshape(-1), self.g.reshape(-1)
             rows = torch.stack([vs, g * vs, tau * vs.abs(), (self.g * self.x).abs().reshape(-1)])
             self.flat = (vs, (self.tau * self.scale).abs().reshape(-1), rows)
@@ -263,7 +265,8 @@ def joint_probe(targets: list[Target]) -> Probe | None:
     if len(targets) < 2:
         return None
     # in numpy: a few operations per tensor, where torch's dispatch would cost more than the arithmetic
-    ws = {t.name: t.v.numpy().reshape(-1) * t.scale.numpy().reshape(-1) for t in targets}  # flat: 0-d too
+    ws = {t.name: t.vs if t.vs is not None else t.v.numpy().reshape(-1) * t.scale.numpy().reshape(-1)
+          for t in targets}  # flat: 0-d too
     mins = {t.name: float((t.tau.numpy().reshape(-1) * np.abs(ws[t.name])).min()) for t in targets}
     m = min(mins.values())
     if not m > 0:
@@ -276,7 +279,7 @@ def joint_probe(targets: list[Target]) -> Probe | None:
         g = t.g.numpy().reshape(-1)
         gw = g * w
         claim += float(gw.sum())
-        gx += float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1))))  # w is non-zero everywhere (m > 0)
+        gx += t.gx if t.gx == t.gx else float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1))))  # (w ≠ 0 everywhere)
         noise2 += (t.rho * math.sqrt(float(np.dot(gw, gw)))) ** 2
         room = min(room, shrink * mins[t.name])  # = min τ·|w| (a positive factor keeps the minimum)
     xerr = EPS64 * gx
