@@ -421,14 +421,21 @@ def _probe(
         if not (math.isfinite(fp) and math.isfinite(fm)):
             return False
         samples.append((h, fp, fm))
-        # f exactly unchanged by ±h: its slope is below one rounding unit of f over h (a slope above it
-        # would move f), so the round-off bound is the unit, not the pessimistic eps_f
-        r_pm = EPS64 * (abs(fp) + abs(fm)) if fp == fm == ev.f0 else err(fp) + err(fm)
+        # f exactly unchanged by ±h: its change on either side is below one rounding unit of f (a larger one
+        # would move f), so the round-off of the difference and of the second difference is that unit, not
+        # the noise model's (which, on a large f, would hide the flatness: an unused parameter next to a loss
+        # of 1e5 stayed unresolved, its slope-jump allowance made of noise alone)
+        if fp == fm == ev.f0:
+            r_pm = EPS64 * (abs(fp) + abs(fm))
+            n2 = 2 * r_pm
+        else:
+            r_pm = err(fp) + err(fm)
+            n2 = r_pm + 2 * err(ev.f0)
         at[h] = (
             (fp - fm) / (2 * h),
             (r_pm + 2 * s.safety * xerr) / (2 * h),
             fp + fm - 2 * ev.f0,
-            err(fp) + err(fm) + 2 * err(ev.f0) + 3 * s.safety * xerr,
+            n2 + 3 * s.safety * xerr,
         )
         return True
 

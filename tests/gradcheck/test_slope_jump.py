@@ -75,3 +75,34 @@ def test_round_off_is_measured_when_a_smaller_step_would_pass_without_it() -> No
     assert _roundoff_bound(with_smaller, limits)
     too_far = _probe(bound=3e-6, roundoff=1e-6, estimate=1.0, least=(2e-7, 1.0 + 5e-6))
     assert not _roundoff_bound(too_far, limits)
+
+
+def test_a_parameter_f_does_not_use_passes_beside_a_large_loss() -> None:
+    """f unchanged to the bit at ±h: its change is below one rounding unit, so neither the difference nor the
+    slope-jump allowance carries the noise model's round-off. Beside a loss of 1e5 whose measured noise is many
+    rounding units (weights of 1e-4 and 1e4 in one tensor), that allowance, made of noise alone, exceeded the
+    room of an entry whose claim is 0 (``atol``): here the wrong claim stayed "inconclusive" instead of failing
+    (and with the benchmark's ``scaled`` model, a right claim of 0 for an added unused parameter did)."""
+    import torch
+
+    from grader.gradcheck import check_gradients
+
+    gen = torch.Generator().manual_seed(0)
+    s = 10.0 ** torch.tensor([-4.0, 4.0] * 512, dtype=torch.float64)
+    x = torch.randn(64, 1024, generator=gen, dtype=torch.float64) / s
+    w_true = torch.randn(1024, generator=gen, dtype=torch.float64) * s
+    y = x @ w_true + torch.randn(64, generator=gen, dtype=torch.float64)
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 0.5 * ((x @ p["w"] - y) ** 2).sum() * 1e3  # "unused" never enters
+
+    w0 = w_true * (1 + 0.1 * torch.randn(1024, generator=gen, dtype=torch.float64))
+    params = {"w": w0, "unused": torch.tensor([0.7, -1.3], dtype=torch.float64)}
+    w = w0.clone().requires_grad_(True)
+    f({"w": w}).backward()
+    claimed = {"w": w.grad, "unused": torch.zeros(2, dtype=torch.float64)}
+    assert 1e4 < float(f(params)) < 1e7
+    r = check_gradients(f, params, claimed)
+    assert {t.name: t.status for t in r.tensors} == {"w": "passed", "unused": "passed"}, [t.notes for t in r.tensors]
+    wrong = check_gradients(f, params, {**claimed, "unused": torch.tensor([0.0, 1e-4], dtype=torch.float64)})
+    assert {t.name: t.status for t in wrong.tensors}["unused"] == "failed"
