@@ -30,6 +30,7 @@ import torch
 from grader.gradcheck import diagnose as dg
 from grader.gradcheck.fd import EPS64, Evaluator, FDSettings, FunctionError, Probe, entry_scale
 from grader.gradcheck.locate import (
+    JOINT_SPREAD,
     Node,
     Resolution,
     Target,
@@ -219,12 +220,22 @@ def _joint(
             break
         if p.status not in ("gray", "unresolved"):
             break  # a kink or a failure: the largest tensor is no likelier to hold it than the others
-        largest = max(group, key=lambda t: t.n)
-        group = [t for t in group if t is not largest]
+        group = [t for t in group if t is not _left_out(group)]
     return probes, passed, {t.name: t for t in targets}
 
 
-_JOINT_ROUNDS = 2  # joint probes tried: all tensors, then all but the largest
+_JOINT_ROUNDS = 2  # joint probes tried: all tensors, then all but one (see _left_out)
+
+
+def _left_out(group: list[Target]) -> Target:
+    """The tensor a second joint probe leaves to its own probes: one whose least room ``min τ_i·|w_i|`` is more
+    than ``JOINT_SPREAD`` times below every other's (a claim of 0 beside gradients of 1e5: the joint probe
+    could shrink the others only that far, and its room set the pass limit of all), else the largest, whose many
+    entries make most of the truncation."""
+    by_room = sorted(group, key=lambda t: t.least_room())
+    if len(by_room) > 1 and by_room[0].least_room() * JOINT_SPREAD < by_room[1].least_room():
+        return by_room[0]
+    return max(group, key=lambda t: t.n)
 
 
 def _check_tensor(

@@ -149,6 +149,7 @@ class Target:
     flat: tuple[torch.Tensor, ...] | None = None  # see _flat
     vs: np.ndarray | None = None  # v·scale, flat (the direction of the whole tensor), when the builder has it
     gx: float = math.nan  # Σ|g_i·x_i|, when the builder has it (the moved point's rounding, see xerr)
+    room_min: float | None = None  # see least_room
 
     @property
     def n(self) -> int:
@@ -196,6 +197,18 @@ class Target:
             rows = torch.stack([vs, g * vs, tau * vs.abs(), (self.g * self.x).abs().reshape(-1)])
             self.flat = (vs, (self.tau * self.scale).abs().reshape(-1), rows)
         return self.flat
+
+    def whole_direction(self) -> np.ndarray:
+        """``v·scale`` (flat, numpy): the direction of the whole tensor."""
+        if self.vs is None:
+            self.vs = self.v.numpy().reshape(-1) * self.scale.numpy().reshape(-1)  # (flat: 0-d too)
+        return self.vs
+
+    def least_room(self) -> float:
+        """``min_i τ_i·|w_i|`` over the whole tensor's direction (half its pass limit)."""
+        if self.room_min is None:
+            self.room_min = float((self.tau.numpy().reshape(-1) * np.abs(self.whole_direction())).min())
+        return self.room_min
 
     def pass_limit(self, idx: torch.Tensor) -> float:
         """``limits(direction(idx)).pass_limit`` (twice the block's smallest ``τ_i·|w_i|``), from the flat rows."""
@@ -245,7 +258,7 @@ class Target:
 # a smaller block's probe is cheap, and it tells whether the block is on a kink, which orders the search below it
 _HOPELESS_MIN = 64
 
-_JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
+JOINT_SPREAD = 64.0  # a tensor's part of a joint direction is shrunk by at most this factor
 _JOINT_REFINEMENTS = 2  # step pairs a joint probe may try before the tensors are probed one by one
 
 
@@ -265,16 +278,15 @@ def joint_probe(targets: list[Target]) -> Probe | None:
     if len(targets) < 2:
         return None
     # in numpy: a few operations per tensor, where torch's dispatch would cost more than the arithmetic
-    ws = {t.name: t.vs if t.vs is not None else t.v.numpy().reshape(-1) * t.scale.numpy().reshape(-1)
-          for t in targets}  # flat: 0-d too
-    mins = {t.name: float((t.tau.numpy().reshape(-1) * np.abs(ws[t.name])).min()) for t in targets}
+    ws = {t.name: t.whole_direction() for t in targets}
+    mins = {t.name: t.least_room() for t in targets}
     m = min(mins.values())
     if not m > 0:
         return None
     claim = gx = noise2 = 0.0
     room = math.inf
     for t in targets:
-        shrink = max(m / mins[t.name], 1 / _JOINT_SPREAD)
+        shrink = max(m / mins[t.name], 1 / JOINT_SPREAD)
         w = ws[t.name] = ws[t.name] * shrink
         g = t.g.numpy().reshape(-1)
         gw = g * w

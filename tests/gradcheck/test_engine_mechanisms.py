@@ -233,3 +233,24 @@ def test_a_wrong_entry_found_by_probes_that_start_below_a_kink(entry: int) -> No
     assert t.status == "failed" and t.localisation is not None
     assert [e.index for e in t.localisation.entries] == [[entry // 16, entry % 16]]
 
+
+
+def test_a_tensor_whose_room_is_far_below_the_others_is_left_out_of_the_second_joint_probe() -> None:
+    """A claim of 0 (room ``atol``) beside gradients of 1e5: the first joint probe cannot pass (its pass limit is
+    that tiny room), so the second leaves that tensor out, not the largest, and the others pass together."""
+    g = gen(3)
+    x = torch.randn(32, 64, generator=g, dtype=torch.float64)
+    y = torch.randn(32, generator=g, dtype=torch.float64) * 100
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 0.5 * ((x @ p["w"] + p["b"] - y) ** 2).sum() * 10 + 0.0 * p["zero"].sum()
+
+    params = {"w": torch.randn(64, generator=g, dtype=torch.float64), "b": torch.randn(1, generator=g, dtype=torch.float64),
+              "zero": torch.tensor([0.5, -2.0], dtype=torch.float64)}
+    claimed = autograd(f, params)
+    assert float(claimed["zero"].abs().max()) == 0.0
+    r = check_gradients(f, params, claimed)
+    by = {t.name: t for t in r.tensors}
+    assert r.status == "passed"
+    assert by["w"].checks and by["w"].checks == by["b"].checks  # one joint probe decided both
+    assert by["zero"].checks != by["w"].checks
