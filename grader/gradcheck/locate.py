@@ -291,7 +291,8 @@ def joint_probe(targets: list[Target]) -> Probe | None:
         g = t.g.numpy().reshape(-1)
         gw = g * w
         claim += float(gw.sum())
-        gx += t.gx if t.gx == t.gx else float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1))))  # (w ≠ 0 everywhere)
+        # Σ|g·x| over the tensor (w ≠ 0 everywhere), from the target when its builder computed it
+        gx += float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1)))) if math.isnan(t.gx) else t.gx
         noise2 += (t.rho * math.sqrt(float(np.dot(gw, gw)))) ** 2
         room = min(room, shrink * mins[t.name])  # = min τ·|w| (a positive factor keeps the minimum)
     xerr = EPS64 * gx
