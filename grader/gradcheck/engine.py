@@ -220,7 +220,8 @@ def _joint(
             break
         if p.status not in ("gray", "unresolved"):
             break  # a kink or a failure: the largest tensor is no likelier to hold it than the others
-        group = [t for t in group if t is not _left_out(group)]
+        out = _left_out(group)
+        group = [t for t in group if t is not out]
     return probes, passed, {t.name: t for t in targets}
 
 
@@ -505,8 +506,8 @@ def _target(
     x = ev.x[name]
     shape = x.shape
     a = np.abs(x.numpy().reshape(-1))  # ev.x: float64 on the CPU (see _as_float64)
-    absg = np.abs(g.numpy().reshape(-1))
-    tau = absg * ctol.rtol
+    tau = np.abs(g.numpy().reshape(-1))
+    tau *= ctol.rtol
     tau += ctol.atol
     bands = magnitude_bands(a)
     scale = _weighted_scale(a, tau, bands)
@@ -523,8 +524,6 @@ def _target(
         o.settings,
         o.seed * 1_000_003 + zlib.crc32(name.encode()) + j,
         bands,
-        vs=v * scale,
-        gx=float(np.dot(absg, a)),
     )
 
 

@@ -147,9 +147,8 @@ class Target:
     seed: int = 0
     bands: np.ndarray | None = None  # magnitude_bands(|x|), computed once
     flat: tuple[torch.Tensor, ...] | None = None  # see _flat
-    vs: np.ndarray | None = None  # v·scale, flat (the direction of the whole tensor), when the builder has it
-    gx: float = math.nan  # Σ|g_i·x_i|, when the builder has it (the moved point's rounding, see xerr)
-    room_min: float | None = None  # see least_room
+    vs: np.ndarray | None = None  # see whole_direction (computed once)
+    room_min: float | None = None  # see least_room (computed once)
 
     @property
     def n(self) -> int:
@@ -192,7 +191,7 @@ class Target:
         (see :func:`room_blocks`), and the rows ``v·scale``, ``g·v·scale``, ``τ·|v·scale|``, ``|g·x|``
         stacked, so that a block gathers all four in one indexing."""
         if self.flat is None:
-            vs = torch.from_numpy(self.vs) if self.vs is not None else (self.v * self.scale).reshape(-1)
+            vs = torch.from_numpy(self.whole_direction())
             tau, g = self.tau.reshape(-1), self.g.reshape(-1)
             rows = torch.stack([vs, g * vs, tau * vs.abs(), (self.g * self.x).abs().reshape(-1)])
             self.flat = (vs, (self.tau * self.scale).abs().reshape(-1), rows)
@@ -291,8 +290,7 @@ def joint_probe(targets: list[Target]) -> Probe | None:
         g = t.g.numpy().reshape(-1)
         gw = g * w
         claim += float(gw.sum())
-        # Σ|g·x| over the tensor (w ≠ 0 everywhere), from the target when its builder computed it
-        gx += float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1)))) if math.isnan(t.gx) else t.gx
+        gx += float(np.dot(np.abs(g), np.abs(t.x.numpy().reshape(-1))))  # Σ|g·x| (w ≠ 0 everywhere)
         noise2 += (t.rho * math.sqrt(float(np.dot(gw, gw)))) ** 2
         room = min(room, shrink * mins[t.name])  # = min τ·|w| (a positive factor keeps the minimum)
     xerr = EPS64 * gx
