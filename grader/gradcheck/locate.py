@@ -341,9 +341,15 @@ class Resolution:
 
 
 def resolve(
-    t: Target, nodes: list[Node], *, localise: bool, max_probes: int, max_blocks: int = 64, region: int = 0
+    t: Target, nodes: list[Node], *, localise: bool, max_probes: int, max_blocks: int = 64, region: int = 0,
+    strict: bool = False,
 ) -> Resolution:
     """Decide every block of ``nodes``: pass, fail (searched down to single entries when ``localise``).
+
+    A search (``localise``) asks of each block only whether it holds an error a right claim could not show (the
+    fail rule), and does not search a block that shows less; with ``strict`` it holds every block to the pass
+    rule instead, as deciding does, so that every entry off by more than ``2τ`` is found, not only those that
+    made the tensor fail (see ``engine._confirm``).
 
     The search stops when its frontier holds more than ``max_blocks`` blocks (an error spread over the tensor is
     not searched entry by entry), unless, when localising, those blocks hold ``region`` entries or fewer in all:
@@ -357,21 +363,22 @@ def resolve(
             if res.probes >= max_probes:
                 _leave(res, frontier[k:])
                 return res
-            quick = localise and node.idx.numel() > 1
+            quick = localise and not strict and node.idx.numel() > 1
             p = node.probe if node.probe is not None else _count(res, t.probe(node.idx, quick=quick, below=node.start))
             if p.status == "pass":
                 continue
             if p.status == "fail":
                 res.failed = True
                 res.top = res.top or (None if node.inferred else p)
-            if localise and p.status in ("gray", "unresolved") and abs(p.mismatch) + p.bound <= p.tolerance:
+            if localise and not strict and p.status in ("gray", "unresolved") and (
+                    abs(p.mismatch) + p.bound <= p.tolerance):
                 continue  # the tensor is known wrong; this block does not hold what made it fail
             if node.idx.numel() == 1:  # decided on the probe just made (an inferred one is confirmed there)
                 _classify_leaf(t, res, node if node.probe is not None else Node(node.idx, p))
             elif p.status == "fail" and not localise:
                 res.failing.append(Node(node.idx, p, node.inferred))
             else:
-                nxt.extend(_split(t, res, dataclasses.replace(node, probe=p)))
+                nxt.extend(_split(t, res, dataclasses.replace(node, probe=p), quick=localise and not strict))
         if sum(not nd.kink_single for nd in nxt) > max_blocks and not (
                 localise and sum(nd.idx.numel() for nd in nxt) <= region):
             _leave(res, nxt)
@@ -402,7 +409,7 @@ def _leave(res: Resolution, nodes: list[Node]) -> None:
 _KINK_SINGLES = 8
 
 
-def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
+def _split(t: Target, res: Resolution, node: Node, *, quick: bool) -> list[Node]:
     if node.dense and node.probe is not None and node.probe.status == "kink" and node.idx.numel() <= _KINK_SINGLES:
         start = _start(t, node)
         return [Node(node.idx[i : i + 1], kink_single=True, start=start) for i in range(node.idx.numel())]
@@ -422,7 +429,7 @@ def _split(t: Target, res: Resolution, node: Node) -> list[Node]:
         idx = idx[torch.argsort(t.room()[idx], stable=True)]
     li, ri = idx[:mid], idx[mid:]
     start = _start(t, node)
-    lp = _count(res, t.probe(li, quick=li.numel() > 1 and parent_failed(node), below=start))
+    lp = _count(res, t.probe(li, quick=quick and li.numel() > 1 and parent_failed(node), below=start))
     dense = node.probe is not None and node.probe.status == "kink" and lp.status == "kink"
     left = Node(li, lp, dense=dense, start=start)
     right = Node(ri, dense=dense, start=start)

@@ -217,8 +217,8 @@ def test_an_unconfirmed_residual_is_not_called_a_measured_error() -> None:
     assert _unaccounted(3, "fail").startswith("the 3 located entries do not account")
     kink = _unaccounted(1, "kink")
     assert "measured error" not in kink
-    assert kink == ("whether the 1 located entry accounts for the whole error could not be confirmed along a fresh "
-                    "direction (it crosses a kink): no pattern is named")
+    assert kink == ("whether the 1 located entry accounts for the whole error could not be confirmed along fresh "
+                    "directions (it crosses a kink): no pattern is named")
     assert "(finite differences could not resolve it)" in _unaccounted(2, "unresolved")
 
 

@@ -52,9 +52,10 @@ def test_single_wrong_entry_costs_log_n_evaluations(n: int) -> None:
     loc = r.tensor("x").localisation
     assert loc is not None and loc.complete and [e.index for e in loc.entries] == [[i]]
     # bisection (4-6 evaluations per probe, a failure is confirmed at a second step pair), plus a fixed
-    # cost: three measured directions to test hypotheses, one to check that the entry explains the error,
-    # and at most one measurement of f's noise per check (12 evaluations)
-    assert r.evaluations <= 8 * math.log2(n) + 52, r.evaluations
+    # cost: three measured directions to test hypotheses, three checks of the corrected claim on fresh
+    # directions (engine._confirm; up to 24 evaluations each over 131k entries), and at most one
+    # measurement of f's noise per check (12 evaluations)
+    assert r.evaluations <= 8 * math.log2(n) + 100, r.evaluations
 
 
 def test_scaled_by_two() -> None:
