@@ -456,8 +456,9 @@ _CONFIRM_SEED = 300  # the index of their first seeded direction (the search's i
 
 # A failing region of at most this many entries (a wrong row of a large matrix) is searched to single entries
 # however many blocks that takes: about two probes per entry. A larger one (an error spread over the tensor) stops
-# at ``max_blocks`` blocks and is reported as a lower bound.
-_LOCALISE_REGION = 1024
+# at ``max_blocks`` blocks and is reported as a lower bound. The region counts every entry still in play, undecided
+# blocks too: a float32 row of 784 entries of the conv net's 7,840 once held 1,053 (doubled from 1,024 for it).
+_LOCALISE_REGION = 2048
 
 
 def _unaccounted(located: int, residual: str) -> str:

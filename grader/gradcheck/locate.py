@@ -425,8 +425,13 @@ def _split(t: Target, res: Resolution, node: Node, *, quick: bool) -> list[Node]
         # smallest rooms also holds the smallest claims (a smaller rounding allowance, a smaller estimate to
         # resolve) and the other half has a larger smallest room. A block on a kink keeps index order: the
         # entries one kink moves (a row, a channel) are usually neighbours, and scattering them would put
-        # the kink in more blocks. A failed block keeps it too (its right half's mismatch is inferred below).
+        # the kink in more blocks.
         idx = idx[torch.argsort(t.room()[idx], stable=True)]
+    elif q is not None and q.status == "fail":
+        # A failed block is halved in index order, whatever order its ancestors' halving left it in (room order,
+        # when they were undecided for precision): the wrong entries of a row or a channel are neighbours, so they
+        # stay in few blocks (its right half's mismatch is still inferred below: any two halves sum to the block).
+        idx = torch.sort(idx).values
     li, ri = idx[:mid], idx[mid:]
     start = _start(t, node)
     lp = _count(res, t.probe(li, quick=quick and li.numel() > 1 and parent_failed(node), below=start))

@@ -277,6 +277,28 @@ def test_a_wrong_row_longer_than_the_search_breadth_is_located_entry_by_entry() 
     assert {e.index[0] for e in loc.entries} == {7}
 
 
+def test_a_float32_row_is_not_scattered_by_the_order_an_undecided_search_left() -> None:
+    """A float32 claim is split for precision by room (locate._split), which scatters a row of 784 entries over many
+    blocks. A failing block is halved in index order, whatever order its ancestors left, so the row's entries stay
+    in few blocks and are located one by one (halved in the order it was left in: a lower bound of 84, the search's
+    breadth exhausted)."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(64, 784, generator=g, dtype=D)
+    w = torch.randn(10, 784, generator=g, dtype=D) * 0.1
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return (torch.tanh(a @ p["W"].T) ** 2).sum()
+
+    q = w.clone().requires_grad_(True)
+    f({"W": q}).backward()
+    assert q.grad is not None
+    claim = q.grad.detach().clone()
+    claim[7] = claim[7] * 2 + 0.5 * claim.pow(2).mean().sqrt()
+    loc = check_gradients(f, {"W": w}, {"W": claim.to(torch.float32)}).tensor("W").localisation
+    assert loc is not None and loc.complete and loc.mismatched == 784
+    assert {e.index[0] for e in loc.entries} == {7}
+
+
 def test_an_error_spread_over_the_tensor_is_not_searched_entry_by_entry() -> None:
     """Every entry slightly off: the failing blocks hold the whole tensor, so the search stops at ``max_blocks`` and
     reports a lower bound, at a cost far below two evaluations per entry."""
