@@ -6,7 +6,8 @@ model, whatever its size. When that probe cannot decide, each tensor is probed a
 direction per block of similar magnitudes (usually one block): about ``4·(number of tensors)`` more.
 Blocks the first probe leaves undecided are split (:mod:`grader.gradcheck.locate`), which is also how
 wrong entries are located. A failing tensor costs three more measured directions to test hypotheses (factor, transpose,
-reshape...) and one to confirm what is named.
+reshape...) and one to confirm what is named; located entries are confirmed by three checks of the corrected claim
+(:func:`_confirm`).
 
 Guarantee (docs/GRADCHECK.md): a claim right up to its dtype's rounding except for one entry off by
 more than twice its tolerance is never passed (probability ≥ 1 − 1e-6), and with the default budget it

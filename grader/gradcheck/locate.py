@@ -15,7 +15,8 @@ A block ``S`` (a set of flat indices) is probed along ``w_S`` (the seeded direct
 
 When localising the entries of a tensor already proved wrong, a doubtful block that shows no more than
 a claim within tolerance could is not searched: it does not hold what made the tensor fail. Whether the
-located entries explain the whole error is then checked on a fresh direction by the caller.
+located entries explain the whole error is then checked by the caller (``engine._confirm``), which searches the
+claim corrected at those entries again under the pass rule (``resolve(strict=True)``) on fresh directions.
 
 Bisection: only the left half of a failing block is measured when the right half's mismatch can be
 inferred (parent minus left: directional derivatives are linear in the direction) and shows it wrong.
