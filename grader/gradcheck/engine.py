@@ -389,7 +389,7 @@ def _locate(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance,
     more.kink_wrong = res.kink_wrong + more.kink_wrong
     more.notes = res.notes + more.notes
     more.undecided = res.undecided + more.undecided
-    confirmed = _confirm(t, more, res.failing, ctol, o) if more.wrong and more.complete else ""
+    confirmed = _confirm(t, more, ctol, o) if more.wrong and more.complete else ""
     loc = localisation(t, more, "bisection" if t.n > 1 else "per_entry", t.ev.count - start)
     verdict.localisation = loc
     verdict.notes.extend(more.notes)
@@ -416,32 +416,42 @@ def _implied(t: Target, wrong: dict[int, float]) -> torch.Tensor:
     return implied.reshape(t.g.shape)
 
 
-def _confirm(t: Target, res: Resolution, failing: list[Node], ctol: Tolerance, o: _Options) -> str:
+def _confirm(t: Target, res: Resolution, ctol: Tolerance, o: _Options) -> str:
     """Whether the entries a complete search located (``res.wrong``) account for the whole error.
 
     The search held the blocks it split to the fail rule only (a block that a right claim could show was not
     searched), so entries whose errors cancelled inside such a block, or were too small to make it fail, may be
-    left. The claim corrected at the located entries is therefore checked again as a claim of its own, under the
-    pass rule and its per-entry guarantee, on the blocks that failed (``failing``; every other block passed under
-    that rule already, and the correction changed none of their entries), along fresh seeded directions (other
-    signs and magnitudes). Entries found wrong there are located and added to ``res.wrong``, and the check is
-    made again. It is a pass only when ``_CONFIRM_CLEAN`` checks in a row, each on its own direction, pass every
-    block: two wrong entries left in one block can cancel along one direction (a block of two entries 20τ off
-    passes about once in twenty), not along two independent ones but about once in four hundred.
+    left; and the blocks that passed in the first place can hold several wrong entries that cancelled along the
+    first direction. The claim corrected at the located entries is therefore checked again as a claim of its own:
+    the whole tensor, under the pass rule and its per-entry guarantee, along fresh seeded directions, searching what
+    fails down to single entries (``resolve(strict=True)``). What that check finds wrong is added to ``res.wrong``
+    and the corrected claim is checked again. It is a pass only when ``_CONFIRM_CLEAN`` checks in a row, each on its
+    own direction, pass everything.
+
+    Two wrong entries left in one block cancel along a direction when their signs along it differ and their rooms
+    are close (with ``|v|`` in ``U(1, 2)``: entries 20τ off, about one block of two in eight; 3τ off, one in two).
+    When several entries were located (an error over many entries, where more may hide in pairs), the checks draw
+    ``|v|`` log-uniform in ``[1, _CONFIRM_SPREAD]`` instead (3τ: about one in five), unless such a check is held by
+    precision (a float32 claim over many entries: the wider weights widen its rounding against the smallest room);
+    the checks then go on with ``U(1, 2)``.
 
     Returns ``"pass"``, ``"fail"`` when an error is still left over after ``_CONFIRM_ROUNDS`` checks (or could not
     be located), or the status that kept a block from being decided (``"kink"``, ``"unresolved"``)."""
     region = min(t.n, _LOCALISE_REGION)
     clean = 0
+    spread = _CONFIRM_SPREAD if len(res.wrong) > 1 else _SPREAD
     for k in range(_CONFIRM_ROUNDS):
-        c = _target(t.name, t.ev, _implied(t, res.wrong), ctol, t.rho, o, _CONFIRM_SEED + k)
+        c = _target(t.name, t.ev, _implied(t, res.wrong), ctol, t.rho, o, _CONFIRM_SEED + k, spread)
         check = resolve(c, [Node(idx) for idx in c.blocks], localise=True, strict=True,
                         max_probes=_budget(t.n, o) + 2 * region, max_blocks=o.max_blocks, region=region)
-        res.kinks = sorted(set(res.kinks) | set(check.kinks))
+        res.kinks = sorted(set(res.kinks) | (set(check.kinks) - set(res.wrong)))  # (not the corrected entries')
         res.wrong.update(check.wrong)
         if not check.complete:
             if check.failed:
                 return "fail"
+            if spread != _SPREAD:
+                spread, clean = _SPREAD, 0
+                continue
             return "kink" if any(nd.probe is not None and nd.probe.status == "kink" for nd in check.undecided) \
                 else "unresolved"
         clean = 0 if check.failed else clean + 1
@@ -450,9 +460,11 @@ def _confirm(t: Target, res: Resolution, failing: list[Node], ctol: Tolerance, o
     return "fail"
 
 
-_CONFIRM_ROUNDS = 8  # corrected claims checked after a search, at most (see _confirm)
-_CONFIRM_CLEAN = 3  # checks in a row that must pass (see _confirm)
+_CONFIRM_ROUNDS = 8  # checks of a corrected claim, at most (see _confirm)
+_CONFIRM_CLEAN = 3  # checks in a row that must pass
 _CONFIRM_SEED = 300  # the index of their first seeded direction (the search's is 0; hypotheses use 100-250)
+_CONFIRM_SPREAD = 8.0  # their largest |v| when several entries were located
+_SPREAD = 2.0  # the largest |v| of every other direction
 
 
 # A failing region of at most this many entries (a wrong row of a large matrix) is searched to single entries
@@ -545,7 +557,9 @@ def _non_finite(verdict: TensorVerdict, g: torch.Tensor, ctol: Tolerance, o: _Op
 # --------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------
-def _target(name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, rho: float, o: _Options, j: int) -> Target:
+def _target(
+    name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, rho: float, o: _Options, j: int, spread: float = _SPREAD
+) -> Target:
     """The target of tensor ``name`` for claim ``g`` (float64; ``rho``: the relative rounding of its dtype, see
     :func:`_rounding`), with its ``j``-th seeded direction (``j = 0``: signs that follow the claim's)."""
     x = ev.x[name]
@@ -556,7 +570,7 @@ def _target(name: str, ev: Evaluator, g: torch.Tensor, ctol: Tolerance, rho: flo
     tau += ctol.atol
     bands = magnitude_bands(a)
     scale = _weighted_scale(a, tau, bands)
-    v = _direction_vector(x.numel(), o.seed, name, j, g if j == 0 else None)
+    v = _direction_vector(x.numel(), o.seed, name, j, g if j == 0 else None, spread)
     return Target(
         name,
         x,
@@ -602,8 +616,11 @@ def _rounding(dtype: torch.dtype) -> float:
     return 8 * float(torch.finfo(dtype).eps)
 
 
-def _direction_vector(n: int, seed: int, name: str, j: int, g: torch.Tensor | None = None) -> np.ndarray:
-    """Seeded ``±U(1, 2)`` over ``n`` entries (flat): reproducible per (seed, tensor name, index).
+def _direction_vector(
+    n: int, seed: int, name: str, j: int, g: torch.Tensor | None = None, spread: float = _SPREAD
+) -> np.ndarray:
+    """Seeded ``±U(1, 2)`` over ``n`` entries (flat): reproducible per (seed, tensor name, index); magnitudes
+    log-uniform in ``[1, spread]`` with another ``spread``.
 
     With ``g`` (the claim), the signs follow the claim's (random where it is zero): a claim off by a
     factor, however close to 1, then shows in full (``<g, w>`` cannot cancel), and a single wrong entry
@@ -620,7 +637,11 @@ def _direction_vector(n: int, seed: int, name: str, j: int, g: torch.Tensor | No
         if np.count_nonzero(signs) < signs.size:
             signs = np.where(signs != 0, signs, u)
     mag = np.abs(u)
-    mag += 1.0
+    if spread == _SPREAD:
+        mag += 1.0
+    else:  # log-uniform in [1, spread] (see _confirm)
+        mag *= math.log(spread)
+        np.exp(mag, out=mag)
     return np.copysign(mag, signs, out=mag)
 
 

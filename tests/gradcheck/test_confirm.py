@@ -55,10 +55,22 @@ def test_entries_the_search_missed_are_found_by_checking_the_corrected_claim(mon
     assert not any("account" in n for n in t.notes)
 
 
-def test_a_float32_row_is_confirmed_where_one_fresh_probe_could_not_resolve_it() -> None:
+def test_a_float32_row_is_confirmed_where_one_fresh_probe_could_not_resolve_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A float32 claim over 20,000 entries: one probe of the whole corrected claim is held by the claim's own
     rounding (the result used to say that the located entries could not be confirmed); the check splits it as any
-    claim is split, and confirms the row."""
+    claim is split, and confirms the row. Its first check, with the wider weights, is held by that rounding too;
+    the checks go on with the usual ones."""
+    spreads: list[float] = []
+    real = engine_module._target
+
+    def target(*args: object, **kw: object) -> object:
+        if len(args) > 7:
+            spreads.append(args[7])  # type: ignore[arg-type]
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(engine_module, "_target", target)
     f, p, true = _tanh_rows((200, 100), batch=64, scale=0.1)
     claim = true.clone()
     claim[7] = claim[7] * 1.5 + 0.3 * true.abs().mean()
@@ -70,16 +82,22 @@ def test_a_float32_row_is_confirmed_where_one_fresh_probe_could_not_resolve_it()
     assert loc is not None and loc.complete
     assert int((off > 2).sum()) <= loc.mismatched <= int((off > 1).sum())
     assert not any("account" in n for n in t.notes)
+    assert spreads[0] == engine_module._CONFIRM_SPREAD and spreads[-3:] == [2.0, 2.0, 2.0]
 
 
-def test_an_error_the_checks_cannot_account_for_is_said_and_nothing_is_named() -> None:
-    """Entries only 3τ off: two of them, next to each other and off the same way, cancel whenever the fresh signs
-    differ. Here they are still there after the last check: the result says so and names nothing."""
+def test_entries_barely_above_twice_their_tolerance_do_not_hide_in_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A row of 64 entries each 3τ off the same way: along a direction with ``|v|`` in ``U(1, 2)``, two neighbours
+    cancel whenever their signs differ (about one time in two), and here three such checks in a row passed with two
+    entries unlocated, so the row would be called right except for 62 entries. With the wider weights of the
+    checks after a search that located several entries, all 64 are located."""
     f, p, true = _tanh_rows((48, 64))
-    claim = _row_off_by(true, 40, 3.0, torch.float32)
+    claim = _row_off_by(true, 40, 3.0, D)
+    monkeypatch.setattr(engine_module, "_CONFIRM_SPREAD", 2.0)
+    narrow = check_gradients(f, p, {"W": claim}, seed=1).tensor("W")  # type: ignore[arg-type]
+    assert narrow.localisation is not None and narrow.localisation.mismatched == 62
+    assert not any("account" in n for n in narrow.notes)  # confirmed, wrongly: the limit the wider weights lift
+    monkeypatch.undo()
     t = check_gradients(f, p, {"W": claim}, seed=1).tensor("W")  # type: ignore[arg-type]
     loc = t.localisation
-    assert loc is not None and loc.mismatched < 64
-    assert t.diagnosis is None
-    assert t.notes[-1] == (f"the {loc.mismatched} located entries do not account for the whole measured error: "
-                           "no pattern is named")
+    assert loc is not None and loc.complete and loc.mismatched == 64
+    assert not any("account" in n for n in t.notes)
