@@ -9,7 +9,8 @@ first by the checks.
 
 Why these patterns: they are the mistakes students make when they derive a gradient by hand (a
 transposed or reshaped matrix, a missing ``2`` or ``1/T``, a sign, a bias not summed over the batch,
-a forgotten term that leaves whole rows wrong, an off-by-one that breaks a few entries).
+a forgotten term that leaves whole rows wrong, rows written in each other's places, an off-by-one that breaks a
+few entries).
 
 Rules, so that a correct answer is never "diagnosed":
 
@@ -18,10 +19,11 @@ Rules, so that a correct answer is never "diagnosed":
 * when ``actual`` is close to ``expected`` (same shape, within ``tol``) the answer is always ``None``;
 * a transformation is accepted only if the transformed expected value matches ``actual`` entry by
   entry within the tolerance (a little widened: the claim went through one more rounding);
-* a localised diagnosis ("right except for k entries", "right for some rows only") needs the located
-  entries to be grossly wrong and all the others right: a value slightly off everywhere (a finite
-  difference with another step, float32 round-off, gradients whose small entries underflowed to 0) is
-  not a localised mistake, and gets no diagnosis;
+* a localised diagnosis ("right except for k entries", "right for some rows only", "rows i and j swapped")
+  needs the located entries to be grossly wrong and all the others right: a value slightly off everywhere
+  (a finite difference with another step, float32 round-off, gradients whose small entries underflowed to
+  0) is not a localised mistake, and gets no diagnosis; "swapped" also needs every wrong row (or column) to
+  hold, within the tolerance, what another wrong one should, each used once;
 * NaN, Inf, empty, 0-dim, integer and boolean tensors never raise.
 
 The rearrangements a wrong answer is tested for (transposed, reshaped, not reduced over the batch) are
@@ -469,6 +471,63 @@ def _located(ctx: _Ctx) -> torch.Tensor | None:
     return wrong
 
 
+def _find_swapped(ctx: _Ctx) -> Diagnosis | None:
+    """Whole rows (or columns) in the wrong places: every wrong line holds, within tolerance, what another wrong line
+    should, each used once (an index mix-up, ``W[[i, j]]`` written where ``W[[j, i]]`` was meant)."""
+    a, e = ctx.a, ctx.e
+    if a.shape != e.shape or e.dim() < 2:
+        return None
+    wrong = _located(ctx)
+    if wrong is None:
+        return None
+    for axis, word in ((0, "row"), (1, "column")):
+        per = wrong.movedim(axis, 0).reshape(e.shape[axis], -1)
+        bad = per.any(1).nonzero().flatten().tolist()
+        if not 2 <= len(bad) <= _MAX_SWAPPED:
+            continue
+        la, le = a.movedim(axis, 0), e.movedim(axis, 0)
+        holds = _permutation({i: [j for j in bad if j != i and _close(la[i], le[j], ctx.loose)] for i in bad})
+        if holds is not None:
+            return _swapped_pattern(ctx, word, holds)
+    return None
+
+
+_MAX_SWAPPED = 8  # more wrong lines than this are not searched for a permutation
+
+
+def _permutation(options: dict[int, list[int]]) -> dict[int, int] | None:
+    """One assignment ``i -> options[i]`` using every target once, or None (a small backtracking search)."""
+    order = sorted(options, key=lambda i: len(options[i]))
+    out: dict[int, int] = {}
+
+    def place(k: int) -> bool:
+        if k == len(order):
+            return True
+        i = order[k]
+        for j in options[i]:
+            if j not in out.values():
+                out[i] = j
+                if place(k + 1):
+                    return True
+                del out[i]
+        return False
+
+    return dict(sorted(out.items())) if place(0) else None
+
+
+def _swapped_pattern(ctx: _Ctx, word: str, holds: dict[int, int]) -> Diagnosis:
+    idx = list(holds)
+    if len(idx) == 2:
+        i, j = idx
+        text = (f"{ctx.name} has {word}s {i} and {j} swapped: {word} {i} holds what {word} {j} should, and "
+                f"{word} {j} what {word} {i} should; the others are right.")
+    else:
+        pairs = fmt.listing(f"{word} {i} holds {word} {j}'s" for i, j in holds.items())
+        where = fmt.listing(map(str, idx))
+        text = f"{ctx.name} has {word}s {where} in the wrong places: {pairs}; the others are right."
+    return _pattern(f"{word}s_swapped", text + " Look for an index mix-up.")
+
+
 def _find_rows(ctx: _Ctx) -> Diagnosis | None:
     """Right for some rows (or columns) only: a term missing for part of the tensor."""
     a, e = ctx.a, ctx.e
@@ -534,6 +593,7 @@ _FINDERS: tuple[Callable[[_Ctx], Pattern | None], ...] = (
     _find_rearranged,
     _find_batch,
     _find_reduced,
+    _find_swapped,
     _find_rows,
     _find_entries,
 )

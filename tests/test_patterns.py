@@ -231,6 +231,34 @@ def test_some_rows_wrong_lists_rows() -> None:
     assert "rows 1, 3 are wrong (2 of 5)" in p.hint
 
 
+def test_two_swapped_rows_are_named_as_swapped() -> None:
+    a = E.clone()
+    a[[1, 3]] = E[[3, 1]]
+    p = _pattern(a)
+    assert p.id == "rows_swapped"
+    assert p.hint.startswith("dW3 has rows 1 and 3 swapped: row 1 holds what row 3 should, and row 3 what "
+                             "row 1 should; the others are right.")
+
+
+def test_permuted_columns_are_named_with_where_each_went() -> None:
+    e = _randn(4, 5)
+    a = e.clone()
+    a[:, [1, 3, 4]] = e[:, [3, 4, 1]]
+    p = _pattern(a, e)
+    assert p.id == "columns_swapped"
+    assert p.hint == ("dW3 has columns 1, 3, 4 in the wrong places: column 1 holds column 3's, column 3 holds column "
+                      "4's, column 4 holds column 1's; the others are right. Look for an index mix-up.")
+
+
+def test_wrong_rows_that_hold_no_other_rows_values_are_not_called_swapped() -> None:
+    a = E.clone()
+    a[[1, 3]] = E[[3, 1]] * 2  # moved and scaled: not what another row should hold
+    assert _pattern(a).id == "some_rows_wrong"
+    b = E.clone()
+    b[1] = E[3]  # row 1 holds row 3's values, but row 3 is right: a copy, not a swap
+    assert _pattern(b).id == "some_rows_wrong"
+
+
 def test_only_some_rows_right() -> None:
     a = E + 1.0
     a[0] = E[0]

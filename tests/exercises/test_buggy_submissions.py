@@ -54,6 +54,7 @@ CASES = [
     case("mlp_backprop", "bias_keepdim", "named", "reshaped"),
     case("mlp_backprop", "sigma_prime_of_preactivation", "none"),
     case("mlp_backprop", "loss_in_place", "named", "input_modified", only=("inputs_unchanged",)),
+    case("mlp_backprop", "rows_mixed_up", "named", "rows_swapped"),
     # softmax_ce: a naive BCE is NaN at p = 0, y = 0; that is not "BCE brackets missing"
     case("softmax_ce", "naive_bce", "named", "bce_nan_when_confident"),
     case("softmax_ce", "log_times_onehot", "named", "log_times_onehot"),
