@@ -435,15 +435,20 @@ def _confirm(t: Target, res: Resolution, ctol: Tolerance, o: _Options) -> str:
     precision (a float32 claim over many entries: the wider weights widen its rounding against the smallest room);
     the checks then go on with ``U(1, 2)``.
 
+    The checks together may make as many probes as the search could (``_budget`` plus two per entry of the region):
+    a check that runs out is left incomplete, like any search.
+
     Returns ``"pass"``, ``"fail"`` when an error is still left over after ``_CONFIRM_ROUNDS`` checks (or could not
     be located), or the status that kept a block from being decided (``"kink"``, ``"unresolved"``)."""
     region = min(t.n, _LOCALISE_REGION)
+    budget = _budget(t.n, o) + 2 * region  # probes for all the checks together: a search's worth
     clean = 0
     spread = _CONFIRM_SPREAD if len(res.wrong) > 1 else _SPREAD
     for k in range(_CONFIRM_ROUNDS):
         c = _target(t.name, t.ev, _implied(t, res.wrong), ctol, t.rho, o, _CONFIRM_SEED + k, spread)
-        check = resolve(c, [Node(idx) for idx in c.blocks], localise=True, strict=True,
-                        max_probes=_budget(t.n, o) + 2 * region, max_blocks=o.max_blocks, region=region)
+        check = resolve(c, [Node(idx) for idx in c.blocks], localise=True, strict=True, max_probes=budget,
+                        max_blocks=o.max_blocks, region=region)
+        budget -= check.probes
         res.kinks = sorted(set(res.kinks) | (set(check.kinks) - set(res.wrong)))  # (not the corrected entries')
         res.wrong.update(check.wrong)
         if not check.complete:

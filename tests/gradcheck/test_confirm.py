@@ -101,3 +101,32 @@ def test_entries_barely_above_twice_their_tolerance_do_not_hide_in_pairs(monkeyp
     loc = t.localisation
     assert loc is not None and loc.complete and loc.mismatched == 64
     assert not any("account" in n for n in t.notes)
+
+
+def test_the_checks_together_make_no_more_probes_than_one_search(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every entry of a float32 tensor slightly off (its gradient at a shifted point): the checks keep finding
+    entries, and each is given only what the ones before left of one search's budget."""
+    calls: list[tuple[int, int]] = []
+    real = engine_module.resolve
+
+    def resolve(t: object, nodes: object, **kw: object) -> object:
+        res = real(t, nodes, **kw)  # type: ignore[arg-type]
+        if kw.get("strict"):
+            calls.append((int(kw["max_probes"]), res.probes))  # type: ignore[call-overload]
+        return res
+
+    monkeypatch.setattr(engine_module, "resolve", resolve)
+    f, p, true = _tanh_rows((16, 64))
+    g = torch.Generator().manual_seed(5)
+    shifted = {"W": p["W"] + 1e-3 * torch.randn(p["W"].shape, generator=g, dtype=D)}
+    q = shifted["W"].clone().requires_grad_(True)
+    f({"W": q}).backward()  # type: ignore[operator]
+    assert q.grad is not None
+    check_gradients(f, p, {"W": q.grad.to(torch.float32)}, seed=0)  # type: ignore[arg-type]
+    assert calls
+    budget = engine_module._budget(true.numel(), engine_module._Options(  # type: ignore[arg-type]
+        {}, {}, {}, 0, None, 1, "auto", str, engine_module.FDSettings(), 16, 64, 24, 1024))
+    budget += 2 * min(true.numel(), engine_module._LOCALISE_REGION)
+    for (given, _), (before, used) in zip(calls[1:], calls, strict=False):
+        assert given == before - used
+    assert len(calls) >= 3 and calls[0][0] == budget and sum(used for _, used in calls) <= budget

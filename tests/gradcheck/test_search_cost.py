@@ -146,7 +146,7 @@ def _banded_target() -> locate.Target:
     ev = Evaluator(lambda q: 0.5 * (a * q["x"] ** 2).sum(), {"x": x})
     claim = (a * x).float()
     opts = engine_module._Options({}, {}, {}, 0, None, 1, "off", str, engine_module.FDSettings(), 16, 64, 24, 1024)
-    return _target("x", ev, claim.to(D), engine_tolerance(claim), torch.float32, opts, 0)
+    return _target("x", ev, claim.to(D), engine_tolerance(claim), engine_module._rounding(torch.float32), opts, 0)
 
 
 def test_a_band_holding_nearly_all_of_an_undecided_block_is_halved_without_a_probe() -> None:
