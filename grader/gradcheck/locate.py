@@ -272,10 +272,11 @@ def joint_probe(targets: list[Target]) -> Probe | None:
     over the union of the entries, the noise bounded entry by entry with each claim's own rounding),
     so the guarantee holds for every entry of every tensor. It never fails a claim: anything but a
     pass (a kink, a large mismatch, a bound too wide) sends every tensor to its own probes, after at
-    most two step pairs. ``None`` when there are fewer than two tensors (the joint probe would be the
-    tensor's own).
+    most two step pairs. ``None`` when there is one tensor of one magnitude band (the joint probe would be
+    the tensor's own); a lone tensor of several bands, which its own search probes band by band, is probed
+    whole first.
     """
-    if len(targets) < 2:
+    if not targets or (len(targets) == 1 and targets[0].bands is None):
         return None
     # in numpy: a few operations per tensor, where torch's dispatch would cost more than the arithmetic
     ws = {t.name: t.whole_direction() for t in targets}

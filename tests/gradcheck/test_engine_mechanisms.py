@@ -254,3 +254,21 @@ def test_a_tensor_whose_room_is_far_below_the_others_is_left_out_of_the_second_j
     assert r.status == "passed"
     assert by["w"].checks and by["w"].checks == by["b"].checks  # one joint probe decided both
     assert by["zero"].checks != by["w"].checks
+
+
+def test_a_lone_tensor_of_several_magnitude_bands_is_probed_whole_first() -> None:
+    """Weights of 1e-4 and 1e4 in one tensor, the only one checked: its own search probes it band by band (13
+    evaluations here), so it is first probed whole, as a joint probe of one tensor: a right claim passes in 5."""
+    g = torch.Generator().manual_seed(0)
+    s = 10.0 ** torch.tensor([-4.0, 4.0] * 64, dtype=D)
+    x = torch.randn(32, 128, generator=g, dtype=D) / s
+    w = torch.randn(128, generator=g, dtype=D) * s
+    y = x @ w + torch.randn(32, generator=g, dtype=D)
+    w0 = w * (1 + 0.1 * torch.randn(128, generator=g, dtype=D))
+
+    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
+        return 0.5 * ((x @ p["w"] - y) ** 2).sum() * 1e3
+
+    assert len(magnitude_blocks(magnitude_bands(w0.abs().numpy()), 128)) > 1
+    r = check_gradients(f, {"w": w0}, autograd(f, {"w": w0}))
+    assert r.passed and r.evaluations == 5
