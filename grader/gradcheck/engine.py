@@ -381,9 +381,8 @@ def _locate(verdict: TensorVerdict, t: Target, res: Resolution, ctol: Tolerance,
     """Search the failing blocks down to single entries; name "right except for …" only when the
     located entries account for the whole measured mismatch (see :func:`_confirm`)."""
     start = t.ev.count
-    region = min(t.n, _LOCALISE_REGION)
-    more = resolve(t, res.failing, localise=True, max_probes=_budget(t.n, o) + 2 * region, max_blocks=o.max_blocks,
-                   region=region)
+    region, probes = _search_limits(t.n, o)
+    more = resolve(t, res.failing, localise=True, max_probes=probes, max_blocks=o.max_blocks, region=region)
     more.wrong = {**res.wrong, **more.wrong}
     more.kinks = sorted(set(res.kinks) | set(more.kinks))
     more.kink_wrong = res.kink_wrong + more.kink_wrong
@@ -435,13 +434,12 @@ def _confirm(t: Target, res: Resolution, ctol: Tolerance, o: _Options) -> str:
     precision (a float32 claim over many entries: the wider weights widen its rounding against the smallest room);
     the checks then go on with ``U(1, 2)``.
 
-    The checks together may make as many probes as the search could (``_budget`` plus two per entry of the region):
-    a check that runs out is left incomplete, like any search.
+    The checks together may make as many probes as the search could (:func:`_search_limits`): a check that runs
+    out is left incomplete, like any search.
 
     Returns ``"pass"``, ``"fail"`` when an error is still left over after ``_CONFIRM_ROUNDS`` checks (or could not
     be located), or the status that kept a block from being decided (``"kink"``, ``"unresolved"``)."""
-    region = min(t.n, _LOCALISE_REGION)
-    budget = _budget(t.n, o) + 2 * region  # probes for all the checks together: a search's worth
+    region, budget = _search_limits(t.n, o)  # the probes of all the checks together: a search's worth
     clean = 0
     spread = _CONFIRM_SPREAD if len(res.wrong) > 1 else _SPREAD
     for k in range(_CONFIRM_ROUNDS):
@@ -477,6 +475,13 @@ _SPREAD = 2.0  # the largest |v| of every other direction
 # at ``max_blocks`` blocks and is reported as a lower bound. The region counts every entry still in play, undecided
 # blocks too: a float32 row of 784 entries of the conv net's 7,840 once held 1,053 (doubled from 1,024 for it).
 _LOCALISE_REGION = 2048
+
+
+def _search_limits(n: int, o: _Options) -> tuple[int, int]:
+    """The region (entries in play searched past ``max_blocks``) and the probe budget of a search for the wrong
+    entries of a tensor of ``n`` entries: about two probes per entry of the region on top of :func:`_budget`."""
+    region = min(n, _LOCALISE_REGION)
+    return region, _budget(n, o) + 2 * region
 
 
 def _unaccounted(located: int, residual: str) -> str:

@@ -358,6 +358,7 @@ def resolve(
     an error confined to a small region (a wrong row) is searched to single entries however many blocks that
     takes, within ``max_probes``."""
     res = Resolution()
+    search = localise and not strict  # held to the fail rule only
     frontier = list(nodes)
     while frontier:
         nxt: list[Node] = []
@@ -365,22 +366,21 @@ def resolve(
             if res.probes >= max_probes:
                 _leave(res, frontier[k:])
                 return res
-            quick = localise and not strict and node.idx.numel() > 1
+            quick = search and node.idx.numel() > 1
             p = node.probe if node.probe is not None else _count(res, t.probe(node.idx, quick=quick, below=node.start))
             if p.status == "pass":
                 continue
             if p.status == "fail":
                 res.failed = True
                 res.top = res.top or (None if node.inferred else p)
-            if localise and not strict and p.status in ("gray", "unresolved") and (
-                    abs(p.mismatch) + p.bound <= p.tolerance):
+            if search and p.status in ("gray", "unresolved") and abs(p.mismatch) + p.bound <= p.tolerance:
                 continue  # the tensor is known wrong; this block does not hold what made it fail
             if node.idx.numel() == 1:  # decided on the probe just made (an inferred one is confirmed there)
                 _classify_leaf(t, res, node if node.probe is not None else Node(node.idx, p))
             elif p.status == "fail" and not localise:
                 res.failing.append(Node(node.idx, p, node.inferred))
             else:
-                nxt.extend(_split(t, res, dataclasses.replace(node, probe=p), quick=localise and not strict))
+                nxt.extend(_split(t, res, dataclasses.replace(node, probe=p), quick=search))
         if sum(not nd.kink_single for nd in nxt) > max_blocks and not (
                 localise and sum(nd.idx.numel() for nd in nxt) <= region):
             _leave(res, nxt)
