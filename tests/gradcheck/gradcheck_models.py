@@ -60,6 +60,20 @@ def autograd(f: Callable[[Params], torch.Tensor], p: Params) -> Params:
     return {k: v.grad.detach() for k, v in q.items()}  # type: ignore[union-attr]
 
 
+def tanh_layer(
+    shape: tuple[int, int], batch: int = 32, scale: float = 0.2
+) -> tuple[Callable[[Params], torch.Tensor], Params, torch.Tensor]:
+    """``(tanh(A W)²).sum()`` with ``W`` of ``shape`` (seed 0): (f, {"W": W}, the true gradient of W)."""
+    g = gen(0)
+    a = torch.randn(batch, shape[0], generator=g, dtype=torch.float64)
+    w = torch.randn(*shape, generator=g, dtype=torch.float64) * scale
+
+    def f(p: Params) -> torch.Tensor:
+        return (torch.tanh(a @ p["W"]) ** 2).sum()
+
+    return f, {"W": w}, autograd(f, {"W": w})["W"]
+
+
 def replace(grads: Params, **new: torch.Tensor) -> Params:
     out = dict(grads)
     out.update(new)

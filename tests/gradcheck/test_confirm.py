@@ -5,28 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from gradcheck_models import tanh_layer
 
 from grader.gradcheck import check_gradients
 from grader.gradcheck import engine as engine_module
 from grader.gradcheck.engine import engine_tolerance
 
 D = torch.float64
-
-
-def _tanh_rows(
-    shape: tuple[int, int], batch: int = 32, scale: float = 0.2
-) -> tuple[object, dict[str, torch.Tensor], torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(batch, shape[0], generator=g, dtype=D)
-    w = torch.randn(*shape, generator=g, dtype=D) * scale
-
-    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (torch.tanh(a @ p["W"]) ** 2).sum()
-
-    q = w.clone().requires_grad_(True)
-    f({"W": q}).backward()
-    assert q.grad is not None
-    return f, {"W": w}, q.grad.detach()
 
 
 def _row_off_by(true: torch.Tensor, row: int, times_tau: float, dtype: torch.dtype) -> torch.Tensor:
@@ -41,7 +26,7 @@ def test_entries_the_search_missed_are_found_by_checking_the_corrected_claim(mon
     """A row of 64 entries, each 20τ off. The search holds its blocks to the fail rule only, so blocks where two
     errors cancel are not searched: 37 entries found. Checked again on fresh directions under the pass rule, the
     corrected claim gives up the other 27, and two further clean checks confirm the 64."""
-    f, p, true = _tanh_rows((48, 64))
+    f, p, true = tanh_layer((48, 64))
     claim = _row_off_by(true, 40, 20.0, D)
     monkeypatch.setattr(engine_module, "_CONFIRM_ROUNDS", 0)
     alone = check_gradients(f, p, {"W": claim}, seed=0).tensor("W")  # type: ignore[arg-type]
@@ -71,7 +56,7 @@ def test_a_float32_row_is_confirmed_where_one_fresh_probe_could_not_resolve_it(
         return real(*args, **kw)  # type: ignore[arg-type]
 
     monkeypatch.setattr(engine_module, "_target", target)
-    f, p, true = _tanh_rows((200, 100), batch=64, scale=0.1)
+    f, p, true = tanh_layer((200, 100), batch=64, scale=0.1)
     claim = true.clone()
     claim[7] = claim[7] * 1.5 + 0.3 * true.abs().mean()
     claim32 = claim.to(torch.float32)
@@ -90,7 +75,7 @@ def test_entries_barely_above_twice_their_tolerance_do_not_hide_in_pairs(monkeyp
     cancel whenever their signs differ (about one time in two), and here three such checks in a row passed with two
     entries unlocated, so the row would be called right except for 62 entries. With the wider weights of the
     checks after a search that located several entries, all 64 are located."""
-    f, p, true = _tanh_rows((48, 64))
+    f, p, true = tanh_layer((48, 64))
     claim = _row_off_by(true, 40, 3.0, D)
     monkeypatch.setattr(engine_module, "_CONFIRM_SPREAD", 2.0)
     narrow = check_gradients(f, p, {"W": claim}, seed=1).tensor("W")  # type: ignore[arg-type]
@@ -116,7 +101,7 @@ def test_the_checks_together_make_no_more_probes_than_one_search(monkeypatch: py
         return res
 
     monkeypatch.setattr(engine_module, "resolve", resolve)
-    f, p, true = _tanh_rows((16, 64))
+    f, p, true = tanh_layer((16, 64))
     g = torch.Generator().manual_seed(5)
     shifted = {"W": p["W"] + 1e-3 * torch.randn(p["W"].shape, generator=g, dtype=D)}
     q = shifted["W"].clone().requires_grad_(True)

@@ -6,7 +6,7 @@ Each test compares evaluation or probe counts (deterministic), never times.
 from __future__ import annotations
 
 import torch
-from gradcheck_models import near_crossing
+from gradcheck_models import near_crossing, tanh_layer
 from pytest import MonkeyPatch
 
 from grader.gradcheck import check_gradients, locate
@@ -252,24 +252,10 @@ def test_three_smooth_steps_keep_curvature_out_of_the_slope_jump_allowance(monke
     assert with_three.evaluations < without.evaluations - 10
 
 
-def _tanh_layer() -> tuple[object, dict[str, torch.Tensor], torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    a = torch.randn(64, 200, generator=g, dtype=D)
-    w = torch.randn(200, 100, generator=g, dtype=D) * 0.1
-
-    def f(p: dict[str, torch.Tensor]) -> torch.Tensor:
-        return (torch.tanh(a @ p["W"]) ** 2).sum()
-
-    q = w.clone().requires_grad_(True)
-    f({"W": q}).backward()
-    assert q.grad is not None
-    return f, {"W": w}, q.grad.detach()
-
-
 def test_a_wrong_row_longer_than_the_search_breadth_is_located_entry_by_entry() -> None:
     """A row of 100 wrong entries needs more than ``max_blocks`` (64) blocks at once to reach single entries: the
     error is confined to 100 entries, so the search goes on (engine._LOCALISE_REGION) and locates them all."""
-    f, p, true = _tanh_layer()
+    f, p, true = tanh_layer((200, 100), batch=64, scale=0.1)
     claim = true.clone()
     claim[7] = claim[7] * 1.5 + 0.3 * true.abs().mean()
     loc = check_gradients(f, p, {"W": claim}).tensor("W").localisation  # type: ignore[arg-type]
@@ -302,7 +288,7 @@ def test_a_float32_row_is_not_scattered_by_the_order_an_undecided_search_left() 
 def test_an_error_spread_over_the_tensor_is_not_searched_entry_by_entry() -> None:
     """Every entry slightly off: the failing blocks hold the whole tensor, so the search stops at ``max_blocks`` and
     reports a lower bound, at a cost far below two evaluations per entry."""
-    f, p, true = _tanh_layer()
+    f, p, true = tanh_layer((200, 100), batch=64, scale=0.1)
     noise = torch.randn(true.shape, generator=torch.Generator().manual_seed(1), dtype=D)
     r = check_gradients(f, p, {"W": true * (1 + 1e-3 * noise)})  # type: ignore[arg-type]
     loc = r.tensor("W").localisation
