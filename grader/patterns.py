@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 
@@ -175,6 +176,11 @@ class _Ctx:
     @property
     def loose(self) -> Tolerance:
         return self.tol.scaled(_SLACK)
+
+    @cached_property
+    def located(self) -> torch.Tensor | None:
+        """:func:`_located`, computed once for the finders that need it."""
+        return _located(self)
 
 
 def _prepare(
@@ -477,7 +483,7 @@ def _find_swapped(ctx: _Ctx) -> Diagnosis | None:
     a, e = ctx.a, ctx.e
     if a.shape != e.shape or e.dim() < 2:
         return None
-    wrong = _located(ctx)
+    wrong = ctx.located
     if wrong is None:
         return None
     for axis, word in ((0, "row"), (1, "column")):
@@ -533,7 +539,7 @@ def _find_rows(ctx: _Ctx) -> Diagnosis | None:
     a, e = ctx.a, ctx.e
     if a.shape != e.shape or e.dim() < 2 or e.shape[0] < 2 or e[0].numel() < 2:
         return None
-    wrong = _located(ctx)
+    wrong = ctx.located
     if wrong is None:
         return None
     for axis, word in ((0, "row"), (1, "column")):
@@ -572,7 +578,7 @@ def _rows_pattern(ctx: _Ctx, word: str, bad: torch.Tensor) -> Diagnosis:
 def _find_entries(ctx: _Ctx) -> Diagnosis | None:
     """A few grossly wrong entries, all others right: an index off by one, a boundary case, a term
     forgotten."""
-    wrong = _located(ctx)
+    wrong = ctx.located
     if wrong is None:
         return None
     n, total = int(wrong.sum()), ctx.e.numel()
