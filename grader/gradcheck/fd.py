@@ -359,6 +359,16 @@ def probe(
     return p
 
 
+def evaluation_error(ev: Evaluator, s: FDSettings) -> Callable[[float], float]:
+    """The bound on the round-off of one evaluation of ``f`` of value ``v``, under the noise model in force:
+    ``NOISE_SAFETY`` times the measured noise (scaled with ``|v|/|f0|``), floored at ``safety`` float64 units
+    of ``|v|``; or, unmeasured, ``safety·eps_f·|v|``."""
+    if ev.noise is not None and math.isfinite(ev.noise):
+        sigma, ref = ev.noise, max(abs(ev.f0), 1e-300)
+        return lambda v: max(NOISE_SAFETY * sigma * max(1.0, abs(v) / ref), s.safety * EPS64 * abs(v))
+    return lambda v: s.safety * s.eps_f * abs(v)
+
+
 def _probe(
     ev: Evaluator,
     name: str,
@@ -407,14 +417,7 @@ def _probe(
                      least_rest=least)
 
     measured = ev.noise is not None and math.isfinite(ev.noise)
-    sigma, ref = (ev.noise or 0.0, max(abs(ev.f0), 1e-300)) if measured else (0.0, 1.0)
-
-    def err(v: float) -> float:
-        """Bound on the round-off of one evaluation of value ``v``: ``NOISE_SAFETY`` times the measured noise
-        (scaled with ``|v|/|f0|``), floored at ``safety`` float64 units of ``|v|``; or ``safety·eps_f·|v|``."""
-        if measured:
-            return max(NOISE_SAFETY * sigma * max(1.0, abs(v) / ref), s.safety * EPS64 * abs(v))
-        return s.safety * s.eps_f * abs(v)
+    err = evaluation_error(ev, s)
 
     def sample(h: float) -> bool:
         fp, fm = ev.at(name, w, h), ev.at(name, w, -h)
