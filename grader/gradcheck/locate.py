@@ -46,6 +46,7 @@ from grader.gradcheck.fd import (
     one_sided,
     probe,
 )
+from grader.gradcheck.kinks import count_kinks
 from grader.gradcheck.result import EntryError, Localisation
 
 _BAND_DECADES = 3.0  # entries within this many decades of each other share a block's step scale
@@ -326,7 +327,7 @@ class Resolution:
     top: Probe | None = None  # the first failing probe
     wrong: dict[int, float] = field(default_factory=dict)  # flat index -> true value (FD)
     kinks: list[int] = field(default_factory=list)  # entries on a kink, claim between one-sided derivatives
-    kink_wrong: list[int] = field(default_factory=list)  # entries on a kink proved wrong (none so far)
+    kink_wrong: list[int] = field(default_factory=list)  # entries on one kink, claim outside its one-sided derivatives
     kink_outside: list[int] = field(default_factory=list)  # entries on a kink, claim outside them: undecided
     failing: list[Node] = field(default_factory=list)  # failing blocks not searched further
     undecided: list[Node] = field(default_factory=list)  # blocks (or entries) nothing could decide
@@ -543,18 +544,40 @@ def _classify_leaf(t: Target, res: Resolution, node: Node) -> None:
         elif out <= slack:
             res.kinks.append(i)
         else:
-            # Outside the one-sided derivatives. With one kink at the entry that is wrong; but conventions at
-            # several kinks meeting there (ReLU'(0) = 0 at one sample, max's pick at a tie in another) can
-            # land anywhere within the sum of their jumps, which one axis cannot measure. Never a pass,
-            # never a failure: undecided, said plainly.
-            res.undecided.append(Node(node.idx, p))
-            res.kink_outside.append(i)
-            res.notes.append(
-                f"{t.name}{fmt_index(unravel(i, t.g.shape))} is on a kink; the claim {gi:.6g} lies outside the "
-                f"one-sided derivatives [{lo:.6g}, {hi:.6g}]: wrong, unless several kinks meet at this entry"
-            )
+            _outside_kink(t, res, node, p, gi, lo, hi, out, slack)
     else:
         res.undecided.append(Node(node.idx, p))
+
+
+def _outside_kink(t: Target, res: Resolution, node: Node, p: Probe, gi: float, lo: float, hi: float, out: float,
+                  slack: float) -> None:
+    """A claim outside the one-sided derivatives ``[lo, hi]`` of an entry on a kink, by ``out > slack``. With one
+    kink through the point that is wrong; conventions at several kinks meeting there (ReLU'(0) = 0 at one sample,
+    max's pick at a tie in another) can land outside, which one axis cannot tell. Lines beside the axis count them
+    (:func:`grader.gradcheck.kinks.count_kinks`): one kink, and the claim is outside ``[lo, hi]`` by more than its
+    slack plus the bound within which the pieces were read, is a failure; anything else is undecided, said
+    plainly (never a pass)."""
+    i = int(node.idx[0])
+    where = f"{t.name}{fmt_index(unravel(i, t.g.shape))}"
+    seen = f"the claim {gi:.6g} lies outside the one-sided derivatives [{lo:.6g}, {hi:.6g}]"
+    count = None
+    if p.on_point and len(p.samples) >= 2:
+        w = float(t._flat()[0][i])
+        count = count_kinks(t.ev, t.settings, t.name, i, p, w, t.seed, 0.5 * (out - slack))
+        res.probes += count.lines
+    if count is not None and count.verdict == "one" and out > slack + count.epsilon:
+        res.failed = True
+        res.wrong[i] = lo if gi < lo else hi
+        res.kink_wrong.append(i)
+        res.notes.append(f"{where} is on a kink, and only one kink meets there (read on {count.lines} lines beside "
+                         f"the entry's axis); {seen}: wrong")
+        return
+    res.undecided.append(Node(node.idx, p))
+    res.kink_outside.append(i)
+    several = count is not None and count.verdict == "several"
+    res.notes.append(f"{where} is on a kink; {seen}: " + (
+        "lines beside the entry's axis show several kinks meeting there, where conventions can give such a claim"
+        if several else "wrong, unless several kinks meet at this entry"))
 
 
 def entries(t: Target, wrong: dict[int, float], max_report: int = 10) -> list[EntryError]:

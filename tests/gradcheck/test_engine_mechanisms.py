@@ -69,10 +69,11 @@ def test_an_entry_on_a_kink_passes_between_the_one_sided_derivatives_and_never_o
     assert ok.passed, ok.details()
     out = check_gradients(f, {"x": x}, {"x": torch.tensor([3.0, 1.0, 0.0], dtype=D)})
     t = out.tensor("x")
-    # outside [0, 1]: not a pass; not a failure either, since conventions at several kinks meeting at one
-    # entry can land there (tests/gradcheck/test_gradcheck_correct.py has such points)
-    assert t.status == "inconclusive", out.details()
-    assert any("outside the one-sided derivatives [0, 1]" in n for n in t.notes)
+    # outside [0, 1] at the one kink of relu(x0): wrong (several kinks meeting there would leave it undecided:
+    # tests/gradcheck/test_kink_count.py)
+    assert t.status == "failed", out.details()
+    assert t.localisation is not None and [e.index for e in t.localisation.entries] == [[0]]
+    assert any("outside the one-sided derivatives [0, 1]: wrong" in n for n in t.notes)
 
 
 def _quadratic(n: int, seed: int):  # noqa: ANN202
@@ -167,8 +168,8 @@ def test_a_kink_on_the_point_is_recognised_from_one_step_pair() -> None:
     assert r.passed and "valid subgradient" in " ".join(r.tensor("x").notes)
     assert r.evaluations <= 17  # 23 when every kinked probe went down two step pairs
     bad = claim.clone()
-    bad[0] = -1.0  # outside [0, 3]: never passed
-    assert check_gradients(f, {"x": x}, {"x": bad}).tensor("x").status == "inconclusive"
+    bad[0] = -1.0  # outside [0, 3] at one kink: wrong
+    assert check_gradients(f, {"x": x}, {"x": bad}).tensor("x").status == "failed"
 
 
 def _near_a_crossing(distance: float):  # noqa: ANN202
