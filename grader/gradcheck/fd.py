@@ -166,8 +166,13 @@ NOISE_SAFETY = 16.0
 
 
 def _noise_direction(x: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The direction of the noise measurement: :func:`relative_direction` with its own seed."""
+    return relative_direction(x, 20_111)
+
+
+def relative_direction(x: Mapping[str, torch.Tensor], seed: int) -> dict[str, torch.Tensor]:
     """Seeded ``±U(1, 2)`` times each entry's scale (:func:`entry_scale`) on every tensor: a relative move."""
-    gen = torch.Generator().manual_seed(20_111)
+    gen = torch.Generator().manual_seed(seed)
     out = {}
     for k, v in x.items():
         r = torch.rand(v.shape, generator=gen, dtype=torch.float64) * 2 - 1

@@ -15,8 +15,11 @@ own place, ``b = ∓a·(n·z)/n_i``, so several surfaces show as several slope c
 between them. A line is sampled at ``b = 0, ±B/64, ±B/16, ±B/4, ±B`` (``B``: the probe's smallest step, within
 which it saw no other crossing); the segment holding the change is halved until the change sits at one point or
 round-off stops the halving. A line shows *one* kink when its segments read ``L`` up to the change and ``R``
-after it. A segment is read as ``L`` or ``R`` within a bound ``ε``: its round-off, and the drift of a piece's slope
-across the window, measured by the probe (its one-sided differences at its two smallest steps).
+after it. A segment is read as ``L`` or ``R`` within a bound ``ε``: its round-off, the curvature measured by the
+probe (its one-sided differences at its two smallest steps) times ``|b|``, and twice the shift that moving off the
+axis causes in every piece's slope (the line's outer segments against the axis' own). A line whose outer segments
+are not each inside one piece, or whose shift is not small against the jump, is read again 16× and 256× closer to
+the axis, where crossings and shifts shrink with the offset; the bound is never widened to fit a line.
 
 The verdict is *one* only when all four lines (two directions ``z``, each at ``+a`` and ``−a``) show one kink.
 For two surfaces this is sound whatever their geometry: the ``+a`` line crosses them in one order and the ``−a``
@@ -26,8 +29,8 @@ that piece at the window's end, where it must read as ``L`` or ``R``). Every pie
 two directions read most pieces between them, not provably all; their slopes must still agree with one kink on
 every line. A surface whose crossings coincide on every line of both random directions is the same surface.
 
-Cost: 9 evaluations per line and one per halving (at most ``MAX_HALVINGS``), about 40–60 for an entry on one
-kink; a line showing several kinks stops the scan (9–17 evaluations).
+Cost: 9 evaluations per line and one per halving (at most ``MAX_HALVINGS``), 4 on the axis: 60–110 for an entry
+on one kink; the first line showing several kinks stops the count (9–60 evaluations).
 """
 
 from __future__ import annotations
@@ -40,7 +43,15 @@ from typing import Literal
 import numpy as np
 import torch
 
-from grader.gradcheck.fd import Evaluator, FDSettings, Probe, entry_scale, evaluation_error, one_sided
+from grader.gradcheck.fd import (
+    Evaluator,
+    FDSettings,
+    Probe,
+    entry_scale,
+    evaluation_error,
+    one_sided,
+    relative_direction,
+)
 
 Verdict = Literal["one", "several", "unknown"]
 
@@ -50,7 +61,7 @@ SHRINK = 16.0  # a line whose outer segments do not read L and R is read again t
 CLOSER = 3  # at most this many offsets per line: a, a/16, a/256
 SHIFT_SHARE = 1 / 8  # the largest shift of the slopes accepted on a line, against the jump and cap
 MAX_HALVINGS = 8
-DRIFT_SAFETY = 4.0  # on the curvature measured by the probe (see _curvature)
+CURVATURE_SAFETY = 4.0  # on the curvature measured by the probe (see _curvature)
 ROUNDOFF_SAFETY = 2.0
 
 
@@ -77,7 +88,7 @@ def count_kinks(
     left, right = one_sided(p, ev.f0)
     lo, hi = (left / w, right / w) if w > 0 else (right / w, left / w)  # along +e_i (x units)
     window = p.samples[-1][0] * abs(w)
-    curvature = DRIFT_SAFETY * _curvature(p, ev.f0) / (w * w)
+    curvature = CURVATURE_SAFETY * _curvature(p, ev.f0) / (w * w)
     if not (math.isfinite(curvature) and window > 0 and math.isfinite(lo) and math.isfinite(hi)):
         return KinkCount("unknown", math.inf, 0, 0)
     line = _Line(ev, name, i, window, lo, hi, curvature, evaluation_error(ev, settings), cap)
@@ -113,22 +124,15 @@ def _curvature(p: Probe, f0: float) -> float:
 def _offset_direction(
     ev: Evaluator, name: str, i: int, seed: int, k: int, window: float
 ) -> tuple[dict[str, torch.Tensor], float]:
-    """``z``: a seeded ``±U(1, 2)`` relative move of every entry of every tensor (each times its scale, none on entry
-    ``i`` itself), and the offset ``a`` at which the largest of those relative moves is ``OFFSET`` times the
-    window's relative size ``window / scale_i``. (A kink's crossing then lands at about ``OFFSET·√m`` of the window
-    for a surface whose normal spans ``m`` entries of similar weight; one spanning many more lands outside, and
-    the line is read again closer.)"""
-    gen = torch.Generator().manual_seed((seed * 1_000_003 + i * 7919 + k * 104_729 + 17) % (2**62))
-    z: dict[str, torch.Tensor] = {}
-    scale_i = 1.0
-    for key, v in ev.x.items():
-        r = torch.rand(v.numel(), generator=gen, dtype=torch.float64) * 2 - 1
-        u = torch.sign(r) * (1 + r.abs())
-        scale = torch.from_numpy(entry_scale(np.abs(v.detach().to(torch.float64).numpy().reshape(-1))))
-        if key == name:
-            u[i] = 0.0
-            scale_i = float(scale[i])
-        z[key] = (u * scale).reshape(v.shape)
+    """``z``: a seeded relative move of every entry of every tensor (:func:`~grader.gradcheck.fd.relative_direction`,
+    none on entry ``i`` itself), and the offset ``a`` at which the largest of those relative moves is ``OFFSET`` times
+    the window's relative size ``window / scale_i``. (A kink's crossing then lands at about ``OFFSET·√m`` of the
+    window for a surface whose normal spans ``m`` entries of similar weight; one spanning many more lands outside,
+    and the line is read again closer.)"""
+    z = relative_direction(ev.x, (seed * 1_000_003 + i * 7919 + k * 104_729 + 17) % (2**62))
+    z[name] = z[name].clone()
+    z[name].view(-1)[i] = 0.0
+    scale_i = float(entry_scale(np.abs(ev.x[name].numpy().reshape(-1)))[i])
     return z, OFFSET * window / (2 * scale_i)
 
 
