@@ -673,18 +673,28 @@ def one_sided(p: Probe, f0: float) -> tuple[float, float]:
     """
     if not p.samples:
         return p.estimate, p.estimate
-
-    def fwd(h: float, fp: float) -> float:
-        return (fp - f0) / h
-
-    def bwd(h: float, fm: float) -> float:
-        return (f0 - fm) / h
-
-    (h1, fp1, fm1) = p.samples[-1]
+    h1, (bwd1, fwd1) = p.samples[-1][0], _quotients(p.samples[-1], f0)
     if len(p.samples) == 1:
-        return bwd(h1, fm1) * p.norm, fwd(h1, fp1) * p.norm
-    (h0, fp0, fm0) = p.samples[-2]
+        return bwd1 * p.norm, fwd1 * p.norm
+    h0, (bwd0, fwd0) = p.samples[-2][0], _quotients(p.samples[-2], f0)
     q = h0 / h1
-    right = (q * fwd(h1, fp1) - fwd(h0, fp0)) / (q - 1)
-    left = (q * bwd(h1, fm1) - bwd(h0, fm0)) / (q - 1)
+    right = (q * fwd1 - fwd0) / (q - 1)
+    left = (q * bwd1 - bwd0) / (q - 1)
     return left * p.norm, right * p.norm
+
+
+def one_sided_curvature(p: Probe, f0: float) -> float:
+    """How fast a piece's slope moves along the probe's direction (per unit step, squared): a one-sided difference
+    at step ``h`` is its slope at 0 plus ``C·h/2``, so those at the probe's two smallest steps differ by
+    ``C·(h0 − h1)/2`` (their round-off included; the larger of the two sides). Infinite from one step."""
+    if len(p.samples) < 2:
+        return math.inf
+    h0, (bwd0, fwd0) = p.samples[-2][0], _quotients(p.samples[-2], f0)
+    h1, (bwd1, fwd1) = p.samples[-1][0], _quotients(p.samples[-1], f0)
+    return 2 * max(abs(fwd1 - fwd0), abs(bwd1 - bwd0)) * p.norm / (h0 - h1)
+
+
+def _quotients(sample: tuple[float, float, float], f0: float) -> tuple[float, float]:
+    """The backward and forward difference quotients of a sample ``(h, φ(h), φ(−h))``."""
+    h, fp, fm = sample
+    return (f0 - fm) / h, (fp - f0) / h

@@ -50,6 +50,7 @@ from grader.gradcheck.fd import (
     entry_scale,
     evaluation_error,
     one_sided,
+    one_sided_curvature,
     relative_direction,
 )
 
@@ -61,7 +62,7 @@ SHRINK = 16.0  # a line whose outer segments do not read L and R is read again t
 CLOSER = 3  # at most this many offsets per line: a, a/16, a/256
 SHIFT_SHARE = 1 / 8  # the largest shift of the slopes accepted on a line, against the jump and cap
 MAX_HALVINGS = 8
-CURVATURE_SAFETY = 4.0  # on the curvature measured by the probe (see _curvature)
+CURVATURE_SAFETY = 4.0  # on the curvature measured by the probe (fd.one_sided_curvature)
 ROUNDOFF_SAFETY = 2.0
 
 
@@ -71,8 +72,7 @@ class KinkCount:
 
     verdict: Verdict
     epsilon: float  # the largest bound within which a segment was read as L or R (x units)
-    evaluations: int
-    lines: int  # lines read
+    lines: int  # lines read (each 9 evaluations and one per halving; 4 more on the axis, once)
 
 
 Label = Literal["L", "R", "T", "X", "?"]
@@ -84,13 +84,12 @@ def count_kinks(
     """Count the kinks through the point along entry ``i`` of tensor ``name`` (flat), whose probe ``p`` (along the
     direction ``w`` at that entry) stopped on a kink on the point. ``cap``: the largest ``ε`` worth reading with (a
     finer segment whose bound exceeds it stops the halving, and the grid's own segments must stay below it)."""
-    start = ev.count
     left, right = one_sided(p, ev.f0)
     lo, hi = (left / w, right / w) if w > 0 else (right / w, left / w)  # along +e_i (x units)
     window = p.samples[-1][0] * abs(w)
-    curvature = CURVATURE_SAFETY * _curvature(p, ev.f0) / (w * w)
+    curvature = CURVATURE_SAFETY * one_sided_curvature(p, ev.f0) / (w * w)
     if not (math.isfinite(curvature) and window > 0 and math.isfinite(lo) and math.isfinite(hi)):
-        return KinkCount("unknown", math.inf, 0, 0)
+        return KinkCount("unknown", math.inf, 0)
     line = _Line(ev, name, i, window, lo, hi, curvature, evaluation_error(ev, settings), cap)
     eps = 0.0
     lines = 0
@@ -105,20 +104,8 @@ def count_kinks(
                     break
             eps = max(eps, e)
             if verdict != "one":
-                return KinkCount("several" if verdict == "several" else "unknown", eps, ev.count - start, lines)
-    return KinkCount("one", eps, ev.count - start, lines)
-
-
-def _curvature(p: Probe, f0: float) -> float:
-    """How fast a piece's slope moves along ``w`` (per unit step, squared): a one-sided difference at step ``h`` is
-    its slope at 0 plus ``C·h/2``, so those at the probe's two smallest steps differ by ``C·(h0 − h1)/2`` (their
-    round-off included)."""
-    if len(p.samples) < 2:
-        return math.inf
-    (h0, fp0, fm0), (h1, fp1, fm1) = p.samples[-2], p.samples[-1]
-    fwd = abs((fp1 - f0) / h1 - (fp0 - f0) / h0)
-    bwd = abs((f0 - fm1) / h1 - (f0 - fm0) / h0)
-    return 2 * max(fwd, bwd) * p.norm / (h0 - h1)
+                return KinkCount("several" if verdict == "several" else "unknown", eps, lines)
+    return KinkCount("one", eps, lines)
 
 
 def _offset_direction(
@@ -146,10 +133,9 @@ class _Line:
     window: float
     lo: float  # slope left of the kink (L)
     hi: float  # slope right of it (R)
-    curvature: float  # bounds how fast a piece's slope moves along b (see _curvature)
+    curvature: float  # bounds how fast a piece's slope moves along b (fd.one_sided_curvature)
     err: Callable[[float], float]
     cap: float
-    shift: float = 0.0  # twice the shift of the pieces' slopes measured on the line being read (see read)
     axis: tuple[float, float] | None = None  # see _axis
 
     def _at(self, moved: dict[str, torch.Tensor], b: float) -> float:
@@ -185,22 +171,20 @@ class _Line:
         bs = sorted({s * self.window * g for g in GRID for s in (1.0, -1.0)} | {0.0})
         vals = [self._at(moved, b) for b in bs]
         slopes = [(vals[k + 1] - vals[k]) / (bs[k + 1] - bs[k]) for k in range(len(bs) - 1)]
-        self.shift = 0.0
         for k, j in ((0, 1), (-1, -2)):  # an outer segment and its neighbour: one piece?
-            lo_b, hi_b = sorted((abs(bs[k]), abs(bs[j])))  # (the outer segment spans the larger |b|)
             tol = (ROUNDOFF_SAFETY * 2 * (self.err(vals[k]) + self.err(vals[j])) / abs(bs[j] - bs[k])
-                   + self.curvature * hi_b)
+                   + self.curvature * self.window)  # (the outer segment reaches |b| = B)
             if abs(slopes[k] - slopes[j]) > tol:
                 return "closer", 0.0
         al, ar = self._axis()
         shift = max(abs(slopes[0] - al), abs(slopes[-1] - ar))
         if shift > SHIFT_SHARE * min(abs(self.hi - self.lo), self.cap):
             return "closer", 0.0
-        self.shift = 2 * shift
+        shift *= 2  # (joins every segment's bound)
         eps = 0.0
         labels: list[Label] = []
         for k in range(len(bs) - 1):
-            lab, e = self._label(bs[k], bs[k + 1], vals[k], vals[k + 1])
+            lab, e = self._label(bs[k], bs[k + 1], vals[k], vals[k + 1], shift)
             if lab == "?":
                 return "unknown", max(eps, e)
             eps = max(eps, e)
@@ -214,9 +198,9 @@ class _Line:
         if not changes:
             return "one", eps  # the change sits on a sampled point
         k = changes[0]
-        return self._halve(moved, bs[k], bs[k + 1], vals[k], vals[k + 1], eps)
+        return self._halve(moved, bs[k], bs[k + 1], vals[k], vals[k + 1], shift, eps)
 
-    def _halve(self, moved: dict[str, torch.Tensor], b0: float, b1: float, v0: float, v1: float,
+    def _halve(self, moved: dict[str, torch.Tensor], b0: float, b1: float, v0: float, v1: float, shift: float,
                eps: float) -> tuple[str, float]:
         """The segment ``[b0, b1]`` holds the change: halve it until one half reads ``L`` and the other ``R``, or
         until round-off stops the halving. Two halves that both change, or a slope that is neither ``L``, ``R`` nor
@@ -224,8 +208,8 @@ class _Line:
         for _ in range(MAX_HALVINGS):
             mid = 0.5 * (b0 + b1)
             vm = self._at(moved, mid)
-            left, el = self._label(b0, mid, v0, vm)
-            right, er = self._label(mid, b1, vm, v1)
+            left, el = self._label(b0, mid, v0, vm, shift)
+            right, er = self._label(mid, b1, vm, v1, shift)
             if "?" in (left, right):
                 return "one", eps  # the halves are below what round-off lets this read: one change, as far as seen
             eps = max(eps, el, er)
@@ -239,13 +223,14 @@ class _Line:
                 return "several", eps
         return "one", eps
 
-    def _label(self, b0: float, b1: float, v0: float, v1: float) -> tuple[Label, float]:
+    def _label(self, b0: float, b1: float, v0: float, v1: float, shift: float) -> tuple[Label, float]:
         """The slope of ``[b0, b1]`` read as ``L``, ``R``, between them (``T``), outside them (``X``), or ``?``
-        (its bound exceeds ``cap``, or cannot tell ``L`` from ``R``); with its bound."""
+        (its bound exceeds ``cap``, or cannot tell ``L`` from ``R``); with its bound (``shift``: twice the line's
+        measured shift, see :meth:`read`)."""
         width = b1 - b0
         s = (v1 - v0) / width
         e = (ROUNDOFF_SAFETY * (self.err(v0) + self.err(v1)) / width + self.curvature * max(abs(b0), abs(b1))
-             + self.shift)
+             + shift)
         if e > self.cap or abs(self.hi - self.lo) <= 2 * e:
             return "?", e
         if abs(s - self.lo) <= e:

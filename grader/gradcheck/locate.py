@@ -544,25 +544,24 @@ def _classify_leaf(t: Target, res: Resolution, node: Node) -> None:
         elif out <= slack:
             res.kinks.append(i)
         else:
-            _outside_kink(t, res, node, p, gi, lo, hi, out, slack)
+            _outside_kink(t, res, node, p, w, gi, lo, hi, out, slack)
     else:
         res.undecided.append(Node(node.idx, p))
 
 
-def _outside_kink(t: Target, res: Resolution, node: Node, p: Probe, gi: float, lo: float, hi: float, out: float,
-                  slack: float) -> None:
+def _outside_kink(t: Target, res: Resolution, node: Node, p: Probe, w: float, gi: float, lo: float, hi: float,
+                  out: float, slack: float) -> None:
     """A claim outside the one-sided derivatives ``[lo, hi]`` of an entry on a kink, by ``out > slack``. With one
     kink through the point that is wrong; conventions at several kinks meeting there (ReLU'(0) = 0 at one sample,
     max's pick at a tie in another) can land outside, which one axis cannot tell. Lines beside the axis count them
     (:func:`grader.gradcheck.kinks.count_kinks`): one kink, and the claim is outside ``[lo, hi]`` by more than its
     slack plus the bound within which the pieces were read, is a failure; anything else is undecided, said
-    plainly (never a pass)."""
+    plainly (never a pass). ``w``: the entry's direction, ``gi`` its claim."""
     i = int(node.idx[0])
     where = f"{t.name}{fmt_index(unravel(i, t.g.shape))}"
     seen = f"the claim {gi:.6g} lies outside the one-sided derivatives [{lo:.6g}, {hi:.6g}]"
     count = None
     if p.on_point and len(p.samples) >= 2:
-        w = float(t._flat()[0][i])
         count = count_kinks(t.ev, t.settings, t.name, i, p, w, t.seed, 0.5 * (out - slack))
         res.probes += count.lines
     if count is not None and count.verdict == "one" and out > slack + count.epsilon:
